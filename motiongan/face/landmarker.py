@@ -1,0 +1,133 @@
+"""Face detection (dlib HOG) and 68-point landmarks (dlib's iBUG 300-W shape predictor).
+
+The shape predictor was trained on iBUG 300-W, whose licence excludes commercial use.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..landmarks import crop_box, interocular
+
+
+class NoFaceError(ValueError):
+    """No face was found; the message names the file."""
+
+
+def _model_path(name: str) -> str:
+    import face_recognition_models
+
+    return str(Path(face_recognition_models.__file__).parent / "models" / name)
+
+
+class FaceLandmarker:
+    """Detect faces and fit 68 landmarks, on images or frame by frame over a video.
+
+    ``upsample``: how many times dlib's detector upsamples the image (finds smaller faces, slower).
+    """
+
+    def __init__(self, upsample: int = 0, max_detect_side: int = 640):
+        import dlib
+
+        self._dlib = dlib
+        self.detector = dlib.get_frontal_face_detector()
+        self.predictor = dlib.shape_predictor(_model_path("shape_predictor_68_face_landmarks.dat"))
+        self.upsample = upsample
+        self.max_detect_side = max_detect_side
+
+    # --------------------------------------------------------------------------------------- images
+    def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
+        """Face boxes (left, top, right, bottom) in pixels, largest first."""
+        scale = min(1.0, self.max_detect_side / max(rgb.shape[:2]))
+        img = rgb
+        if scale < 1.0:
+            import cv2
+
+            img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        rects = self.detector(np.ascontiguousarray(img), self.upsample)
+        boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
+        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+    def fit(self, rgb: np.ndarray, box) -> np.ndarray:
+        """68 landmarks (68, 2) float32 in the face ``box`` (left, top, right, bottom)."""
+        rect = self._dlib.rectangle(*(int(round(v)) for v in box))
+        shape = self.predictor(np.ascontiguousarray(rgb), rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
+
+    def __call__(self, rgb: np.ndarray, name: str = "image") -> np.ndarray:
+        """Landmarks of the largest face in an image; warns when there are several."""
+        boxes = self.detect(rgb)
+        if not boxes:
+            raise NoFaceError(f"{name}: no face was found")
+        if len(boxes) > 1:
+            warnings.warn(f"{name}: {len(boxes)} faces found, using the largest", stacklevel=2)
+        return self.fit(rgb, boxes[0])
+
+    # --------------------------------------------------------------------------------------- videos
+    def track(self, frames, name: str = "video", redetect_every: int = 0):
+        """Landmarks of one face over a video: a list with a (68, 2) array per frame, or None where lost.
+
+        Each frame is fitted in the box of the previous frame's landmarks; the detector runs on the first
+        frame, whenever the face was lost, when the fitted shape jumps or collapses, and every
+        ``redetect_every`` frames if that is positive. Raises NoFaceError if no frame has a face.
+        """
+        out, prev = [], None
+        for i, rgb in enumerate(frames):
+            pts = None
+            if prev is not None and not (redetect_every and i % redetect_every == 0):
+                pts = self.fit(rgb, _box_from_points(prev))
+                if not _plausible(pts, prev):
+                    pts = None
+            if pts is None:
+                boxes = self.detect(rgb)
+                if boxes:
+                    pts = self.fit(rgb, boxes[0])
+            out.append(pts)
+            prev = pts if pts is not None else prev
+        if all(p is None for p in out):
+            raise NoFaceError(f"{name}: no face was found in any of its {len(out)} frames")
+        return out
+
+
+def _box_from_points(points: np.ndarray):
+    """A detector-like box from landmarks (dlib's boxes cover brows to chin, roughly)."""
+    cx, cy, side = crop_box(points, scale=1.0)
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _plausible(pts: np.ndarray, prev: np.ndarray) -> bool:
+    iod_prev = float(interocular(prev))
+    iod = float(interocular(pts))
+    if iod < 0.5 * iod_prev or iod > 2.0 * iod_prev:
+        return False
+    return float(np.abs(pts.mean(0) - prev.mean(0)).max()) < iod_prev
+
+
+def fill_gaps(track: list) -> np.ndarray:
+    """(T, 68, 2) array from a track with None gaps, each gap filled with the nearest found frame."""
+    idx = [i for i, p in enumerate(track) if p is not None]
+    if not idx:
+        raise ValueError("the track has no landmarks at all")
+    found = np.array(idx)
+    nearest = found[np.abs(np.arange(len(track))[:, None] - found[None]).argmin(1)]
+    return np.stack([track[j] for j in nearest]).astype(np.float32)
+
+
+def smooth_track(track: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    """Temporal Gaussian smoothing (``sigma`` frames) of a (T, 68, 2) landmark track."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if sigma <= 0 or len(track) < 2:
+        return track.astype(np.float32)
+    return gaussian_filter1d(track.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
+
+
+def jitter(track: np.ndarray) -> float:
+    """Mean frame-to-frame acceleration of the points over the inter-ocular distance (lower is steadier)."""
+    track = np.asarray(track, np.float64)
+    if len(track) < 3:
+        return 0.0
+    acc = np.linalg.norm(track[2:] - 2 * track[1:-1] + track[:-2], axis=-1).mean(-1)
+    return float((acc / interocular(track[1:-1])).mean())

@@ -1,0 +1,253 @@
+"""The 68-point landmark vocabulary (iBUG 300-W order, 0-based indices).
+
+Coordinates are (x, y) in pixels of the image they belong to, with the centre of the top-left pixel at
+(0, 0). iBUG ``.pts`` files use the Matlab convention (first pixel centre at 1.0); :func:`read_pts` and
+:func:`write_pts` are the only places that convert.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+
+N_POINTS = 68
+PTS_OFFSET = 1.0  # .pts coordinate minus this = our 0-based pixel coordinate
+OUTER_EYE_CORNERS = (36, 45)
+
+# Mirror permutation of the 68 iBUG points: index i of a mirrored face takes point MIRROR[i].
+_PAIRS = (
+    [(i, 16 - i) for i in range(8)]  # jaw
+    + [(17 + i, 26 - i) for i in range(5)]  # brows
+    + [(31, 35), (32, 34)]  # nostrils
+    + [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    + [(48, 54), (49, 53), (50, 52), (59, 55), (58, 56)]  # outer lip
+    + [(60, 64), (61, 63), (67, 65)]  # inner lip
+)
+MIRROR = np.arange(N_POINTS)
+for _a, _b in _PAIRS:
+    MIRROR[_a], MIRROR[_b] = _b, _a
+MIRROR.setflags(write=False)
+
+
+class LandmarkFileError(ValueError):
+    """A landmark file that cannot be read; the message names the file and line."""
+
+
+def read_pts(path: str | os.PathLike) -> np.ndarray:
+    """Read an iBUG ``.pts`` file into a (68, 2) float32 array of 0-based pixel coordinates."""
+    path = Path(path)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise LandmarkFileError(f"{path}: cannot read landmark file ({e})") from None
+    try:
+        start = next(i for i, ln in enumerate(lines) if ln.strip() == "{")
+        end = next(i for i, ln in enumerate(lines) if ln.strip() == "}")
+    except StopIteration:
+        raise LandmarkFileError(f"{path}: not an iBUG .pts file (no '{{' ... '}}' block)") from None
+    points = []
+    for lineno in range(start + 1, end):
+        fields = lines[lineno].replace(",", " ").split()
+        try:
+            x, y = (float(v) for v in fields)
+        except ValueError:
+            raise LandmarkFileError(
+                f"{path}, line {lineno + 1}: expected two numbers 'x y', got {lines[lineno]!r}"
+            ) from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise LandmarkFileError(f"{path}, line {lineno + 1}: coordinates are not finite")
+        points.append((x, y))
+    if len(points) != N_POINTS:
+        raise LandmarkFileError(
+            f"{path}, line {end + 1}: expected {N_POINTS} points, found {len(points)}"
+        )
+    return np.asarray(points, np.float32) - PTS_OFFSET
+
+
+def write_pts(path: str | os.PathLike, points: np.ndarray) -> None:
+    """Write (68, 2) 0-based points as an iBUG ``.pts`` file (atomically)."""
+    points = check_points(points, str(path))
+    body = "\n".join(f"{x + PTS_OFFSET:.6f} {y + PTS_OFFSET:.6f}" for x, y in points)
+    text = f"version: 1\nn_points: {N_POINTS}\n{{\n{body}\n}}\n"
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def check_points(points, what: str = "landmarks") -> np.ndarray:
+    """Return ``points`` as float32 (..., 68, 2), or raise naming ``what`` and the bad shape."""
+    arr = np.asarray(points, dtype=np.float32)
+    if arr.ndim < 2 or arr.shape[-2:] != (N_POINTS, 2):
+        raise LandmarkFileError(f"{what}: expected shape (..., {N_POINTS}, 2), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise LandmarkFileError(f"{what}: landmarks contain NaN or infinite values")
+    return arr
+
+
+# ----------------------------------------------------------------------------------------- mirroring
+def mirror_points(points, width: int):
+    """Mirror (..., 68, 2) points of an image ``width`` pixels wide: flip x and permute indices."""
+    if isinstance(points, torch.Tensor):
+        out = points[..., torch.as_tensor(MIRROR, device=points.device), :].clone()
+    else:
+        out = np.asarray(points)[..., MIRROR, :].copy()
+    out[..., 0] = (width - 1) - out[..., 0]
+    return out
+
+
+def mirror(image: np.ndarray, points: np.ndarray):
+    """Mirror an (H, W, C) image and its (..., 68, 2) points together."""
+    return image[:, ::-1].copy(), mirror_points(points, image.shape[1])
+
+
+# ------------------------------------------------------------------------------------------- errors
+def interocular(points):
+    """Distance between the outer eye corners (points 36 and 45), shape (...)."""
+    a, b = OUTER_EYE_CORNERS
+    d = points[..., a, :] - points[..., b, :]
+    return (d**2).sum(-1) ** 0.5
+
+
+def normalised_error(pred, target):
+    """Mean point-to-point Euclidean error divided by the target's inter-ocular distance, shape (...)."""
+    per_point = ((pred - target) ** 2).sum(-1) ** 0.5
+    return per_point.mean(-1) / interocular(target)
+
+
+# ------------------------------------------------------------------------------------------ heatmaps
+def heatmap_radius(sigma: float) -> int:
+    """Half-size of the square support of a heatmap: values beyond 3 sigma are exactly zero."""
+    return int(math.ceil(3 * sigma))
+
+
+def heatmaps(points: torch.Tensor, size: int | tuple[int, int], sigma: float = 1.5) -> torch.Tensor:
+    """Render (B, 68, 2) points as (B, 68, H, W) Gaussian heatmaps peaking at 1 on each point.
+
+    Separable: the outer product of two 1-D Gaussians, each cut to zero farther than
+    :func:`heatmap_radius` from the point, so every channel is non-zero only in a small square.
+    """
+    h, w = (size, size) if isinstance(size, int) else size
+    r = heatmap_radius(sigma)
+    pts = points.float()
+    xs = torch.arange(w, device=pts.device, dtype=pts.dtype)
+    ys = torch.arange(h, device=pts.device, dtype=pts.dtype)
+    dx = xs - pts[..., 0:1]
+    dy = ys - pts[..., 1:2]
+    gx = torch.exp(-(dx**2) / (2 * sigma**2)) * (dx.abs() <= r)
+    gy = torch.exp(-(dy**2) / (2 * sigma**2)) * (dy.abs() <= r)
+    return gy.unsqueeze(-1) * gx.unsqueeze(-2)
+
+
+def heatmaps_to_points(maps: torch.Tensor) -> torch.Tensor:
+    """Sub-pixel (..., 68, 2) coordinates from (..., 68, H, W) heatmaps.
+
+    Argmax, refined along x and y by the vertex of a parabola through the log of the peak and its two
+    neighbours; exact for an untruncated Gaussian peak.
+    """
+    *lead, h, w = maps.shape
+    flat = maps.reshape(-1, h, w).float()
+    idx = flat.reshape(flat.shape[0], -1).argmax(-1)
+    py, px = idx // w, idx % w
+    logm = torch.log(flat.clamp_min(1e-12))
+    n = torch.arange(flat.shape[0], device=maps.device)
+
+    def offset(c, lo, hi):
+        denom = lo - 2 * c + hi
+        off = 0.5 * (lo - hi) / torch.where(denom.abs() < 1e-12, torch.full_like(denom, -1e12), denom)
+        return off.clamp(-0.5, 0.5)
+
+    c = logm[n, py, px]
+    xl = logm[n, py, (px - 1).clamp_min(0)]
+    xr = logm[n, py, (px + 1).clamp_max(w - 1)]
+    yu = logm[n, (py - 1).clamp_min(0), px]
+    yd = logm[n, (py + 1).clamp_max(h - 1), px]
+    ox = torch.where((px > 0) & (px < w - 1), offset(c, xl, xr), torch.zeros_like(c))
+    oy = torch.where((py > 0) & (py < h - 1), offset(c, yu, yd), torch.zeros_like(c))
+    out = torch.stack([px.float() + ox, py.float() + oy], -1)
+    return out.reshape(*lead, 2)
+
+
+# --------------------------------------------------------------------------------------- crop boxes
+def crop_box(points: np.ndarray, scale: float = 1.6) -> np.ndarray:
+    """Square box (cx, cy, side) around (68, 2) points: side = scale x the larger extent."""
+    lo, hi = points.min(-2), points.max(-2)
+    centre = (lo + hi) / 2
+    side = (hi - lo).max(-1) * scale
+    return np.concatenate([centre, side[..., None]], -1).astype(np.float32)
+
+
+def smooth_boxes(boxes: np.ndarray, sigma: float = 3.0) -> np.ndarray:
+    """Smooth a (T, 3) track of crop boxes over time with a Gaussian of ``sigma`` frames."""
+    if sigma <= 0 or len(boxes) < 2:
+        return boxes.astype(np.float32)
+    return gaussian_filter1d(boxes.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
+
+
+def box_to_affine(box: np.ndarray, size: int) -> np.ndarray:
+    """2x3 matrix mapping image pixels into a ``size`` x ``size`` crop of the square ``box``."""
+    cx, cy, side = (float(v) for v in box)
+    s = size / side
+    # continuous coordinates: the box's left edge (cx - side/2) maps to the crop's left edge (-0.5)
+    return np.array(
+        [[s, 0, -0.5 - (cx - side / 2) * s], [0, s, -0.5 - (cy - side / 2) * s]],
+        np.float32,
+    )
+
+
+def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to (..., 2) points."""
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine matrix."""
+    full = np.vstack([matrix, [0, 0, 1]]).astype(np.float64)
+    return np.linalg.inv(full)[:2].astype(np.float32)
+
+
+# ---------------------------------------------------------------------------- alignment, retargeting
+def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama) mapping (N, 2) ``src`` onto ``dst``, as a 2x3 matrix."""
+    src = np.asarray(src, np.float64)
+    dst = np.asarray(dst, np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rot = u @ sign @ vt
+    var = (a**2).sum() / len(src)
+    scale = np.trace(np.diag(d) @ sign) / var
+    lin = scale * rot
+    return np.hstack([lin, (mu_d - lin @ mu_s)[:, None]]).astype(np.float32)
+
+
+def procrustes_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``src`` moved onto ``dst`` by the best similarity transform."""
+    return apply_affine(src, similarity(src, dst))
+
+
+def retarget(source: np.ndarray, driving: np.ndarray, neutral: int | np.ndarray = 0) -> np.ndarray:
+    """Move ``source`` (68, 2) the way ``driving`` (T, 68, 2) moves relative to its neutral frame.
+
+    Each driving displacement from the neutral shape is expressed in the source's frame by the linear
+    part (scale and rotation) of the similarity that maps the driver's neutral shape onto the source,
+    so the driver's face shape, size, position and roll are not transferred, only its motion.
+    """
+    source = check_points(source, "source landmarks")
+    driving = check_points(driving, "driving landmarks")
+    base = driving[neutral] if isinstance(neutral, (int, np.integer)) else check_points(neutral)
+    lin = similarity(base, source)[:, :2]
+    return (source + (driving - base) @ lin.T).astype(np.float32)

@@ -1,0 +1,145 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from motiongan import landmarks as L
+
+finite = st.floats(-500, 500, allow_nan=False, width=32)
+shapes68 = arrays(np.float32, (68, 2), elements=finite)
+
+
+def test_mirror_permutation_is_an_involution_that_swaps_eyes_and_jaw_ends():
+    assert (L.MIRROR[L.MIRROR] == np.arange(68)).all()
+    assert L.MIRROR[36] == 45 and L.MIRROR[0] == 16 and L.MIRROR[48] == 54 and L.MIRROR[8] == 8
+
+
+@given(shapes68, st.integers(2, 2000))
+def test_mirroring_points_twice_is_identity(points, width):
+    back = L.mirror_points(L.mirror_points(points, width), width)
+    np.testing.assert_allclose(back, points, atol=1e-3)
+
+
+def test_mirrored_image_keeps_the_left_eye_on_the_left_eye(data_dir):
+    img = np.zeros((50, 80, 3), np.uint8)
+    pts = np.zeros((68, 2), np.float32)
+    pts[36] = (10, 20)  # an eye corner on the image's left
+    img[20, 10] = 255
+    mimg, mpts = L.mirror(img, pts)
+    x, y = mpts[45]  # after mirroring, that corner is point 45, at the mirrored pixel
+    assert mimg[int(y), int(x)].max() == 255
+
+
+def test_read_pts_of_a_hand_annotation_returns_zero_based_points(data_dir):
+    pts = L.read_pts(data_dir / "stills68" / "einstein.pts")
+    raw = (data_dir / "stills68" / "einstein.pts").read_text().split("{")[1].split()[:2]
+    assert pts.shape == (68, 2) and pts.dtype == np.float32
+    assert pts[0, 0] == pytest.approx(float(raw[0]) - 1.0)
+
+
+def test_pts_round_trips_through_write(tmp_path):
+    pts = np.random.default_rng(0).uniform(0, 300, (68, 2)).astype(np.float32)
+    L.write_pts(tmp_path / "a.pts", pts)
+    np.testing.assert_allclose(L.read_pts(tmp_path / "a.pts"), pts, atol=1e-4)
+
+
+def test_pts_with_wrong_count_names_file_and_line(tmp_path):
+    bad = tmp_path / "short.pts"
+    bad.write_text("version: 1\nn_points: 68\n{\n" + "1 2\n" * 67 + "}\n")
+    with pytest.raises(L.LandmarkFileError, match=r"short\.pts, line 71: expected 68 points, found 67"):
+        L.read_pts(bad)
+
+
+def test_pts_with_a_non_number_names_file_and_line(tmp_path):
+    bad = tmp_path / "nan.pts"
+    rows = ["1 2"] * 68
+    rows[4] = "1 abc"
+    bad.write_text("version: 1\nn_points: 68\n{\n" + "\n".join(rows) + "\n}\n")
+    with pytest.raises(L.LandmarkFileError, match=r"nan\.pts, line 8: expected two numbers"):
+        L.read_pts(bad)
+
+
+def test_interocular_and_normalised_error():
+    pts = np.zeros((68, 2), np.float32)
+    pts[45] = (30, 40)
+    assert L.interocular(pts) == pytest.approx(50.0)
+    shifted = pts + np.array([3.0, 4.0], np.float32)
+    assert L.normalised_error(shifted, pts) == pytest.approx(5 / 50)
+
+
+def test_heatmaps_peak_at_one_on_the_point_and_are_zero_far_away():
+    pts = torch.tensor([[[20.0, 30.0]] * 68])
+    maps = L.heatmaps(pts, 64, sigma=1.5)
+    assert maps.shape == (1, 68, 64, 64)
+    assert maps[0, 0, 30, 20] == pytest.approx(1.0)
+    assert maps[0, 0, 30, 20 + L.heatmap_radius(1.5) + 1] == 0.0
+    assert maps[0, 0, 30, 21] == pytest.approx(math.exp(-1 / (2 * 1.5**2)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(arrays(np.float32, (3, 68, 2), elements=st.floats(2, 125, width=32)))
+def test_heatmap_to_points_round_trips_within_5_hundredths_of_a_pixel(points):
+    pts = torch.from_numpy(points)
+    back = L.heatmaps_to_points(L.heatmaps(pts, 128, sigma=1.5))
+    assert (back - pts).abs().max() < 0.05
+
+
+def test_heatmaps_render_on_the_points_device_in_batches():
+    pts = torch.rand(5, 68, 2) * 100
+    maps = L.heatmaps(pts, (96, 112), sigma=2.0)
+    assert maps.shape == (5, 68, 96, 112) and maps.device == pts.device
+
+
+def test_crop_box_is_square_around_the_points_and_maps_into_the_crop():
+    pts = np.random.default_rng(1).uniform(100, 200, (68, 2)).astype(np.float32)
+    box = L.crop_box(pts, scale=1.5)
+    m = L.box_to_affine(box, 128)
+    inside = L.apply_affine(pts, m)
+    assert inside.min() > 0 and inside.max() < 127
+    np.testing.assert_allclose(L.apply_affine(L.apply_affine(pts, m), L.invert_affine(m)), pts, atol=1e-3)
+
+
+def test_smoothed_boxes_keep_a_still_box_and_reduce_jitter():
+    rng = np.random.default_rng(2)
+    still = np.tile([[50.0, 60.0, 80.0]], (20, 1))
+    np.testing.assert_allclose(L.smooth_boxes(still), still, atol=1e-4)
+    noisy = still + rng.normal(0, 2, still.shape)
+    assert np.diff(L.smooth_boxes(noisy), axis=0).std() < np.diff(noisy, axis=0).std() / 2
+
+
+@given(shapes68, st.floats(0.2, 5), st.floats(-3.1, 3.1), st.floats(-100, 100), st.floats(-100, 100))
+def test_procrustes_recovers_a_similarity_transform(points, scale, angle, tx, ty):
+    if np.ptp(points, axis=0).min() < 1:
+        return
+    c, s = math.cos(angle), math.sin(angle)
+    m = np.array([[scale * c, -scale * s, tx], [scale * s, scale * c, ty]], np.float32)
+    moved = L.apply_affine(points, m)
+    np.testing.assert_allclose(L.procrustes_align(points, moved), moved, atol=1e-3 * max(1.0, float(np.abs(moved).max())))
+
+
+@given(arrays(np.float32, (6, 68, 2), elements=st.floats(0, 200, width=32)))
+def test_retargeting_a_driver_onto_its_own_first_frame_returns_the_driver(track):
+    if np.ptp(track[0], axis=0).min() < 1:
+        return
+    np.testing.assert_allclose(L.retarget(track[0], track), track, atol=1e-2)
+
+
+def test_retargeting_transfers_motion_not_face_shape():
+    rng = np.random.default_rng(3)
+    driver0 = rng.uniform(0, 100, (68, 2)).astype(np.float32)
+    track = np.stack([driver0, driver0 + np.array([0, 0], np.float32)])
+    track[1, 62:68, 1] += 4.0  # the driver opens its mouth by 4 px
+    source = (driver0 * 2.0 + 30).astype(np.float32)  # same face, twice the size, elsewhere
+    out = L.retarget(source, track)
+    np.testing.assert_allclose(out[0], source, atol=1e-3)
+    np.testing.assert_allclose(out[1, 62:68, 1] - source[62:68, 1], 8.0, atol=1e-3)  # scaled motion
+    np.testing.assert_allclose(out[1, :62], source[:62], atol=1e-3)
+
+
+def test_check_points_rejects_wrong_shapes_with_the_name():
+    with pytest.raises(L.LandmarkFileError, match="track.npy: expected shape"):
+        L.check_points(np.zeros((10, 67, 2)), "track.npy")
