@@ -35,7 +35,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 im = im.convert("RGBA")
                 bg = Image.new("RGBA", im.size, (255, 255, 255, 255))
                 im = Image.alpha_composite(bg, im)
-            return np.ascontiguousarray(np.asarray(im.convert("RGB")))
+            return np.array(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
         raise MediaError(f"{path}: cannot be decoded as an image ({e})") from None
 
