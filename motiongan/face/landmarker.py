@@ -66,26 +66,29 @@ class FaceLandmarker:
         return self.fit(rgb, boxes[0])
 
     # --------------------------------------------------------------------------------------- videos
-    def track(self, frames, name: str = "video", redetect_every: int = 0):
+    def track(self, frames, name: str = "video", redetect_every: int = 10):
         """Landmarks of one face over a video: a list with a (68, 2) array per frame, or None where lost.
 
-        Each frame is fitted in the box of the previous frame's landmarks; the detector runs on the first
-        frame, whenever the face was lost, when the fitted shape jumps or collapses, and every
-        ``redetect_every`` frames if that is positive. Raises NoFaceError if no frame has a face.
+        Each frame is fitted in the box of the previous frame's landmarks. The detector runs on the first
+        frame, while the face is lost, when the fitted shape jumps or collapses, and every
+        ``redetect_every`` frames (0: never), where finding no face marks the frame lost, so a track
+        cannot drift off the face for long. Raises NoFaceError if no frame has a face.
         """
         out, prev = [], None
         for i, rgb in enumerate(frames):
             pts = None
-            if prev is not None and not (redetect_every and i % redetect_every == 0):
+            check = redetect_every and i % redetect_every == 0
+            if prev is not None and not check:
                 pts = self.fit(rgb, _box_from_points(prev))
                 if not _plausible(pts, prev):
                     pts = None
             if pts is None:
                 boxes = self.detect(rgb)
                 if boxes:
-                    pts = self.fit(rgb, boxes[0])
+                    near = min(boxes, key=lambda b: _box_distance(b, prev)) if prev is not None else boxes[0]
+                    pts = self.fit(rgb, near)
             out.append(pts)
-            prev = pts if pts is not None else prev
+            prev = pts
         if all(p is None for p in out):
             raise NoFaceError(f"{name}: no face was found in any of its {len(out)} frames")
         return out
@@ -95,6 +98,12 @@ def _box_from_points(points: np.ndarray):
     """A detector-like box from landmarks (dlib's boxes cover brows to chin, roughly)."""
     cx, cy, side = crop_box(points, scale=1.0)
     return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def _box_distance(box, prev: np.ndarray | None) -> float:
+    if prev is None:
+        return 0.0
+    return float(np.hypot((box[0] + box[2]) / 2 - prev[:, 0].mean(), (box[1] + box[3]) / 2 - prev[:, 1].mean()))
 
 
 def _plausible(pts: np.ndarray, prev: np.ndarray) -> bool:

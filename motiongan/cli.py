@@ -1,0 +1,63 @@
+"""The ``motiongan`` command: prepare, train, evaluate, animate, edit, expressions, demo."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed as one line, exit status 2."""
+
+
+def _prepare(args):
+    from .data.prepare import Settings, prepare
+
+    st = Settings(size=args.size, scale=args.scale, box_sigma=args.box_sigma, quality=args.quality,
+                  max_frames=args.max_frames)
+    for src in args.src:
+        m = prepare(Path(src), args.layout, Path(args.out), st, workers=args.workers, progress=not args.quiet)
+    print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people; "
+          f"{len(m['failed'])} failed, {len(m['skipped'])} frames/files skipped (see manifest.json)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="motiongan", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="detect landmarks, crop and cache face videos or images")
+    p.add_argument("src", nargs="+", help="source folder(s)")
+    p.add_argument("--layout", required=True, choices=["300vw", "videos", "images"])
+    p.add_argument("--out", required=True, help="cache folder (created; resumed if it exists)")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--scale", type=float, default=1.6, help="crop side / larger landmark extent")
+    p.add_argument("--box-sigma", type=float, default=3.0, help="temporal smoothing of crop boxes (frames)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG quality of cached frames")
+    p.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_prepare)
+
+    from . import cli_model
+
+    cli_model.add_commands(sub)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from .data.cache import CacheError
+    from .face import NoFaceError
+    from .landmarks import LandmarkFileError
+    from .media import MediaError
+
+    try:
+        args.func(args)
+    except (UserError, CacheError, NoFaceError, LandmarkFileError, MediaError, FileNotFoundError) as e:
+        print(f"motiongan {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""``motiongan prepare``: detect/read landmarks, crop and resize every frame, and cache it.
+
+Layouts: ``300vw`` (``NNN/vid.avi`` + ``NNN/annot/*.pts``, ground-truth landmarks), ``videos`` (any
+folder of videos; pseudo landmarks from the detector, as the paper does for GRID) and ``images`` (a folder
+of face images; one clip per person, an optional expression label from the file name). Preparation runs
+in parallel over clips, resumes (finished clips are kept), and every clip file is complete or absent.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, crop_box, read_pts, smooth_boxes)
+from ..media import MediaError, has_audio, iter_video, read_image, video_info
+from .cache import FORMAT_VERSION, write_clip
+
+VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+
+
+@dataclass
+class Settings:
+    size: int = 128
+    scale: float = 1.6  # crop side / larger landmark extent
+    box_sigma: float = 3.0  # temporal smoothing of crop boxes (frames)
+    quality: int = 95
+    max_frames: int | None = None
+
+
+@dataclass
+class Item:
+    """One clip to prepare."""
+
+    clip_id: str
+    layout: str
+    person: str
+    paths: list[str]
+    labels: list[str] = field(default_factory=list)
+
+
+def _safe_id(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def discover(src: Path, layout: str) -> list[Item]:
+    """The clips of a source folder for a layout, in a stable order."""
+    src = Path(src)
+    if not src.is_dir():
+        raise MediaError(f"{src}: no such folder")
+    items: list[Item] = []
+    if layout == "300vw":
+        for d in sorted(p for p in src.iterdir() if p.is_dir()):
+            vids = [p for p in d.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES]
+            if vids:
+                items.append(Item(_safe_id(d.name), layout, d.name, [str(vids[0])]))
+    elif layout == "videos":
+        for p in sorted(src.rglob("*")):
+            if p.suffix.lower() in VIDEO_SUFFIXES:
+                rel = p.relative_to(src).with_suffix("")
+                person = str(rel.parent) if str(rel.parent) != "." else rel.name
+                items.append(Item(_safe_id(str(rel)), layout, person, [str(p)]))
+    elif layout == "images":
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for p in sorted(src.rglob("*")):
+            if p.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            folder = str(p.parent.relative_to(src))
+            person, label = image_person_and_label(p.stem)
+            key = person if folder == "." else f"{folder}/{person}"
+            groups.setdefault(key, []).append((str(p), label))
+        for key, members in groups.items():
+            items.append(Item(_safe_id(key), layout, key, [m[0] for m in members], [m[1] for m in members]))
+    else:
+        raise ValueError(f"unknown layout {layout!r} (300vw, videos or images)")
+    for it in items:  # several sources can share one cache: names are qualified by the source folder
+        it.clip_id = _safe_id(f"{src.name}-{it.clip_id}")
+        it.person = f"{src.name}/{it.person}"
+    return items
+
+
+def image_person_and_label(stem: str) -> tuple[str, str]:
+    """Person and expression label from an image's name: ``01_happy`` -> (01, happy);
+    ``happy1`` -> (1, happy); ``happy`` -> (0, happy)."""
+    if "_" in stem:
+        person, label = stem.split("_", 1)
+        return person, label
+    m = re.fullmatch(r"(.*?)(\d*)", stem)
+    return (m.group(2) or "0"), m.group(1)
+
+
+def _crop(rgb: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crop a square box to size x size; returns the crop and the image->crop affine matrix."""
+    m = box_to_affine(box, size)
+    s = float(m[0, 0])
+    pre = 1.0
+    if s < 0.5:  # shrink with area averaging first, so the warp does not alias
+        pre = min(1.0, 2 * s)
+        rgb = cv2.resize(rgb, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA)
+        # image pixel x -> shrunk pixel (x + 0.5) * pre - 0.5
+        shrink = np.array([[pre, 0, 0.5 * pre - 0.5], [0, pre, 0.5 * pre - 0.5]], np.float32)
+        m_small = m.copy()
+        m_small[:, :2] = m[:, :2] / pre
+        m_small[:, 2] = m[:, 2] - m_small[:, :2] @ shrink[:, 2]
+        out = cv2.warpAffine(rgb, m_small, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    else:
+        out = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, m
+
+
+_LANDMARKER = None
+
+
+def _landmarker():
+    global _LANDMARKER
+    if _LANDMARKER is None:
+        from ..face import FaceLandmarker
+
+        _LANDMARKER = FaceLandmarker()
+    return _LANDMARKER
+
+
+def _frames_and_landmarks(item: Item, st: Settings):
+    """Frames, landmarks per frame (None where missing) and skip notes, for one item."""
+    skipped: list[dict] = []
+    if item.layout == "images":
+        from ..face import NoFaceError
+
+        frames, lms, labels = [], [], []
+        for path, label in zip(item.paths, item.labels):
+            try:
+                rgb = read_image(path)
+                pts = _landmarker()(rgb, path)
+            except MediaError as e:
+                skipped.append({"path": path, "reason": str(e)})
+                continue
+            except NoFaceError:
+                skipped.append({"path": path, "reason": "no frontal face (profile or no face): dropped"})
+                continue
+            frames.append(rgb)
+            lms.append(pts)
+            labels.append(label)
+        return frames, lms, labels, skipped
+    frames = list(iter_video(item.paths[0], st.max_frames))
+    if item.layout == "300vw":
+        annot = Path(item.paths[0]).parent / "annot"
+        lms = []
+        for i in range(len(frames)):
+            f = annot / f"{i + 1:06d}.pts"
+            try:
+                lms.append(read_pts(f))
+            except LandmarkFileError as e:
+                lms.append(None)
+                skipped.append({"path": str(f), "frame": i, "reason": str(e)})
+    else:
+        lms = _landmarker().track(frames, name=item.paths[0])
+        skipped += [{"path": item.paths[0], "frame": i, "reason": "face lost"} for i, p in enumerate(lms) if p is None]
+    return frames, lms, [""] * len(frames), skipped
+
+
+def prepare_item(item: Item, out: Path, st: Settings) -> dict:
+    """Prepare one clip into ``out/clips``; returns its manifest entry (or its failure)."""
+    target = out / "clips" / f"{item.clip_id}.npz"
+    try:
+        frames, lms, labels, skipped = _frames_and_landmarks(item, st)
+        keep = [i for i, p in enumerate(lms) if p is not None]
+        if not keep:
+            reason = "no face in any frame" if frames else "no readable frames"
+            return {"clip_id": item.clip_id, "failed": reason, "skipped": skipped, "paths": item.paths}
+        pts = np.stack([lms[i] for i in keep])
+        boxes = np.stack([crop_box(p, st.scale) for p in pts])
+        if item.layout != "images":
+            boxes = smooth_boxes(boxes, st.box_sigma)
+        crops, crop_lms = [], []
+        for k, i in enumerate(keep):
+            crop, m = _crop(frames[i], boxes[k], st.size)
+            crops.append(crop)
+            crop_lms.append(apply_affine(pts[k], m))
+        fps = video_info(item.paths[0])["fps"] if item.layout != "images" else 0.0
+        audio = item.layout != "images" and has_audio(item.paths[0])
+        meta = {"clip_id": item.clip_id, "person": item.person, "layout": item.layout, "source": item.paths,
+                "fps": fps, "audio": item.paths[0] if audio else None, "size": st.size, "scale": st.scale}
+        write_clip(target, crops, np.stack(crop_lms), boxes, np.array(keep), meta, st.quality,
+                   [labels[i] for i in keep])
+        return {"clip_id": item.clip_id, "file": target.name, "person": item.person, "frames": len(keep),
+                "fps": fps, "audio": meta["audio"], "source": item.paths, "labels": sorted(set(labels) - {""}),
+                "skipped": skipped, "layout": item.layout}
+    except (MediaError, ValueError, OSError) as e:
+        return {"clip_id": item.clip_id, "failed": str(e), "skipped": [], "paths": item.paths}
+    except Exception:  # keep going: one bad clip must not stop the others
+        return {"clip_id": item.clip_id, "failed": traceback.format_exc(limit=2), "skipped": [], "paths": item.paths}
+
+
+def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None, workers: int | None = None,
+            progress: bool = True) -> dict:
+    """Prepare every clip of ``src`` into the cache ``out`` and write its manifest; returns the manifest."""
+    st = settings or Settings()
+    out = Path(out)
+    (out / "clips").mkdir(parents=True, exist_ok=True)
+    settings_file = out / "settings.json"
+    if settings_file.exists():
+        old = json.loads(settings_file.read_text())
+        if old["size"] != st.size or old["scale"] != st.scale:
+            raise ValueError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
+                             f"use another --out for size {st.size}, scale {st.scale}")
+    else:
+        settings_file.write_text(json.dumps(asdict(st)))
+    records_dir = out / "records"
+    records_dir.mkdir(exist_ok=True)
+    items = discover(src, layout)
+    todo = [it for it in items if not (out / "clips" / f"{it.clip_id}.npz").exists()
+            or not (records_dir / f"{it.clip_id}.json").exists()]
+    workers = workers or min(len(todo), os.cpu_count() or 1) or 1
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=f"prepare {Path(src).name}",
+               unit="clip", disable=not progress)
+
+    def record(rec):
+        tmp = records_dir / f".{rec['clip_id']}.json.tmp"
+        tmp.write_text(json.dumps(rec))
+        os.replace(tmp, records_dir / f"{rec['clip_id']}.json")
+        bar.update(1)
+
+    if workers <= 1:
+        for it in todo:
+            record(prepare_item(it, out, st))
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            for fut in as_completed([pool.submit(prepare_item, it, out, st) for it in todo]):
+                record(fut.result())
+    bar.close()
+    return write_manifest(out)
+
+
+def write_manifest(out: Path) -> dict:
+    """Gather every clip record of the cache (all preparation runs into it) into ``manifest.json``."""
+    st = json.loads((out / "settings.json").read_text())
+    records = [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+    clips = [r for r in records if "failed" not in r and (out / "clips" / r["file"]).exists()]
+    manifest = {
+        "format": FORMAT_VERSION, "settings": st,
+        "clips": [{k: r[k] for k in ("clip_id", "file", "person", "frames", "fps", "audio", "source", "labels",
+                                     "layout")} for r in clips],
+        "persons": sorted({r["person"] for r in clips}),
+        "frames": int(sum(r["frames"] for r in clips)),
+        "failed": [{"clip_id": r["clip_id"], "paths": r["paths"], "reason": r["failed"]}
+                   for r in records if "failed" in r],
+        "skipped": [s for r in records for s in r["skipped"]],
+    }
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, out / "manifest.json")
+    return manifest
