@@ -1,0 +1,112 @@
+"""Training configurations: JSON files in ``motiongan/configs`` (``base`` names a file to inherit from),
+any value overridable as ``key=value`` (the value parsed as JSON when it parses)."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+
+@dataclass
+class Config:
+    name: str = "paper"
+    model: str = "motiongan"  # motiongan | stargan
+    image_size: int = 128
+    sigma: float = 1.5  # heatmap Gaussian, pixels at image_size
+    # generator G
+    width: int = 64
+    n_down: int = 2
+    n_res: int = 6
+    # discriminators Df, Dv (and the StarGAN baseline's D)
+    d_width: int = 64
+    d_res: int = 6
+    dv_width: int = 64
+    dv_res: int = 6
+    stargan_d_layers: int = 6
+    # which parts of the paper's objective are on (the ablations of Table 1)
+    use_df: bool = True
+    use_dv: bool = True
+    use_v: bool = True
+    # loss weights, section 4.1
+    lambda_img: float = 1.0
+    lambda_adv: float = 0.01
+    lambda_lms: float = 10.0
+    lambda_id: float = 0.1
+    lambda_dv_lms: float = 100.0
+    # StarGAN baseline's own losses
+    lambda_gp: float = 10.0
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    n_critic: int = 5
+    # optimisation
+    lr: float = 1e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    batch: int = 4
+    T: int = 4
+    min_gap: int = 2
+    mirror: bool = True
+    steps: int = 100000
+    seed: int = 0
+    test_fraction: float = 0.3
+    test_persons: int | None = None
+    workers: int = 2
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    channels_last: bool = True  # on CUDA
+    # bookkeeping
+    log_every: int = 50
+    sample_every: int = 1000
+    checkpoint_every: int = 2000
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Config":
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def generator_kwargs(self) -> dict:
+        stargan = self.model == "stargan"
+        return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,
+                "recurrent": not stargan, "source_landmarks": not stargan}
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
+
+
+def _coerce(key: str, value: str):
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def load_config(name_or_path: str, overrides: list[str] | None = None) -> Config:
+    """A named configuration (``paper``, ``small``, ...) or a JSON file, with ``key=value`` overrides."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = CONFIG_DIR / f"{name_or_path}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{name_or_path}: no such configuration (available: {', '.join(available())})")
+    data = json.loads(path.read_text())
+    base = data.pop("base", None)
+    merged = json.loads(load_config(base).to_json()) if base else {}
+    merged.update(data)
+    merged.setdefault("name", path.stem)
+    valid = {f.name for f in fields(Config)}
+    for item in overrides or []:
+        if "=" not in item:
+            raise ValueError(f"override {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        if key not in valid:
+            raise ValueError(f"override {item!r}: unknown key {key!r}")
+        merged[key] = _coerce(key, value)
+    return Config.from_json(json.dumps(merged))
