@@ -50,10 +50,12 @@ def main(argv=None) -> int:
     from .face import NoFaceError
     from .landmarks import LandmarkFileError
     from .media import MediaError
+    from .training.checkpoint import CheckpointError
 
     try:
         args.func(args)
-    except (UserError, CacheError, NoFaceError, LandmarkFileError, MediaError, FileNotFoundError) as e:
+    except (UserError, CacheError, CheckpointError, NoFaceError, LandmarkFileError, MediaError,
+            FileNotFoundError, ValueError) as e:
         print(f"motiongan {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

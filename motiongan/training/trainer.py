@@ -177,7 +177,8 @@ class Trainer:
         self.opts["D"].zero_grad(set_to_none=True)
         d_loss.backward()
         self.opts["D"].step()
-        st.update({"D/wgan": float(f_score.mean() - r_score.mean()), "D/gp": float(gp), "D/lms": float(d_cls)})
+        st.update({"D/wgan": float((f_score.mean() - r_score.mean()).detach()), "D/gp": float(gp.detach()),
+                   "D/lms": float(d_cls.detach())})
         if self.step % cfg.n_critic == 0:
             with self.autocast():
                 f_score, f_lms = self.nets["D"](fake)
@@ -188,7 +189,8 @@ class Trainer:
             self.opts["G"].zero_grad(set_to_none=True)
             g_loss.backward()
             self.opts["G"].step()
-            st.update({"G/adv": float(-f_score.mean()), "G/lms": float(g_cls), "G/rec": float(rec)})
+            st.update({"G/adv": float(-f_score.mean().detach()), "G/lms": float(g_cls.detach()),
+                       "G/rec": float(rec.detach())})
         self.fake = fake.detach().reshape(self.real.shape)
         return st
 

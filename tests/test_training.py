@@ -1,0 +1,117 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from motiongan.data import Cache, EvalClips
+from motiongan.data.prepare import Settings, prepare
+from motiongan.evaluation.metrics import psnr
+from motiongan.training.checkpoint import CheckpointError, load_tensors
+from motiongan.training.config import available, load_config
+from motiongan.training.loop import train
+
+TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2",
+        "stargan_d_layers=3", "batch=1", "T=2", "workers=0", "log_every=1", "sample_every=2", "checkpoint_every=2"]
+
+
+@pytest.fixture(scope="module")
+def one_clip(tmp_path_factory, data_dir):
+    src = tmp_path_factory.mktemp("src")
+    os.symlink(data_dir / "grid" / "bbaf2n.mpg", src / "bbaf2n.mpg")
+    out = tmp_path_factory.mktemp("cache")
+    prepare(src, "videos", out, Settings(size=64), workers=1, progress=False)
+    return out
+
+
+def to8(x):
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+
+
+def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, tmp_path):
+    # the small configuration with the image loss only (the img_only ablation), to learn within ~90 s
+    cfg = load_config("small", ["use_df=false", "use_dv=false", "use_v=false", "test_persons=0",
+                                "mirror=false", "sample_every=1000", "checkpoint_every=1000"])
+    trainer = train(cfg, one_clip, tmp_path / "run", steps=300, progress=False)
+    clip = EvalClips(Cache(one_clip), "all", size=64)[0]
+    frames, lms = clip["frames"], clip["landmarks"]
+    with torch.no_grad():
+        out, _ = trainer.nets["G"](frames[:1], trainer.maps(lms[:1]), trainer.maps(lms)[None])
+    generated = np.mean([psnr(to8(out[0, t]), to8(frames[t])) for t in range(1, len(frames))])
+    copy = np.mean([psnr(to8(frames[0]), to8(frames[t])) for t in range(1, len(frames))])
+    assert generated > copy + 3.0, (generated, copy)
+
+
+@pytest.mark.parametrize("name", ["paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small"])
+def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
+    cfg = load_config(name, TINY + ["test_persons=0", "n_critic=1"])
+    run = tmp_path / name
+    train(cfg, one_clip, run, steps=2, progress=False)
+    stats = (run / "stats.jsonl").read_text().splitlines()
+    assert len(stats) == 2 and all(np.isfinite(v) for v in eval(stats[-1].replace("null", "None")).values()
+                                   if isinstance(v, float))
+    assert (run / "checkpoint-00000002.safetensors").exists() and (run / "samples" / "00000002.png").exists()
+    assert (run / "samples" / "00000002.mp4").exists() and list((run / "tensorboard").iterdir())
+
+
+def test_configurations_switch_the_parts_of_the_objective():
+    assert set(available()) >= {"paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small"}
+    p = load_config("paper")
+    assert (p.use_df, p.use_dv, p.use_v, p.lambda_adv, p.lambda_lms, p.lambda_id, p.lambda_dv_lms) == \
+        (True, True, True, 0.01, 10.0, 0.1, 100.0)
+    assert (p.lr, p.beta1, p.beta2, p.T, p.image_size) == (1e-4, 0.9, 0.999, 4, 128)
+    assert not any((load_config("img_only").use_df, load_config("img_only").use_dv, load_config("img_only").use_v))
+    assert load_config("paper", ["lr=0.001", "T=8"]).lr == 0.001
+    with pytest.raises(ValueError, match="unknown key"):
+        load_config("paper", ["learning_rate=1"])
+
+
+def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_path):
+    cfg = load_config("small", TINY + ["test_persons=0", "use_v=false"])
+    straight = train(cfg, one_clip, tmp_path / "a", steps=4, progress=False)
+    train(cfg, one_clip, tmp_path / "b", steps=2, progress=False)
+    resumed = train(cfg, one_clip, tmp_path / "b", steps=4, resume=True, progress=False)
+    for name, net in straight.nets.items():
+        for (k, a), b in zip(net.state_dict().items(), resumed.nets[name].state_dict().values()):
+            assert torch.equal(a, b), f"{name}.{k}"
+
+
+def test_resume_refuses_a_checkpoint_of_another_configuration(one_clip, tmp_path):
+    cfg = load_config("small", TINY + ["test_persons=0", "use_v=false"])
+    train(cfg, one_clip, tmp_path / "r", steps=2, progress=False)
+    other = load_config("small", TINY + ["test_persons=0", "use_v=false", "lr=0.1"])
+    with pytest.raises(CheckpointError, match="another configuration"):
+        train(other, one_clip, tmp_path / "r", steps=4, resume=True, progress=False)
+
+
+def test_a_pickled_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "evil.safetensors"
+    torch.save({"w": torch.zeros(1)}, path)
+    with pytest.raises(CheckpointError, match="pickled.*refusing"):
+        load_tensors(path)
+
+
+def test_torchrun_with_two_gloo_ranks_keeps_identical_weights(one_clip, tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import os, sys\nfrom safetensors.torch import save_file\n"
+        "from motiongan.training.config import load_config\nfrom motiongan.training.loop import train\n"
+        f"cfg = load_config('small', {TINY + ['test_persons=0', 'use_v=false']!r})\n"
+        f"t = train(cfg, {str(one_clip)!r}, {str(tmp_path / 'run')!r}, steps=2, progress=False)\n"
+        "w = {f'{n}.{k}': v.contiguous() for n, m in t.nets.items() for k, v in m.state_dict().items()}\n"
+        f"save_file(w, {str(tmp_path)!r} + f\"/rank{{os.environ['RANK']}}.safetensors\")\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                    "29533", str(script)], check=True, env=env, timeout=300)
+    a, b = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    from motiongan.training.trainer import Trainer
+
+    initial = Trainer(load_config("small", TINY + ["use_v=false"])).nets["G"].state_dict()
+    assert any(not torch.equal(v, a[f"G.{k}"]) for k, v in initial.items())  # and training moved them
+    assert Path(tmp_path / "run" / "checkpoint-00000002.safetensors").exists()
