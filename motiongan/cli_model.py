@@ -34,3 +34,29 @@ def add_commands(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.set_defaults(func=_train)
+    add_evaluate(sub)
+
+
+def _evaluate(args):
+    from .evaluation.evaluate import evaluate
+
+    res = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=_device(args.device),
+                   max_frames=args.max_frames, seed=args.seed, test_fraction=args.test_fraction,
+                   test_persons=args.test_persons)
+    print((Path(args.out) / "table.md").read_text())
+    print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
+
+
+def add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="the paper's metrics and Table 1 on a prepared split")
+    p.add_argument("--checkpoint", action="append", required=True, help="a checkpoint (repeat for several)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["train", "test", "all"],
+                   help="all: every clip (for a cache that holds only test people)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-frames", type=int, default=None, help="evaluate at most this many frames per clip")
+    p.add_argument("--seed", type=int, default=0, help="the split's seed (as in training)")
+    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--test-persons", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_evaluate)
