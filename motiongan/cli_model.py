@@ -35,6 +35,8 @@ def add_commands(sub) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.set_defaults(func=_train)
     add_evaluate(sub)
+    add_inference(sub)
+    add_demo(sub)
 
 
 def _evaluate(args):
@@ -60,3 +62,156 @@ def add_evaluate(sub) -> None:
     p.add_argument("--test-persons", type=int, default=None)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_evaluate)
+
+
+def _load_model(args):
+    from .inference.model import MotionGAN
+
+    return MotionGAN.from_checkpoint(args.checkpoint or _shipped_model(), _device(args.device))
+
+
+def _shipped_model() -> str:
+    from .training.checkpoint import CheckpointError
+
+    path = Path(__file__).resolve().parent / "assets" / "generator.safetensors"
+    if not path.exists():
+        raise CheckpointError("no trained model ships with this version of MotionGAN yet; pass --checkpoint "
+                              "PATH (a run's generator.safetensors or checkpoint-*.safetensors)")
+    return str(path)
+
+
+def _animate(args):
+    from .inference.animate import Animator
+
+    res = Animator(_load_model(args)).animate(
+        args.source, args.driving, args.output, retarget_motion=not args.no_retarget,
+        side_by_side=args.side_by_side, overlay=args.overlay, paste=args.paste, fps=args.fps, progress=True)
+    print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
+
+
+def _edit(args):
+    import numpy as np
+
+    from .face import FaceLandmarker
+    from .inference import edit as E
+    from .inference.animate import Animator, load_source
+    from .landmarks import read_pts
+    from .media import read_image, write_image
+
+    if (args.target is None) == (args.expression is None):
+        raise ValueError("give exactly one of --target IMAGE_OR_PTS and --expression NAME")
+    model = _load_model(args)
+    lm = FaceLandmarker()
+    source = load_source(args.source, model.size, lm)
+    data = E.load_expressions(args.expressions)
+    if args.expression:
+        target = E.named_expression(source.landmarks, args.expression, data, args.strength)
+    else:
+        t = Path(args.target)
+        shape = read_pts(t) if t.suffix.lower() == ".pts" else lm(read_image(t), str(t))
+        neutral = None
+        if args.target_neutral:
+            n = Path(args.target_neutral)
+            neutral = read_pts(n) if n.suffix.lower() == ".pts" else lm(read_image(n), str(n))
+        target = E.transfer_expression(source.landmarks, shape, neutral, data, args.strength)
+    frame = next(Animator(model, lm).frames(source, target[None]))
+    if args.paste:
+        from .inference.animate import paste_back
+
+        frame = paste_back(source.image, frame, source.matrix)
+    write_image(args.output, frame)
+    if args.save_landmarks:
+        np.save(Path(args.output).with_suffix(".landmarks.npy"), target)
+    print(f"{args.output}: written")
+
+
+def _expressions(args):
+    from .face import FaceLandmarker, NoFaceError
+    from .data.prepare import IMAGE_SUFFIXES, image_person_and_label
+    from .inference import edit as E
+    from .media import read_image
+
+    lm, shapes, skipped = FaceLandmarker(upsample=1), {}, 0
+    for f in sorted(Path(args.src).rglob("*")):
+        if f.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        person, label = image_person_and_label(f.stem)
+        try:
+            shapes.setdefault(f"{f.parent}/{person}", {})[label] = lm(read_image(f), str(f))
+        except NoFaceError:
+            skipped += 1
+    data = E.compute_expressions(shapes, args.neutral)
+    E.save_expressions(args.output, data)
+    print(f"{args.output}: " + ", ".join(f"{k} ({v['people']} people)" for k, v in data["expressions"].items())
+          + f"; {skipped} images without a face")
+
+
+def _model_args(p):
+    p.add_argument("--checkpoint", default=None, help="default: the model the project ships")
+    p.add_argument("--device", default=None)
+
+
+def add_inference(sub) -> None:
+    p = sub.add_parser("animate", help="animate a face image from a driving video or landmark track")
+    p.add_argument("source", help="face image")
+    p.add_argument("driving", help="video, .npy landmark track (N x 68 x 2) or folder of .pts files")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--no-retarget", action="store_true", help="use the driving landmarks as given (paper)")
+    p.add_argument("--side-by-side", action="store_true", help="source | driving with landmarks | result")
+    p.add_argument("--overlay", action="store_true", help="draw the target landmarks on the result")
+    p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
+    p.add_argument("--fps", type=float, default=None, help="default: the driver's (25 for landmark files)")
+    _model_args(p)
+    p.set_defaults(func=_animate)
+
+    p = sub.add_parser("edit", help="change a face's expression (from another face or a named expression)")
+    p.add_argument("source")
+    p.add_argument("--target", default=None, help="image or .pts whose expression to transfer")
+    p.add_argument("--target-neutral", default=None, help="the target person's neutral image or .pts")
+    p.add_argument("--expression", default=None, help="a named expression (see --expressions file)")
+    p.add_argument("--expressions", default=None, help="expressions file (default: the shipped one)")
+    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--paste", action="store_true")
+    p.add_argument("--save-landmarks", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
+    _model_args(p)
+    p.set_defaults(func=_edit)
+
+    p = sub.add_parser("expressions", help="measure named expressions from a labelled face-image folder")
+    p.add_argument("src", help="folder of PERSON_LABEL images (e.g. ../shared/data/expressions/yale)")
+    p.add_argument("--neutral", default="normal", help="the label of neutral faces")
+    p.add_argument("-o", "--output", required=True, help="output .json")
+    p.set_defaults(func=_expressions)
+
+
+def _demo(args):
+    import numpy as np
+    from skimage import data as skdata
+
+    from .draw import grid
+    from .inference.animate import Animator
+    from .media import write_image
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    source = out / "astronaut.png"
+    write_image(source, skdata.astronaut())
+    track = Path(__file__).resolve().parent / "assets" / "demo_track.npy"
+    anim = Animator(_load_model(args))
+    res = anim.animate(source, track, out / "demo.mp4", progress=True)
+    anim.animate(source, track, out / "demo_side_by_side.mp4", side_by_side=True)
+    from .inference.animate import load_driving, load_source, target_track
+
+    src = load_source(source, anim.model.size, anim.landmarker)
+    targets = target_track(src, load_driving(track), anim.model.size)
+    frames = list(anim.frames(src, targets))
+    strip = grid([src.crop] + [frames[i] for i in np.linspace(0, len(frames) - 1, 7).round().astype(int)], 8)
+    write_image(out / "demo_strip.png", strip)
+    print(f"{out}: demo.mp4 ({res['frames']} frames), demo_side_by_side.mp4, demo_strip.png")
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="animate the astronaut (scikit-image) with the shipped landmark track")
+    p.add_argument("--out", default="demo_out")
+    _model_args(p)
+    p.set_defaults(func=_demo)

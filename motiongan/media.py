@@ -113,7 +113,8 @@ class VideoWriter:
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{w}x{h}", "-r", f"{self.fps}", "-i", "-"]
         if self.audio_from:
-            cmd += ["-i", str(self.audio_from), "-map", "0:v", "-map", "1:a", "-c:a", "aac", "-shortest"]
+            cmd += ["-i", str(self.audio_from), "-map", "0:v", "-map", "1:a?", "-c:a", "aac", "-af", "apad",
+                    "-shortest"]  # audio padded with silence or cut: the video sets the length
         cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(self.crf), "-movflags", "+faststart",
                 str(self.tmp)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -1,0 +1,166 @@
+"""Animate a face image from a driving video, a ``.npy`` landmark track or a folder of ``.pts`` files.
+
+The source image is detected, landmarked and cropped as in training. The driving motion is retargeted
+onto the source face (relative motion: the driver's displacements from its first frame, with its scale,
+position and roll removed), so another person's face drives the source without lending it its shape;
+with ``retarget=False`` the driver's landmarks are used as given, mapped into a crop the way training
+data is prepared (the paper's setting, for a driver who is the source person).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+import torch
+
+from ..draw import draw_landmarks
+from ..face.landmarker import FaceLandmarker, fill_gaps, smooth_track
+from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, check_points, crop_box, invert_affine,
+                         read_pts, retarget, smooth_boxes)
+from ..media import MediaError, VideoWriter, iter_video, read_image, video_info
+from .model import MotionGAN
+
+CROP_SCALE = 1.6  # as ``motiongan prepare``
+
+
+@dataclass
+class Source:
+    """A source face: the full image, its crop at the model's size, landmarks in both, the crop matrix."""
+
+    image: np.ndarray
+    crop: np.ndarray
+    landmarks: np.ndarray  # in the crop
+    matrix: np.ndarray  # image -> crop
+
+    def tensor(self) -> torch.Tensor:
+        return torch.from_numpy(self.crop).permute(2, 0, 1).float().div(127.5).sub(1)
+
+
+@dataclass
+class Driving:
+    """A driving landmark track (T, 68, 2) in its own image coordinates, with what came with it."""
+
+    track: np.ndarray
+    fps: float
+    video: Path | None = None  # frames and audio, when the driver is a video
+    size: tuple[int, int] | None = None
+
+
+def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = CROP_SCALE):
+    m = box_to_affine(crop_box(points, scale), size)
+    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop, apply_affine(points, m), m
+
+
+def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source") -> Source:
+    """Detect, landmark and crop a source face (a path or an RGB uint8 array)."""
+    if isinstance(image, (str, Path)):
+        name, image = str(image), read_image(image)
+    pts = landmarker(image, name)
+    crop, lms, m = crop_face(image, pts, size)
+    return Source(image, crop, lms, m)
+
+
+def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | None = None,
+                 smooth: float = 1.0) -> Driving:
+    """A driving track from a video (landmarks tracked), a ``.npy`` (T x 68 x 2) or a folder of ``.pts``."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.pts"))
+        if not files:
+            raise LandmarkFileError(f"{path}: no .pts files in this folder")
+        return Driving(np.stack([read_pts(f) for f in files]), fps or 25.0)
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as e:
+            raise LandmarkFileError(f"{path}: not a readable .npy array ({e})") from None
+        if arr.ndim != 3 or arr.shape[1:] != (68, 2) or len(arr) == 0:
+            raise LandmarkFileError(f"{path}: expected a landmark track of shape (N, 68, 2), got {arr.shape}")
+        return Driving(check_points(arr, str(path)), fps or 25.0)
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    info = video_info(path)
+    track = (landmarker or FaceLandmarker()).track(iter_video(path), name=str(path))
+    return Driving(smooth_track(fill_gaps(track), smooth), fps or info["fps"], path,
+                   (info["width"], info["height"]))
+
+
+def target_track(source: Source, driving: Driving, size: int, retarget_motion: bool = True) -> np.ndarray:
+    """Target landmarks (T, 68, 2) in the source crop."""
+    if retarget_motion:
+        return retarget(source.landmarks, driving.track)
+    boxes = smooth_boxes(np.stack([crop_box(p, CROP_SCALE) for p in driving.track]))
+    return np.stack([apply_affine(p, box_to_affine(b, size)) for p, b in zip(driving.track, boxes)])
+
+
+def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
+    """The generated crop warped back into the full image, blended over a feathered border."""
+    h, w = image.shape[:2]
+    size = crop.shape[0]
+    inv = invert_affine(matrix)
+    mask = np.zeros((size, size), np.float32)
+    b = max(1, int(size * feather))
+    mask[b:-b, b:-b] = 1.0
+    mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
+    warped = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+    return (image * (1 - alpha) + warped * alpha).round().astype(np.uint8)
+
+
+class Animator:
+    """Generate frames for a source face from a driving track, one at a time."""
+
+    def __init__(self, model: MotionGAN, landmarker: FaceLandmarker | None = None):
+        self.model, self.landmarker = model, landmarker or FaceLandmarker()
+
+    def frames(self, source: Source, targets: np.ndarray) -> Iterator[np.ndarray]:
+        """RGB uint8 crops, one per target landmark set (crop coordinates)."""
+        for f in self.model.generate(source.tensor(), source.landmarks, targets):
+            yield ((f.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+    def animate(self, source_path, driving_path, out, retarget_motion: bool = True, side_by_side: bool = False,
+                overlay: bool = False, paste: bool = False, fps: float | None = None,
+                progress: bool = False) -> dict:
+        """Write an MP4 (frames written as they come; the driver's audio copied in). Returns a summary."""
+        size = self.model.size
+        source = load_source(source_path, size, self.landmarker)
+        driving = load_driving(driving_path, self.landmarker, fps)
+        targets = target_track(source, driving, size, retarget_motion)
+        drv_frames = iter_video(driving.video) if (side_by_side and driving.video) else None
+        from tqdm import tqdm
+
+        n = 0
+        with VideoWriter(out, driving.fps, audio_from=driving.video) as vw:
+            for frame, t in tqdm(zip(self.frames(source, targets), targets), total=len(targets), unit="frame",
+                                 desc="animate", disable=not progress):
+                shown = draw_landmarks(frame, t, radius=1) if overlay else frame
+                if paste:
+                    shown = paste_back(source.image, shown, source.matrix)
+                if side_by_side:
+                    shown = np.concatenate([self._panel(source.crop if not paste else source.image, shown),
+                                            self._driver_panel(drv_frames, driving, n, shown.shape[0]),
+                                            shown], 1)
+                vw.write(shown)
+                n += 1
+        return {"frames": n, "fps": driving.fps, "audio": vw.audio_from is not None, "out": str(out)}
+
+    @staticmethod
+    def _panel(img: np.ndarray, like: np.ndarray) -> np.ndarray:
+        h = like.shape[0]
+        return cv2.resize(img, (round(img.shape[1] * h / img.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+    def _driver_panel(self, frames, driving: Driving, i: int, h: int) -> np.ndarray:
+        pts = driving.track[i]
+        if frames is not None:
+            img = next(frames)
+        else:  # a landmark file: draw the landmarks alone, framed like a crop
+            img = np.zeros((h, h, 3), np.uint8)
+            m = box_to_affine(crop_box(driving.track[0], CROP_SCALE), h)
+            return draw_landmarks(img, apply_affine(pts, m), radius=1)
+        crop, lms, _ = crop_face(img, pts, h)
+        return draw_landmarks(crop, lms, radius=1)

@@ -1,0 +1,87 @@
+"""Expression editing (paper section 4.4, RaFD): one target landmark set changes a face's expression.
+
+Expressions are moved between faces in a canonical frame: each shape is mapped by the similarity that
+best fits its stable points (eye corners and nose bridge) onto a reference, so head size, position and
+roll drop out. An expression is the mean canonical displacement from a person's neutral shape to their
+shape with that expression; ``motiongan expressions`` computes these from a labelled image set and saves
+them as a small JSON file (the project ships one computed from the Yale faces).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..landmarks import apply_affine, check_points, invert_affine, similarity
+
+STABLE = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners
+DEFAULT_FILE = Path(__file__).resolve().parents[1] / "assets" / "expressions.json"
+
+
+def _reference() -> np.ndarray:
+    """Canonical positions of the stable points: outer eye corners at (-0.5, 0) and (0.5, 0)."""
+    return np.array([[0, 0.05], [0, 0.2], [0, 0.35], [0, 0.5], [-0.5, 0], [-0.2, 0], [0.2, 0], [0.5, 0]],
+                    np.float32)
+
+
+def to_canonical(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A shape in the canonical frame, and the image -> canonical matrix."""
+    m = similarity(points[STABLE], _reference())
+    return apply_affine(points, m), m
+
+
+def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str = "normal") -> dict:
+    """Mean canonical offsets per expression from {person: {label: (68, 2) shape}}."""
+    offsets: dict[str, list[np.ndarray]] = {}
+    neutrals = []
+    for person, by_label in shapes.items():
+        if neutral not in by_label:
+            continue
+        base = to_canonical(by_label[neutral])[0]
+        neutrals.append(base)
+        for label, shape in by_label.items():
+            if label != neutral:
+                offsets.setdefault(label, []).append(to_canonical(shape)[0] - base)
+    if not neutrals:
+        raise ValueError(f"no person has a {neutral!r} image to measure expressions from")
+    return {"neutral_label": neutral, "neutral": np.mean(neutrals, 0).round(5).tolist(),
+            "expressions": {k: {"offsets": np.mean(v, 0).round(5).tolist(), "people": len(v)}
+                            for k, v in sorted(offsets.items())}}
+
+
+def save_expressions(path: str | os.PathLike, data: dict) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def load_expressions(path: str | os.PathLike | None = None) -> dict:
+    path = Path(path or DEFAULT_FILE)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no expressions file; make one with 'motiongan expressions'")
+    return json.loads(path.read_text())
+
+
+def apply_offsets(source: np.ndarray, offsets: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """The source shape with canonical ``offsets`` added in its own frame (scale and roll restored)."""
+    source = check_points(source, "source landmarks")
+    canon, m = to_canonical(source)
+    return apply_affine(canon + strength * np.asarray(offsets, np.float32), invert_affine(m)).astype(np.float32)
+
+
+def named_expression(source: np.ndarray, name: str, data: dict, strength: float = 1.0) -> np.ndarray:
+    if name not in data["expressions"]:
+        raise ValueError(f"unknown expression {name!r}: available {', '.join(data['expressions'])}")
+    return apply_offsets(source, data["expressions"][name]["offsets"], strength)
+
+
+def transfer_expression(source: np.ndarray, target: np.ndarray, neutral: np.ndarray | None = None,
+                        data: dict | None = None, strength: float = 1.0) -> np.ndarray:
+    """The target face's expression on the source: the target's canonical displacement from its own
+    neutral shape if given, else from the mean neutral shape of the expressions file."""
+    target = check_points(target, "target landmarks")
+    base = to_canonical(neutral)[0] if neutral is not None else np.asarray((data or load_expressions())["neutral"])
+    return apply_offsets(source, to_canonical(target)[0] - base, strength)

@@ -1,0 +1,165 @@
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+
+from motiongan.cli import main
+from motiongan.data.prepare import Settings, prepare
+from motiongan.inference import MotionGAN
+from motiongan.inference.animate import Animator, Driving, load_driving, load_source, target_track
+from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
+from motiongan.landmarks import apply_affine, write_pts
+from motiongan.media import ffmpeg_exe, has_audio, read_image, video_info, write_image
+from motiongan.training.config import load_config
+from motiongan.training.loop import train
+
+TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
+        "T=2", "workers=0", "use_v=false", "test_persons=0", "sample_every=100"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, data_dir):
+    """A tiny generator trained for a few steps in the test."""
+    src = tmp_path_factory.mktemp("src")
+    os.symlink(data_dir / "grid" / "lbax4n.mpg", src / "lbax4n.mpg")
+    cache = tmp_path_factory.mktemp("cache")
+    prepare(src, "videos", cache, Settings(size=64, max_frames=20), workers=1, progress=False)
+    run = tmp_path_factory.mktemp("run")
+    train(load_config("small", TINY), cache, run, steps=3, progress=False)
+    return run / "generator.safetensors"
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint):
+    return MotionGAN.from_checkpoint(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def source_image(data_dir):
+    return data_dir / "stills68" / "image_0001.png"
+
+
+def frames_of(path):
+    return video_info(path)["frames"]
+
+
+def test_video_driving_keeps_frame_count_fps_and_audio(model, landmarker, source_image, data_dir, tmp_path):
+    out = tmp_path / "out.mp4"
+    drv = data_dir / "grid" / "bbaf2n.mpg"
+    res = Animator(model, landmarker).animate(source_image, drv, out, side_by_side=True)
+    info = video_info(out)
+    assert res["frames"] == 75 and info["frames"] == 75 and info["fps"] == pytest.approx(25.0)
+    assert has_audio(out)
+    assert info["width"] == 64 * 3 and info["height"] == 64
+
+
+def test_npy_and_pts_driving_give_one_frame_per_landmark_set(model, landmarker, source_image, tmp_path):
+    track = np.load(os.path.join(os.path.dirname(__file__), "..", "motiongan", "assets", "demo_track.npy"))[:12]
+    np.save(tmp_path / "track.npy", track)
+    (tmp_path / "pts").mkdir()
+    for i, p in enumerate(track[:7]):
+        write_pts(tmp_path / "pts" / f"{i:04d}.pts", p)
+    anim = Animator(model, landmarker)
+    a = anim.animate(source_image, tmp_path / "track.npy", tmp_path / "a.mp4", fps=10, overlay=True)
+    b = anim.animate(source_image, tmp_path / "pts", tmp_path / "b.mp4", paste=True)
+    assert frames_of(tmp_path / "a.mp4") == a["frames"] == 12 and video_info(tmp_path / "a.mp4")["fps"] == 10
+    assert frames_of(tmp_path / "b.mp4") == b["frames"] == 7 and not has_audio(tmp_path / "b.mp4")
+    assert video_info(tmp_path / "b.mp4")["width"] >= read_image(source_image).shape[1]  # pasted: full image
+
+
+def test_retargeting_a_face_onto_itself_changes_nothing(landmarker, source_image):
+    source = load_source(source_image, 64, landmarker)
+    full = load_source(source_image, 64, landmarker)  # the same face, landmarks in the full image
+    pts = apply_affine(full.landmarks, np.linalg.inv(np.vstack([full.matrix, [0, 0, 1]]))[:2].astype(np.float32))
+    rng = np.random.default_rng(0)
+    track = pts[None] + np.cumsum(rng.normal(0, 0.5, (10, 68, 2)), 0).astype(np.float32)
+    track[0] = pts
+    got = target_track(source, Driving(track, 25.0), 64)
+    np.testing.assert_allclose(got, apply_affine(track, source.matrix), atol=1e-3)
+
+
+def test_memory_stays_flat_over_a_long_video(model, landmarker, source_image):
+    source = load_source(source_image, 64, landmarker)
+    rng = np.random.default_rng(0)
+    track = source.landmarks[None] + rng.normal(0, 0.3, (900, 68, 2)).astype(np.float32)
+
+    def rss_kb():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+    samples = []
+    for i, _ in enumerate(Animator(model, landmarker).frames(source, track)):
+        if i in (150, 899):
+            samples.append(rss_kb())
+    assert samples[1] - samples[0] < 15_000, samples  # 750 more frames, < 15 MB more memory
+
+
+def test_fast_streaming_matches_the_plain_generator(model, landmarker, source_image):
+    source = load_source(source_image, 64, landmarker)
+    track = source.landmarks[None] + np.random.default_rng(1).normal(0, 1, (6, 68, 2)).astype(np.float32)
+    fast = list(model.generate(source.tensor(), source.landmarks, track, fast=True))
+    plain = list(model.generate(source.tensor(), source.landmarks, track, fast=False))
+    assert max(float((a - b).abs().max()) for a, b in zip(fast, plain)) < 1e-3
+
+
+def test_named_expression_and_transfer_move_the_mouth(landmarker, data_dir):
+    data = load_expressions()
+    assert {"happy", "surprised"} <= set(data["expressions"])
+    neutral = landmarker(read_image(data_dir / "expressions" / "yale" / "03_normal.png"))
+    surprised = named_expression(neutral, "surprised", data)
+    assert (surprised[66, 1] - surprised[62, 1]) > (neutral[66, 1] - neutral[62, 1]) + 1  # mouth opens
+    happy = landmarker(read_image(data_dir / "expressions" / "yale" / "05_happy.png"))
+    n5 = landmarker(read_image(data_dir / "expressions" / "yale" / "05_normal.png"))
+    moved = transfer_expression(neutral, happy, n5)
+    smile = lambda p: np.linalg.norm(p[54] - p[48]) / np.linalg.norm(p[45] - p[36])  # noqa: E731
+    assert smile(happy) - smile(n5) > 0.05  # person 5 smiles...
+    assert smile(moved) - smile(neutral) == pytest.approx(smile(happy) - smile(n5), abs=0.05)  # ...so does 3
+    np.testing.assert_allclose(transfer_expression(neutral, n5, n5), neutral, atol=1e-3)
+
+
+def test_cli_edit_writes_an_image(checkpoint, data_dir, tmp_path):
+    src = data_dir / "expressions" / "yale" / "03_normal.png"
+    assert main(["edit", str(src), "--expression", "happy", "-o", str(tmp_path / "e.png"),
+                 "--checkpoint", str(checkpoint)]) == 0
+    assert read_image(tmp_path / "e.png").shape == (64, 64, 3)
+    assert main(["edit", str(src), "--target", str(data_dir / "expressions" / "yale" / "05_happy.png"),
+                 "-o", str(tmp_path / "t.png"), "--checkpoint", str(checkpoint), "--paste"]) == 0
+
+
+@pytest.mark.parametrize("case", ["no_face", "bad_driving", "bad_track", "missing_ckpt", "pickled_ckpt",
+                                  "foreign_ckpt"])
+def test_bad_input_fails_clearly_without_an_output_file(case, checkpoint, source_image, data_dir, tmp_path,
+                                                        capsys):
+    source, driving, ckpt = str(source_image), str(data_dir / "grid" / "bbaf2n.mpg"), str(checkpoint)
+    expected = {"no_face": "no face was found", "bad_driving": "cannot be decoded", "bad_track": "(N, 68, 2)",
+                "missing_ckpt": "no such checkpoint", "pickled_ckpt": "pickled",
+                "foreign_ckpt": "not a MotionGAN checkpoint"}[case]
+    if case == "no_face":
+        write_image(tmp_path / "wall.png", np.full((120, 120, 3), 200, np.uint8))
+        source = str(tmp_path / "wall.png")
+    elif case == "bad_driving":
+        (tmp_path / "drv.mp4").write_bytes(b"garbage" * 100)
+        driving = str(tmp_path / "drv.mp4")
+    elif case == "bad_track":
+        np.save(tmp_path / "t.npy", np.zeros((5, 67, 2), np.float32))
+        driving = str(tmp_path / "t.npy")
+    elif case == "missing_ckpt":
+        ckpt = str(tmp_path / "nope.safetensors")
+    elif case == "pickled_ckpt":
+        torch.save({"x": 1}, tmp_path / "p.safetensors")
+        ckpt = str(tmp_path / "p.safetensors")
+    else:
+        from safetensors.torch import save_file
+
+        save_file({"x": torch.zeros(2)}, str(tmp_path / "f.safetensors"))
+        ckpt = str(tmp_path / "f.safetensors")
+    out = tmp_path / "out.mp4"
+    assert main(["animate", source, driving, "-o", str(out), "--checkpoint", ckpt]) == 2
+    assert expected in capsys.readouterr().err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))
+
+
+def test_ffmpeg_ships_inside_the_package():
+    assert subprocess.run([ffmpeg_exe(), "-version"], capture_output=True).returncode == 0
