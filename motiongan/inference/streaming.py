@@ -6,21 +6,67 @@ conv(W_s, [s, l]) + conv(W_t, l_t):
 - the source part is the same for every frame of a video: computed once per video;
 - each target heatmap channel is non-zero only in a (2r+1)^2 square around its point (the renderer cuts
   the Gaussian at r = ceil(3 sigma)), so its convolution is that square convolved with the channel's
-  kernel, added into the map at the point's place: ~0.1 GFLOPs for all 68 channels instead of 7.
-The rest of G (instance norm onward, ConvLSTM, decoder) runs unchanged.
+  kernel, added into the map at the point's place: ~0.01 GFLOPs for all 68 channels instead of 7.
+The rest of G (instance norm onward, ConvLSTM, decoder) runs unchanged, either ``eager`` (the default)
+or through ``compile`` (torch.compile with frozen weights: fuses norms and activations; ~15-20 s to
+compile on a 2-core CPU, so only worth it for long videos). Same output up to float rounding.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..landmarks import heatmap_radius
 from ..networks import Generator
 
 
+class _Core(nn.Module):
+    """G after its first layer: encoder stages 2.., ConvLSTM (explicit state), decoder."""
+
+    def __init__(self, G: Generator):
+        super().__init__()
+        self.G = G
+
+    def forward(self, x, h, c):
+        G = self.G
+        for stage in G.encoder.stages[1:]:
+            x = stage(x)
+        if G.recurrent:
+            y, (h, c) = G.lstm(x, (h, c))
+            x = x + y
+        return G.decoder(x), h, c
+
+
+def compiled_core(G: Generator, x: torch.Tensor) -> nn.Module:
+    """The core compiled by torch.compile for inputs shaped like ``x``; built once per generator, device
+    and shape."""
+    cache = G.__dict__.setdefault("_compiled_cores", {})
+    ch = G.lstm.hidden if G.recurrent else 1
+    n, _, hh, ww = x.shape
+    key = (str(x.device), n, hh, ww)
+    if key not in cache:
+        f = 2 ** _n_down(G)
+        z = x.new_zeros(n, ch, hh // f, ww // f)
+        core = _Core(G).eval()
+        with torch.no_grad():
+            import torch._inductor.config as inductor
+
+            compiled = torch.compile(core, dynamic=False)
+            with inductor.patch(freezing=True):
+                compiled(x, z, z)  # compiles now, with the weights frozen as constants
+            cache[key] = compiled
+    return cache[key]
+
+
 class Streamer:
-    def __init__(self, generator: Generator, source: torch.Tensor, source_maps: torch.Tensor, sigma: float):
+    def __init__(self, generator: Generator, source: torch.Tensor, source_maps: torch.Tensor, sigma: float,
+                 backend: str = "eager"):
+        if backend not in ("eager", "compile"):
+            raise ValueError(f"unknown backend {backend!r}: eager or compile")
         self.G, self.sigma, self.r = generator, sigma, heatmap_radius(sigma)
+        self.backend = backend
+        self.core = None
         first = generator.encoder.stages[0]
         conv = first[0]
         w = conv.weight
@@ -32,15 +78,21 @@ class Streamer:
         self.base = F.conv2d(src_in, w[:, :n_src], conv.bias, padding=self.pad)  # once per video
         wt = w[:, n_src:]  # (C, 68, k, k)
         self.n_points, self.channels = wt.shape[1], wt.shape[0]
-        self.wt = wt.transpose(0, 1).reshape(self.n_points * self.channels, 1, self.k, self.k).contiguous()
+        self.wt = wt.transpose(0, 1).contiguous()  # (68, C, k, k)
         self.h, self.w = source.shape[-2:]
         self.state = None
 
     def _target_part(self, points: torch.Tensor) -> torch.Tensor:
-        """conv(W_t, heatmaps(points)) for (B, 68, 2) points, computed from the heatmaps' supports."""
+        """conv(W_t, heatmaps(points)) for (B, 68, 2) points, computed from the heatmaps' supports.
+
+        Each channel's support is a separable square gy x gx, so its convolution with the channel's k x k
+        kernel W is Ty W Tx^T, with Ty[u, a] = gy[u + a - (k - 1)] (and Tx likewise): two small batched
+        matrix products instead of a convolution over the whole image.
+        """
         b, n, _ = points.shape
         r, k, p = self.r, self.k, self.pad
         side = 2 * r + 1
+        size = side + k - 1
         pts = points.float()
         origin = torch.floor(pts) - r  # (B, n, 2): top-left of each support square
         offs = torch.arange(side, device=pts.device, dtype=pts.dtype)
@@ -49,17 +101,18 @@ class Streamer:
         # the renderer's formula on the support (see landmarks.heatmaps), zero outside the image
         gx = torch.exp(-(dx**2) / (2 * self.sigma**2)) * (dx.abs() <= r) * (xs >= 0) * (xs < self.w)
         gy = torch.exp(-(dy**2) / (2 * self.sigma**2)) * (dy.abs() <= r) * (ys >= 0) * (ys < self.h)
-        patches = gy.unsqueeze(-1) * gx.unsqueeze(-2)  # (B, n, side, side)
-        full = F.conv2d(patches, self.wt.to(patches.dtype), padding=k - 1, groups=n)  # (B, n*C, S, S)
-        size = side + k - 1
-        full = full.reshape(b, n, self.channels, size, size)
+        tx = F.pad(gx, (k - 1, k - 1)).unfold(-1, k, 1)  # (B, n, size, k)
+        ty = F.pad(gy, (k - 1, k - 1)).unfold(-1, k, 1)
+        wt = self.wt.to(pts.dtype)  # (n, C, k, k)
+        tmp = torch.einsum("ncab,Bnvb->Bncav", wt, tx)
+        full = torch.einsum("Bnua,Bncav->Bncuv", ty, tmp)  # (B, n, C, size, size)
         # place each square at (origin - pad): out[Y, X] for Y = y0 - pad + u
         u = torch.arange(size, device=pts.device)
-        oy = origin[..., 1].long()[..., None] - p + u  # (B, n, S)
+        oy = origin[..., 1].long()[..., None] - p + u  # (B, n, size)
         ox = origin[..., 0].long()[..., None] - p + u
         valid = ((oy >= 0) & (oy < self.h))[..., :, None] & ((ox >= 0) & (ox < self.w))[..., None, :]
         flat = (oy.clamp(0, self.h - 1)[..., :, None] * self.w + ox.clamp(0, self.w - 1)[..., None, :])
-        vals = full.permute(0, 2, 1, 3, 4) * valid[:, None]  # (B, C, n, S, S)
+        vals = full.permute(0, 2, 1, 3, 4) * valid[:, None]  # (B, C, n, size, size)
         out = torch.zeros(b, self.channels, self.h * self.w, device=pts.device, dtype=full.dtype)
         out.scatter_add_(2, flat.reshape(b, 1, -1).expand(b, self.channels, -1), vals.reshape(b, self.channels, -1))
         return out.reshape(b, self.channels, self.h, self.w)
@@ -69,9 +122,24 @@ class Streamer:
         """The next frame (B, 3, H, W) for target landmarks (B, 68, 2); the recurrent state is carried."""
         G = self.G
         x = self.rest_of_first(self.base + self._target_part(points))
+        if self.backend != "eager":
+            if self.core is None:
+                self.core = compiled_core(G, x)
+            if self.state is None:  # a zero state is what the ConvLSTM starts from
+                f = 2 ** _n_down(G)
+                ch = G.lstm.hidden if G.recurrent else 1
+                z = x.new_zeros(x.shape[0], ch, x.shape[2] // f, x.shape[3] // f)
+                self.state = (z, z)
+            frame, h, c = self.core(x, *self.state)
+            self.state = (h, c)
+            return frame
         for stage in G.encoder.stages[1:]:
             x = stage(x)
         if G.recurrent:
             h, self.state = G.lstm(x, self.state)
             x = x + h
         return G.decoder(x)
+
+
+def _n_down(G: Generator) -> int:
+    return sum(not hasattr(s, "body") for s in G.encoder.stages[1:])

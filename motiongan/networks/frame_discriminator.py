@@ -18,9 +18,9 @@ class FrameDiscriminator(nn.Module):
         self.encoder = Encoder(6 + 2 * n_landmarks, width, n_down, n_res // 2)
         self.decoder = Decoder(self.encoder.out_channels, 1, n_down, n_res - n_res // 2)
 
-    def forward(self, source, source_maps, frame, target_maps):
+    def forward(self, source, source_maps, frame, target_maps, score: bool = True):
+        """-> score (B,) (None if ``score`` is False: features only, for eq. 5), intermediate features."""
         x, feats = self.encoder(torch.cat([source, source_maps, frame, target_maps], 1))
         x = self.decoder.res(x)
         feats.append(x)
-        logits = self.decoder.up(x)
-        return logits.mean((1, 2, 3)), feats
+        return (self.decoder.up(x).mean((1, 2, 3)) if score else None), feats

@@ -19,11 +19,14 @@ class VideoDiscriminator(nn.Module):
         self.adversarial = Decoder(ch, 1, n_down, n_res - n_res // 2, dims=3)
         self.landmarks = Decoder(ch, n_landmarks, n_down, 0, dims=3)
 
-    def forward(self, clip):
-        """-> score (B,), landmark heatmaps (B, T, 68, H, W), intermediate features."""
+    def forward(self, clip, score: bool = True, maps: bool | int = True):
+        """-> score (B,), landmark heatmaps (B, T, 68, H, W), intermediate features. A branch that is not
+        asked for is not computed (None); ``maps=n`` computes the heatmaps of the first n clips only."""
         x, feats = self.encoder(clip.transpose(1, 2))
         y = self.adversarial.res(x)
         feats.append(y)
-        score = self.adversarial.up(y).mean((1, 2, 3, 4))
-        maps = self.landmarks(x).transpose(1, 2)
-        return score, maps, feats
+        s = self.adversarial.up(y).mean((1, 2, 3, 4)) if score else None
+        if maps is not False and maps is not True:
+            x = x[:maps]
+        m = self.landmarks(x).transpose(1, 2) if maps is not False else None
+        return s, m, feats

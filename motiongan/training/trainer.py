@@ -13,6 +13,7 @@ import contextlib
 
 import torch
 from torch import nn
+from torch.autograd.profiler import record_function
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..face.verification import Verification
@@ -92,7 +93,8 @@ class Trainer:
 
     def _optimize_motiongan(self) -> dict[str, float]:
         cfg, st = self.cfg, {}
-        fake = self.forward()
+        with record_function("G/forward"):
+            fake = self.forward()
         real_f, fake_f = self._frames(self.real), self._frames(fake)
         s_f, sm_f, tm_f = self._repeat(self.source), self._repeat(self.source_maps), self._frames(self.target_maps)
         # ---- G
@@ -102,58 +104,62 @@ class Trainer:
             st["G/img"] = loss_img
             if "Df" in self.nets:
                 df = self.nets["Df"]
-                with torch.no_grad():
-                    _, real_feats = df(s_f, sm_f, real_f, tm_f)
-                _, fake_feats = df(s_f, sm_f, fake_f, tm_f)
+                with record_function("G/loss_Df_features"), torch.no_grad():
+                    _, real_feats = df(s_f, sm_f, real_f, tm_f, score=False)
+                with record_function("G/loss_Df_features"):
+                    _, fake_feats = df(s_f, sm_f, fake_f, tm_f, score=False)
                 fm = losses.feature_matching_loss(fake_feats, real_feats)
                 total = total + cfg.lambda_adv * fm
                 st["G/adv_df"] = fm
             if "Dv" in self.nets:
                 dv = self.nets["Dv"]
-                with torch.no_grad():
-                    _, _, real_feats = dv(self.real)
-                _, fake_maps, fake_feats = dv(fake)
+                with record_function("G/loss_Dv_features"), torch.no_grad():
+                    _, _, real_feats = dv(self.real, score=False, maps=False)
+                with record_function("G/loss_Dv_features"):
+                    _, fake_maps, fake_feats = dv(fake, score=False)
                 fm = losses.feature_matching_loss(fake_feats, real_feats)
                 lms = losses.landmark_loss(fake_maps, self.target_maps)
                 total = total + cfg.lambda_adv * fm + cfg.lambda_lms * lms
                 st["G/adv_dv"], st["G/lms"] = fm, lms
         if self.V is not None:
             lm_f = self._frames(self.lms)
-            e_fake = self.V.embed(fake_f.float(), lm_f)
-            with torch.no_grad():
+            with record_function("G/loss_V"):
+                e_fake = self.V.embed(fake_f.float(), lm_f)
+            with record_function("G/loss_V"), torch.no_grad():
                 e_src = self._repeat(self.V.embed(self.source, self.source_lms))
                 e_real = self.V.embed(real_f, lm_f)
             loss_id = losses.identity_loss(e_fake, e_src, e_real)
             total = total + cfg.lambda_id * loss_id
             st["G/id"] = loss_id
         st["G/total"] = total
-        self.opts["G"].zero_grad(set_to_none=True)
-        total.backward()
-        self.opts["G"].step()
+        with record_function("G/backward_and_step"):
+            self.opts["G"].zero_grad(set_to_none=True)
+            total.backward()
+            self.opts["G"].step()
         # ---- Df
         fake_d = fake_f.detach()
         if "Df" in self.nets:
-            with self.autocast():
+            with record_function("Df/step"), self.autocast():
                 two = lambda x: torch.cat([x, x], 0)  # noqa: E731 -- real and fake in one pass
                 logits, _ = self.wrapped["Df"](two(s_f), two(sm_f), torch.cat([real_f, fake_d], 0), two(tm_f))
                 n = real_f.shape[0]
                 loss = losses.discriminator_loss(logits[:n].float(), logits[n:].float())
-            self.opts["Df"].zero_grad(set_to_none=True)
-            loss.backward()
-            self.opts["Df"].step()
+                self.opts["Df"].zero_grad(set_to_none=True)
+                loss.backward()
+                self.opts["Df"].step()
             st["Df/adv"] = loss
         # ---- Dv
         if "Dv" in self.nets:
-            with self.autocast():
+            with record_function("Dv/step"), self.autocast():
                 clips = torch.cat([self.real, fake.detach()], 0)
-                scores, maps, _ = self.wrapped["Dv"](clips)
                 b = self.real.shape[0]
+                scores, maps, _ = self.wrapped["Dv"](clips, maps=b)  # eq. 6 needs real clips' maps only
                 adv = losses.discriminator_loss(scores[:b].float(), scores[b:].float())
                 lms = losses.landmark_loss(maps[:b], self.target_maps)
                 loss = adv + cfg.lambda_dv_lms * lms
-            self.opts["Dv"].zero_grad(set_to_none=True)
-            loss.backward()
-            self.opts["Dv"].step()
+                self.opts["Dv"].zero_grad(set_to_none=True)
+                loss.backward()
+                self.opts["Dv"].step()
             st["Dv/adv"], st["Dv/lms"] = adv, lms
         return {k: float(v.detach()) for k, v in st.items()}
 

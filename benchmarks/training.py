@@ -1,0 +1,102 @@
+"""Model size, FLOPs and training-step time for a configuration; prints JSON.
+
+    python benchmarks/training.py [--config paper] [--batch 1] [--steps 2] [--device cpu|cuda] [--set k=v ...]
+
+Parameters and forward GFLOPs per generated frame of G, Df, Dv (a T-frame clip, divided by T) and V
+(torch's FLOP counter); seconds per training step; where the step's time goes (profiler regions of
+the trainer: G forward, the discriminators' features and V inside G's loss, G's backward, the Df and Dv
+updates); on CUDA, steps/s and model-FLOPs utilisation (forward+backward FLOPs ~ 3x forward, against the
+GPU's dense bf16 peak given by --peak-tflops).
+"""
+import argparse
+import json
+import time
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+from motiongan.training.config import load_config
+from motiongan.training.trainer import Trainer
+
+REGIONS = ["G/forward", "G/loss_Df_features", "G/loss_Dv_features", "G/loss_V", "G/backward_and_step",
+           "Df/step", "Dv/step"]
+
+
+def batch_for(cfg, B, device):
+    S = cfg.image_size
+    pts = torch.rand(B, cfg.T + 1, 68, 2) * (S * 0.5) + S * 0.25
+    frames = torch.rand(B, cfg.T + 1, 3, S, S) * 2 - 1
+    return {"source": frames[:, 0], "source_landmarks": pts[:, 0], "frames": frames[:, 1:], "landmarks": pts[:, 1:]}
+
+
+def flops(fn):
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    return fc.get_total_flops()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="paper")
+    ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--peak-tflops", type=float, default=989.0, help="GPU dense bf16 peak (H100 SXM: 989)")
+    args = ap.parse_args()
+    cfg = load_config(args.config, args.set + ([] if args.device.startswith("cuda") else ["amp=false"]))
+    tr = Trainer(cfg, args.device)
+    dev = tr.device
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
+    b = batch_for(cfg, 1, dev)
+    tr.set_input(b)
+    out = {"config": cfg.name, "device": str(dev), "threads": torch.get_num_threads(), "size": cfg.image_size,
+           "T": cfg.T, "networks": {}}
+    s, sm, tm = tr.source, tr.source_maps, tr.target_maps
+    per_frame = {}
+    with torch.no_grad():
+        G = tr.nets["G"]
+        per_frame["G"] = flops(lambda: G.step(s, sm, tm[:, 0], None) if G.recurrent else G.step(s, None, tm[:, 0]))
+        if "Df" in tr.nets:
+            per_frame["Df"] = flops(lambda: tr.nets["Df"](s, sm, tr.real[:, 0], tm[:, 0]))
+        if "Dv" in tr.nets:
+            per_frame["Dv"] = flops(lambda: tr.nets["Dv"](tr.real)) / cfg.T
+        if "D" in tr.nets:
+            per_frame["D"] = flops(lambda: tr.nets["D"](tr.real[:, 0]))
+        if tr.V is not None:
+            per_frame["V"] = flops(lambda: tr.V.embed(s, tr.source_lms))
+    for name, f in per_frame.items():
+        net = tr.V if name == "V" else tr.nets[name]
+        out["networks"][name] = {"params_M": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
+                                 "gflops_per_frame": round(f / 1e9, 2)}
+    tr = Trainer(cfg, args.device)
+    batch = batch_for(cfg, args.batch, dev)
+    tr.set_input(batch)
+    tr.optimize()  # warm-up
+    sync()
+    t = time.perf_counter()
+    for _ in range(args.steps):
+        tr.set_input(batch)
+        tr.optimize()
+    sync()
+    step_s = (time.perf_counter() - t) / args.steps
+    out.update({"batch": args.batch, "seconds_per_step": round(step_s, 3), "steps_per_s": round(1 / step_s, 3)})
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        tr.set_input(batch)
+        tr.optimize()
+        sync()
+    avg = {e.key: e for e in prof.key_averages()}
+    key = "device_time_total" if dev.type == "cuda" else "cpu_time_total"
+    regions = {r: getattr(avg[r], key) / 1e6 for r in REGIONS if r in avg}
+    total = sum(regions.values())
+    out["step_time_share_%"] = {r: round(100 * v / total, 1) for r, v in regions.items()}
+    if dev.type == "cuda":
+        fwd = sum(per_frame.values()) * args.batch * cfg.T
+        out["model_flops_utilisation_%"] = round(100 * 3 * fwd / step_s / (args.peak_tflops * 1e12), 1)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
