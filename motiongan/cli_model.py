@@ -83,7 +83,7 @@ def _shipped_model() -> str:
 def _animate(args):
     from .inference.animate import Animator
 
-    res = Animator(_load_model(args)).animate(
+    res = Animator(_load_model(args), compile=args.compile).animate(
         args.source, args.driving, args.output, retarget_motion=not args.no_retarget,
         side_by_side=args.side_by_side, overlay=args.overlay, paste=args.paste, fps=args.fps, progress=True)
     print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
@@ -161,6 +161,7 @@ def add_inference(sub) -> None:
     p.add_argument("--overlay", action="store_true", help="draw the target landmarks on the result")
     p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
     p.add_argument("--fps", type=float, default=None, help="default: the driver's (25 for landmark files)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (for long videos)")
     _model_args(p)
     p.set_defaults(func=_animate)
 

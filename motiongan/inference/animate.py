@@ -115,12 +115,12 @@ def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, feather:
 class Animator:
     """Generate frames for a source face from a driving track, one at a time."""
 
-    def __init__(self, model: MotionGAN, landmarker: FaceLandmarker | None = None):
-        self.model, self.landmarker = model, landmarker or FaceLandmarker()
+    def __init__(self, model: MotionGAN, landmarker: FaceLandmarker | None = None, compile: bool = False):
+        self.model, self.landmarker, self.compile = model, landmarker or FaceLandmarker(), compile
 
     def frames(self, source: Source, targets: np.ndarray) -> Iterator[np.ndarray]:
         """RGB uint8 crops, one per target landmark set (crop coordinates)."""
-        for f in self.model.generate(source.tensor(), source.landmarks, targets):
+        for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile):
             yield ((f.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
     def animate(self, source_path, driving_path, out, retarget_motion: bool = True, side_by_side: bool = False,

@@ -52,9 +52,9 @@ def compiled_core(G: Generator, x: torch.Tensor) -> nn.Module:
         with torch.no_grad():
             import torch._inductor.config as inductor
 
+            inductor.freezing = True  # weights as constants (set for the process: calls must see it too)
             compiled = torch.compile(core, dynamic=False)
-            with inductor.patch(freezing=True):
-                compiled(x, z, z)  # compiles now, with the weights frozen as constants
+            compiled(x, z, z)  # compiles now
             cache[key] = compiled
     return cache[key]
 
@@ -103,9 +103,13 @@ class Streamer:
         gy = torch.exp(-(dy**2) / (2 * self.sigma**2)) * (dy.abs() <= r) * (ys >= 0) * (ys < self.h)
         tx = F.pad(gx, (k - 1, k - 1)).unfold(-1, k, 1)  # (B, n, size, k)
         ty = F.pad(gy, (k - 1, k - 1)).unfold(-1, k, 1)
-        wt = self.wt.to(pts.dtype)  # (n, C, k, k)
-        tmp = torch.einsum("ncab,Bnvb->Bncav", wt, tx)
-        full = torch.einsum("Bnua,Bncav->Bncuv", ty, tmp)  # (B, n, C, size, size)
+        C = self.channels
+        # (B n, C k, k) @ (B n, k, size) -> (B n, C, k, size) -> (B n, k, C size)
+        w = self.wt.to(pts.dtype).reshape(1, n, C * k, k).expand(b, -1, -1, -1).reshape(b * n, C * k, k)
+        tmp = torch.bmm(w, tx.reshape(b * n, size, k).transpose(1, 2))
+        tmp = tmp.reshape(b * n, C, k, size).transpose(1, 2).reshape(b * n, k, C * size)
+        full = torch.bmm(ty.reshape(b * n, size, k), tmp)  # (B n, size_u, C size_v)
+        full = full.reshape(b, n, size, C, size).transpose(2, 3)  # (B, n, C, size, size)
         # place each square at (origin - pad): out[Y, X] for Y = y0 - pad + u
         u = torch.arange(size, device=pts.device)
         oy = origin[..., 1].long()[..., None] - p + u  # (B, n, size)
