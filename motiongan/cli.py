@@ -14,7 +14,7 @@ def _prepare(args):
     from .data.prepare import Settings, prepare
 
     st = Settings(size=args.size, scale=args.scale, box_sigma=args.box_sigma, quality=args.quality,
-                  max_frames=args.max_frames)
+                  max_frames=args.max_frames, landmark_sigma=args.landmark_sigma)
     for src in args.src:
         m = prepare(Path(src), args.layout, Path(args.out), st, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people; "
@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--scale", type=float, default=1.6, help="crop side / larger landmark extent")
     p.add_argument("--box-sigma", type=float, default=3.0, help="temporal smoothing of crop boxes (frames)")
+    p.add_argument("--landmark-sigma", type=float, default=0.0,
+                   help="temporal smoothing of detected landmarks, frames (0: raw)")
     p.add_argument("--quality", type=int, default=95, help="JPEG quality of cached frames")
     p.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
     p.add_argument("--workers", type=int, default=None)

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ..face.landmarker import smooth_track
 from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, crop_box, read_pts, smooth_boxes)
 from ..media import MediaError, has_audio, iter_video, read_image, video_info
 from .cache import FORMAT_VERSION, write_clip
@@ -32,6 +33,7 @@ class Settings:
     size: int = 128
     scale: float = 1.6  # crop side / larger landmark extent
     box_sigma: float = 3.0  # temporal smoothing of crop boxes (frames)
+    landmark_sigma: float = 0.0  # temporal smoothing of detected landmarks (frames; 0: raw, as the paper)
     quality: int = 95
     max_frames: int | None = None
 
@@ -176,6 +178,8 @@ def prepare_item(item: Item, out: Path, st: Settings) -> dict:
             reason = "no face in any frame" if frames else "no readable frames"
             return {"clip_id": item.clip_id, "failed": reason, "skipped": skipped, "paths": item.paths}
         pts = np.stack([lms[i] for i in keep])
+        if item.layout == "videos" and st.landmark_sigma > 0:
+            pts = smooth_track(pts, st.landmark_sigma)
         boxes = np.stack([crop_box(p, st.scale) for p in pts])
         if item.layout != "images":
             boxes = smooth_boxes(boxes, st.box_sigma)
