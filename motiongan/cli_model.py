@@ -189,26 +189,28 @@ def _demo(args):
     import numpy as np
     from skimage import data as skdata
 
-    from .draw import grid
-    from .inference.animate import Animator
-    from .media import write_image
+    from .draw import draw_landmarks, grid
+    from .inference.animate import Animator, load_driving, load_source, target_track
+    from .media import VideoWriter, write_image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    source = out / "astronaut.png"
-    write_image(source, skdata.astronaut())
-    track = Path(__file__).resolve().parent / "assets" / "demo_track.npy"
     anim = Animator(_load_model(args))
-    res = anim.animate(source, track, out / "demo.mp4", progress=True)
-    anim.animate(source, track, out / "demo_side_by_side.mp4", side_by_side=True)
-    from .inference.animate import load_driving, load_source, target_track
-
-    src = load_source(source, anim.model.size, anim.landmarker)
-    targets = target_track(src, load_driving(track), anim.model.size)
-    frames = list(anim.frames(src, targets))
-    strip = grid([src.crop] + [frames[i] for i in np.linspace(0, len(frames) - 1, 7).round().astype(int)], 8)
-    write_image(out / "demo_strip.png", strip)
-    print(f"{out}: demo.mp4 ({res['frames']} frames), demo_side_by_side.mp4, demo_strip.png")
+    size = anim.model.size
+    source = load_source(skdata.astronaut(), size, anim.landmarker, "astronaut (scikit-image)")
+    driving = load_driving(Path(__file__).resolve().parent / "assets" / "demo_track.npy")
+    targets = target_track(source, driving, size)
+    frames = []
+    with VideoWriter(out / "demo.mp4", driving.fps) as plain, \
+            VideoWriter(out / "demo_side_by_side.mp4", driving.fps) as sbs:
+        for frame, t in zip(anim.frames(source, targets), targets):
+            plain.write(frame)
+            sbs.write(np.concatenate([source.crop, draw_landmarks(np.zeros_like(frame), t, radius=1), frame], 1))
+            frames.append(frame)
+    picks = np.linspace(0, len(frames) - 1, 7).round().astype(int)
+    write_image(out / "demo_strip.png", grid([source.crop] + [frames[i] for i in picks], 8))
+    print(f"{out}: demo.mp4 ({len(frames)} frames), demo_side_by_side.mp4 (source | target landmarks | "
+          "generated), demo_strip.png (source, then 7 generated frames)")
 
 
 def add_demo(sub) -> None:

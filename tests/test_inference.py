@@ -163,3 +163,20 @@ def test_bad_input_fails_clearly_without_an_output_file(case, checkpoint, source
 
 def test_ffmpeg_ships_inside_the_package():
     assert subprocess.run([ffmpeg_exe(), "-version"], capture_output=True).returncode == 0
+
+
+def test_demo_animates_the_astronaut_with_the_shipped_track(checkpoint, tmp_path):
+    assert main(["demo", "--checkpoint", str(checkpoint), "--out", str(tmp_path)]) == 0
+    assert frames_of(tmp_path / "demo.mp4") == 75 and frames_of(tmp_path / "demo_side_by_side.mp4") == 75
+    assert read_image(tmp_path / "demo_strip.png").shape[1] > 8 * 64
+
+
+def test_demo_without_a_shipped_model_says_so(tmp_path, capsys):
+    from pathlib import Path
+
+    import motiongan
+
+    if (Path(motiongan.__file__).parent / "assets" / "generator.safetensors").exists():
+        pytest.skip("a trained model ships with this version")
+    assert main(["demo", "--out", str(tmp_path)]) == 2
+    assert "no trained model ships" in capsys.readouterr().err
