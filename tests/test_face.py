@@ -6,7 +6,7 @@ from PIL import Image
 
 from motiongan.face import FaceJudge, NoFaceError, Verification, align_faces, jitter
 from motiongan.face.landmarker import fill_gaps, smooth_track
-from motiongan.face.verification import TEMPLATE_112, five_points, sface_path
+from motiongan.face.verification import TEMPLATE_112, sface_path
 from motiongan.landmarks import normalised_error, read_pts
 from motiongan.media import MediaError, VideoWriter, iter_video, read_image
 

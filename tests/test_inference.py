@@ -8,7 +8,7 @@ import torch
 from motiongan.cli import main
 from motiongan.data.prepare import Settings, prepare
 from motiongan.inference import MotionGAN
-from motiongan.inference.animate import Animator, Driving, load_driving, load_source, target_track
+from motiongan.inference.animate import Animator, Driving, load_source, target_track
 from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
 from motiongan.landmarks import apply_affine, write_pts
 from motiongan.media import ffmpeg_exe, has_audio, read_image, video_info, write_image

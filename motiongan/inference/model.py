@@ -71,7 +71,7 @@ class MotionGAN:
 
 
 def _row_name(path: Path, cfg: Config) -> str:
-    run = path.parent.name if path.parent.name not in ("", ".") else path.stem
-    return run if run else cfg.name
+    """A run folder's name for its checkpoints, else the file's own name."""
+    return path.parent.name if (path.parent / "config.json").exists() else path.stem
 
 
