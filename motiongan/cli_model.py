@@ -37,6 +37,7 @@ def add_commands(sub) -> None:
     add_evaluate(sub)
     add_inference(sub)
     add_demo(sub)
+    add_export(sub)
 
 
 def _evaluate(args):
@@ -73,11 +74,12 @@ def _load_model(args):
 def _shipped_model() -> str:
     from .training.checkpoint import CheckpointError
 
-    path = Path(__file__).resolve().parent / "assets" / "generator.safetensors"
-    if not path.exists():
+    assets = Path(__file__).resolve().parent / "assets"
+    found = sorted(assets.glob("generator*.safetensors"))  # one file, or shards 00001-of-N ...
+    if not found:
         raise CheckpointError("no trained model ships with this version of MotionGAN yet; pass --checkpoint "
                               "PATH (a run's generator.safetensors or checkpoint-*.safetensors)")
-    return str(path)
+    return str(found[0])
 
 
 def _animate(args):
@@ -218,3 +220,23 @@ def add_demo(sub) -> None:
     p.add_argument("--out", default="demo_out")
     _model_args(p)
     p.set_defaults(func=_demo)
+
+
+def _export(args):
+    from .inference.model import MotionGAN
+    from .training.checkpoint import save_generator
+
+    model = MotionGAN.from_checkpoint(args.checkpoint)
+    files = save_generator(args.output, model.G, model.config.to_json(), model.step, half=args.half,
+                           shard_mb=args.shard_mb)
+    for f in files:
+        print(f"{f}: {f.stat().st_size / 2**20:.1f} MiB")
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a checkpoint's generator (fp16, shards) for inference or shipping")
+    p.add_argument("checkpoint", help="a training checkpoint, generator export, shard or folder of shards")
+    p.add_argument("-o", "--output", required=True, help="output .safetensors (shards get -0000i-of-0000n)")
+    p.add_argument("--half", action="store_true", help="store weights in fp16")
+    p.add_argument("--shard-mb", type=float, default=None, help="at most this many MiB per file")
+    p.set_defaults(func=_export)

@@ -9,22 +9,24 @@ import torch
 
 from ..landmarks import check_points, heatmaps
 from ..networks import Generator
-from ..training.checkpoint import CheckpointError, load_tensors
+from ..training.checkpoint import CheckpointError, load_sharded
 from ..training.config import Config
 
 
 class MotionGAN:
     """``MotionGAN.from_checkpoint(path)``; ``model.generate(source, source_lms, targets)`` yields frames."""
 
-    def __init__(self, generator: Generator, config: Config, device: str = "cpu", name: str = "model"):
+    def __init__(self, generator: Generator, config: Config, device: str = "cpu", name: str = "model",
+                 step: int = 0):
         self.G, self.config, self.device, self.name = generator.to(device).eval(), config, torch.device(device), name
-        self.size = config.image_size
+        self.size, self.step = config.image_size, step
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "MotionGAN":
-        """Load G from a training checkpoint or a generator export (safetensors; never runs code)."""
+        """Load G from a training checkpoint or a generator export (safetensors; never runs code); a
+        sharded export is given by any of its shards or its folder."""
         path = Path(path)
-        tensors, meta = load_tensors(path)
+        tensors, meta = load_sharded(path)
         if "config" not in meta:
             raise CheckpointError(f"{path}: not a MotionGAN checkpoint (no configuration in its metadata)")
         cfg = Config.from_json(meta["config"])
@@ -36,7 +38,7 @@ class MotionGAN:
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"{path}: its weights do not fit its configuration {cfg.name!r} ({first})") from None
-        return cls(G, cfg, device, name=_row_name(path, cfg))
+        return cls(G, cfg, device, name=_row_name(path, cfg), step=int(meta.get("step", 0)))
 
     def maps(self, points) -> torch.Tensor:
         pts = torch.as_tensor(np.asarray(points, np.float32), device=self.device)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -20,23 +21,26 @@ class CheckpointError(ValueError):
 
 
 def _check_safetensors(path: Path) -> dict:
+    """The safetensors header's metadata, or a CheckpointError saying what the file is instead."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    size = path.stat().st_size
+    header = None
     with open(path, "rb") as f:
         head = f.read(8)
-        if head[:2] == b"PK" or head[:1] == b"\x80":
-            raise CheckpointError(f"{path}: a pickled (torch.save) file; refusing to load it because unpickling "
-                                  "can run arbitrary code. Convert it to safetensors.")
-        if len(head) < 8:
-            raise CheckpointError(f"{path}: not a safetensors checkpoint (file too short)")
-        (n,) = struct.unpack("<Q", head)
-        try:
-            header = json.loads(f.read(n)) if n < 100_000_000 else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            header = None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{path}: not a safetensors checkpoint")
-    return header.get("__metadata__", {})
+        if len(head) == 8:
+            (n,) = struct.unpack("<Q", head)
+            if 0 < n <= size - 8:
+                try:
+                    header = json.loads(f.read(n))
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    header = None
+    if isinstance(header, dict):
+        return header.get("__metadata__", {})
+    if head[:2] == b"PK" or head[:1] == b"\x80":
+        raise CheckpointError(f"{path}: a pickled (torch.save) file; refusing to load it because unpickling "
+                              "can run arbitrary code. Convert it to safetensors.")
+    raise CheckpointError(f"{path}: not a safetensors checkpoint")
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -80,7 +84,57 @@ def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, t
 
 
 def save_generator(path: str | os.PathLike, generator: torch.nn.Module, config_json: str, step: int,
-                   half: bool = False) -> None:
-    """Export G alone (what inference needs), optionally in fp16."""
+                   half: bool = False, shard_mb: float | None = None) -> list[Path]:
+    """Export G alone (what inference needs), optionally in fp16, optionally in shards of at most
+    ``shard_mb`` MiB named ``STEM-00001-of-0000N.safetensors`` (for size-limited transfers and repos)."""
+    path = Path(path)
     tensors = {k: (v.half() if half and v.is_floating_point() else v) for k, v in generator.state_dict().items()}
-    save_tensors(path, tensors, {"kind": "generator", "config": config_json, "step": str(step)})
+    meta = {"kind": "generator", "config": config_json, "step": str(step)}
+    if not shard_mb:
+        save_tensors(path, tensors, meta)
+        return [path]
+    limit, shards, current, size = shard_mb * 2**20, [], {}, 0
+    for k, v in tensors.items():
+        n = v.numel() * v.element_size()
+        if current and size + n > limit:
+            shards.append(current)
+            current, size = {}, 0
+        current[k] = v
+        size += n
+    shards.append(current)
+    out = []
+    for i, shard in enumerate(shards, 1):
+        p = path.with_name(f"{path.stem}-{i:05d}-of-{len(shards):05d}.safetensors")
+        save_tensors(p, shard, meta)
+        out.append(p)
+    return out
+
+
+def shards_of(path: str | os.PathLike) -> list[Path]:
+    """The files of a checkpoint: the file itself, or all shards when given one shard or their folder."""
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*-of-*.safetensors"))
+        if not found:
+            raise CheckpointError(f"{path}: a folder without checkpoint shards (*-00001-of-0000N.safetensors)")
+        return found
+    m = re.fullmatch(r"(.*)-(\d{5})-of-(\d{5})\.safetensors", path.name)
+    if not m:
+        return [path]
+    files = [path.with_name(f"{m.group(1)}-{i:05d}-of-{m.group(3)}.safetensors") for i in range(1, int(m.group(3)) + 1)]
+    missing = [f.name for f in files if not f.exists()]
+    if missing:
+        raise CheckpointError(f"{path}: shards missing: {', '.join(missing)}")
+    return files
+
+
+def load_sharded(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
+    """Tensors and metadata of a checkpoint that may be split in shards."""
+    tensors, meta = {}, None
+    for f in shards_of(path):
+        t, m = load_tensors(f, device)
+        if meta is not None and m.get("config") != meta.get("config"):
+            raise CheckpointError(f"{f}: a shard of another checkpoint")
+        tensors.update(t)
+        meta = m
+    return tensors, meta
