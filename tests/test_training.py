@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from motiongan.data import Cache, EvalClips
+from motiongan.data.dataset import to_image
 from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation.metrics import psnr
 from motiongan.training.checkpoint import CheckpointError, load_tensors
@@ -28,10 +29,6 @@ def one_clip(tmp_path_factory, data_dir):
     return out
 
 
-def to8(x):
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-
-
 def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, tmp_path):
     # the small configuration with the image loss only (the img_only ablation), to learn within ~90 s
     cfg = load_config("small", ["use_df=false", "use_dv=false", "use_v=false", "test_persons=0",
@@ -41,8 +38,8 @@ def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, 
     frames, lms = clip["frames"], clip["landmarks"]
     with torch.no_grad():
         out, _ = trainer.nets["G"](frames[:1], trainer.maps(lms[:1]), trainer.maps(lms)[None])
-    generated = np.mean([psnr(to8(out[0, t]), to8(frames[t])) for t in range(1, len(frames))])
-    copy = np.mean([psnr(to8(frames[0]), to8(frames[t])) for t in range(1, len(frames))])
+    generated = np.mean([psnr(to_image(out[0, t]), to_image(frames[t])) for t in range(1, len(frames))])
+    copy = np.mean([psnr(to_image(frames[0]), to_image(frames[t])) for t in range(1, len(frames))])
     assert generated > copy + 3.0, (generated, copy)
 
 

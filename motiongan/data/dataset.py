@@ -46,6 +46,11 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return t.movedim(-1, -3)
 
 
+def to_image(x: torch.Tensor) -> np.ndarray:
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8: the inverse of :func:`to_tensor`."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
 def _resize(frames: np.ndarray, lms: np.ndarray, size: int):
     h = frames.shape[-3]
     if h == size:

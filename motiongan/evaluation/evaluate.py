@@ -22,6 +22,7 @@ import torch
 from tqdm import tqdm
 
 from ..data import Cache, EvalClips
+from ..data.dataset import to_image
 from ..draw import draw_landmarks
 from ..face import FaceJudge, FaceLandmarker, Verification, jitter
 from ..inference.model import MotionGAN
@@ -73,7 +74,11 @@ class Scorer:
 
 def summarise(per_clip: list[dict]) -> dict:
     """Table columns from the per-frame scores of all clips of a row (frames pooled)."""
-    cat = lambda k: np.concatenate([np.asarray(c[k], np.float64) for c in per_clip]) if per_clip and k in per_clip[0] else None  # noqa: E501,E731
+    def cat(key):
+        if not per_clip or key not in per_clip[0]:
+            return None
+        return np.concatenate([np.asarray(c[key], np.float64) for c in per_clip])
+
     err = cat("landmark_error")
     row = {"AUC@0.1": M.auc(err, 0.1), "FR@0.1": M.failure_rate(err, 0.1), "AUC@0.08": M.auc(err, 0.08),
            "FR@0.08": M.failure_rate(err, 0.08), "ID cos (V)": float(cat("id_cosine").mean()),
@@ -83,10 +88,6 @@ def summarise(per_clip: list[dict]) -> dict:
     row["PSNR"] = float(p[np.isfinite(p)].mean()) if p is not None and np.isfinite(p).any() else None
     row["SSIM"] = float(cat("ssim").mean()) if p is not None else None
     return row
-
-
-def _to8(x: torch.Tensor) -> np.ndarray:
-    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", device: str = "cpu",
@@ -107,7 +108,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
     rows = {"real video": [], "copy source": [], **{n: [] for n in names}}
     for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):
         clip = clips[i]
-        real = np.stack([_to8(f) for f in clip["frames"]])
+        real = np.stack([to_image(f) for f in clip["frames"]])
         lms = clip["landmarks"].numpy()
         ref_emb = scorer.embed(real[:1], lms[:1])[0]
         ref_desc = scorer.descriptor(real[0], lms[0])
@@ -116,7 +117,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
         copy = np.repeat(real[:1], len(real), 0)
         rows["copy source"].append(scorer.score(copy, real, lms, ref_emb, ref_desc))
         for name, model in zip(names, models):
-            gen = np.stack([_to8(f) for f in model.generate(clip["frames"][0], lms[0], lms)])
+            gen = np.stack([to_image(f) for f in model.generate(clip["frames"][0], lms[0], lms)])
             scores = scorer.score(gen, real, lms, ref_emb, ref_desc)
             rows[name].append(scores)
             _write_clip(out / name / cid, gen, real, lms, fps, scores)

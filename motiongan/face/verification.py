@@ -76,7 +76,7 @@ def _dequantised_constants(model) -> dict[str, np.ndarray]:
         attrs = {a.name: a for a in node.attribute}
         if node.op_type == "DequantizeLinear":
             q, scale, zero = (consts[n] for n in node.input)
-            x = q.astype(np.float32) - 0
+            x = q.astype(np.float32)
             if scale.size > 1:
                 axis = attrs["axis"].i if "axis" in attrs else 1
                 block = attrs["block_size"].i if "block_size" in attrs else 0

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from ..data.dataset import to_image
 from ..draw import draw_landmarks
 from ..face.landmarker import FaceLandmarker, fill_gaps, smooth_track
 from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, check_points, crop_box, invert_affine,
@@ -121,7 +122,7 @@ class Animator:
     def frames(self, source: Source, targets: np.ndarray) -> Iterator[np.ndarray]:
         """RGB uint8 crops, one per target landmark set (crop coordinates)."""
         for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile):
-            yield ((f.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+            yield to_image(f)
 
     def animate(self, source_path, driving_path, out, retarget_motion: bool = True, side_by_side: bool = False,
                 overlay: bool = False, paste: bool = False, fps: float | None = None,

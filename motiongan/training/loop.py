@@ -128,12 +128,12 @@ def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
 
 def _write_samples(trainer: Trainer, folder: Path, step: int, writer) -> None:
     """source | target | generated for the first clip of the batch: a PNG strip, an MP4, TensorBoard."""
+    from ..data.dataset import to_image
     from ..media import VideoWriter, write_image
 
     folder.mkdir(parents=True, exist_ok=True)
-    to8 = lambda x: ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()  # noqa
-    src = to8(trainer.source[0])
-    rows = [np.concatenate([src, to8(trainer.real[0, t]), to8(trainer.fake[0, t])], 1)
+    src = to_image(trainer.source[0])
+    rows = [np.concatenate([src, to_image(trainer.real[0, t]), to_image(trainer.fake[0, t])], 1)
             for t in range(trainer.real.shape[1])]
     write_image(folder / f"{step:08d}.png", np.concatenate(rows, 0))
     with VideoWriter(folder / f"{step:08d}.mp4", fps=5) as vw:
