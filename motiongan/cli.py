@@ -6,10 +6,6 @@ import sys
 from pathlib import Path
 
 
-class UserError(Exception):
-    """An error caused by the user's input: printed as one line, exit status 2."""
-
-
 def _prepare(args):
     from .data.prepare import Settings, prepare
 
@@ -56,7 +52,7 @@ def main(argv=None) -> int:
 
     try:
         args.func(args)
-    except (UserError, CacheError, CheckpointError, NoFaceError, LandmarkFileError, MediaError,
+    except (CacheError, CheckpointError, NoFaceError, LandmarkFileError, MediaError,
             FileNotFoundError, ValueError) as e:
         print(f"motiongan {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from .media import atomic_write_bytes
+
 N_POINTS = 68
 PTS_OFFSET = 1.0  # .pts coordinate minus this = our 0-based pixel coordinate
 OUTER_EYE_CORNERS = (36, 45)
@@ -74,14 +76,6 @@ def write_pts(path: str | os.PathLike, points: np.ndarray) -> None:
     body = "\n".join(f"{x + PTS_OFFSET:.6f} {y + PTS_OFFSET:.6f}" for x, y in points)
     text = f"version: 1\nn_points: {N_POINTS}\n{{\n{body}\n}}\n"
     atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a temporary name beside ``path``, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def check_points(points, what: str = "landmarks") -> np.ndarray:

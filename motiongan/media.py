@@ -40,6 +40,14 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise MediaError(f"{path}: cannot be decoded as an image ({e})") from None
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary name beside ``path``, then rename it into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image atomically (format from the suffix)."""
     path = Path(path)
@@ -107,7 +115,6 @@ class VideoWriter:
         self.fps, self.crf = fps, crf
         self.audio_from = audio_from if audio_from and has_audio(audio_from) else None
         self.proc = None
-        self.count = 0
 
     def _start(self, h: int, w: int):
         cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -127,7 +134,6 @@ class VideoWriter:
         if self.proc is None:
             self._start(*rgb.shape[:2])
         self.proc.stdin.write(rgb.tobytes())
-        self.count += 1
 
     def close(self) -> None:
         if self.proc is None:

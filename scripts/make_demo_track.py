@@ -13,8 +13,7 @@ import numpy as np
 
 from motiongan.face import FaceLandmarker, jitter
 from motiongan.face.landmarker import fill_gaps, smooth_track
-from motiongan.landmarks import atomic_write_bytes
-from motiongan.media import iter_video
+from motiongan.media import atomic_write_bytes, iter_video
 
 OUT = Path(__file__).resolve().parents[1] / "motiongan" / "assets" / "demo_track.npy"
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..media import atomic_write_bytes
+
 FORMAT_VERSION = 1
 
 
@@ -45,9 +47,7 @@ def write_clip(path: Path, frames: list[np.ndarray], landmarks: np.ndarray, boxe
              boxes=boxes.astype(np.float32), frame_index=frame_index.astype(np.int64),
              labels=np.array(labels or [""] * len(frames)),
              meta=np.array(json.dumps({**meta, "format": FORMAT_VERSION})))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 class ClipFile:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..face.landmarker import smooth_track
 from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, crop_box, read_pts, smooth_boxes)
-from ..media import MediaError, has_audio, iter_video, read_image, video_info
+from ..media import MediaError, atomic_write_bytes, has_audio, iter_video, read_image, video_info
 from .cache import FORMAT_VERSION, write_clip
 
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
@@ -99,7 +99,7 @@ def image_person_and_label(stem: str) -> tuple[str, str]:
     return (m.group(2) or "0"), m.group(1)
 
 
-def _crop(rgb: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def crop(rgb: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Crop a square box to size x size; returns the crop and the image->crop affine matrix."""
     m = box_to_affine(box, size)
     s = float(m[0, 0])
@@ -185,8 +185,8 @@ def prepare_item(item: Item, out: Path, st: Settings) -> dict:
             boxes = smooth_boxes(boxes, st.box_sigma)
         crops, crop_lms = [], []
         for k, i in enumerate(keep):
-            crop, m = _crop(frames[i], boxes[k], st.size)
-            crops.append(crop)
+            face, m = crop(frames[i], boxes[k], st.size)
+            crops.append(face)
             crop_lms.append(apply_affine(pts[k], m))
         fps = video_info(item.paths[0])["fps"] if item.layout != "images" else 0.0
         audio = item.layout != "images" and has_audio(item.paths[0])
@@ -227,9 +227,7 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
                unit="clip", disable=not progress)
 
     def record(rec):
-        tmp = records_dir / f".{rec['clip_id']}.json.tmp"
-        tmp.write_text(json.dumps(rec))
-        os.replace(tmp, records_dir / f"{rec['clip_id']}.json")
+        atomic_write_bytes(records_dir / f"{rec['clip_id']}.json", json.dumps(rec).encode())
         bar.update(1)
 
     if workers <= 1:
@@ -258,7 +256,5 @@ def write_manifest(out: Path) -> dict:
                    for r in records if "failed" in r],
         "skipped": [s for r in records for s in r["skipped"]],
     }
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, out / "manifest.json")
+    atomic_write_bytes(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     return manifest

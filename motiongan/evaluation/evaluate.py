@@ -27,7 +27,7 @@ from ..draw import draw_landmarks
 from ..face import FaceJudge, FaceLandmarker, Verification, jitter
 from ..inference.model import MotionGAN
 from ..landmarks import normalised_error
-from ..media import VideoWriter
+from ..media import VideoWriter, atomic_write_bytes
 from ..training.checkpoint import CheckpointError
 from . import metrics as M
 
@@ -43,10 +43,15 @@ class Scorer:
         self.lm, self.V, self.judge = FaceLandmarker(), Verification().to(device), FaceJudge()
         self.device = device
 
-    def detect(self, frame: np.ndarray, target: np.ndarray) -> np.ndarray:
+    @staticmethod
+    def upscale(frame: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frame x UPSCALE (the dlib models see faces of a usual size) and its points there."""
         big = cv2.resize(frame, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
-        t = (target + 0.5) * UPSCALE - 0.5
-        box = (*t.min(0), *t.max(0))
+        return big, (points + 0.5) * UPSCALE - 0.5
+
+    def detect(self, big: np.ndarray, big_target: np.ndarray) -> np.ndarray:
+        """68 landmarks fitted in the target's box on an upscaled frame, in the frame's coordinates."""
+        box = (*big_target.min(0), *big_target.max(0))
         return (self.lm.fit(big, box) + 0.5) / UPSCALE - 0.5
 
     def embed(self, frames: np.ndarray, lms: np.ndarray) -> np.ndarray:
@@ -55,15 +60,18 @@ class Scorer:
             return self.V.embed(x, torch.from_numpy(lms).to(self.device)).cpu().numpy()
 
     def descriptor(self, frame: np.ndarray, lms: np.ndarray) -> np.ndarray:
-        big = cv2.resize(frame, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
-        return self.judge.descriptor(big, (lms + 0.5) * UPSCALE - 0.5)
+        return self.judge.descriptor(*self.upscale(frame, lms))
 
     def score(self, frames: np.ndarray, real: np.ndarray, lms: np.ndarray, ref_emb, ref_desc,
               with_images: bool = True) -> dict:
-        detected = np.stack([self.detect(f, t) for f, t in zip(frames, lms)])
+        detected, same = [], []
+        for f, t in zip(frames, lms):
+            big, big_t = self.upscale(f, t)  # once per frame, for both dlib models
+            detected.append(self.detect(big, big_t))
+            same.append(self.judge.same_person(self.judge.descriptor(big, big_t), ref_desc))
+        detected = np.stack(detected)
         errors = normalised_error(detected, lms)
         emb = self.embed(frames, lms)
-        same = [self.judge.same_person(self.descriptor(f, t), ref_desc) for f, t in zip(frames, lms)]
         out = {"landmark_error": errors.tolist(), "id_cosine": (emb @ ref_emb).tolist(),
                "same_person": [bool(s) for s in same], "jitter": jitter(detected)}
         if with_images:
@@ -150,14 +158,8 @@ def _write_clip(folder: Path, gen, real, lms, fps, scores):
             vs.write(np.concatenate([r, draw_landmarks(np.zeros_like(r), t, radius=1), g], 1))
     buf = io.BytesIO()
     np.save(buf, lms.astype(np.float32))
-    _atomic(folder / "target_landmarks.npy", buf.getvalue())
-    _atomic(folder / "metrics.json", json.dumps({**summarise([scores]), "per_frame": scores}).encode())
-
-
-def _atomic(path: Path, data: bytes):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(folder / "target_landmarks.npy", buf.getvalue())
+    atomic_write_bytes(folder / "metrics.json", json.dumps({**summarise([scores]), "per_frame": scores}).encode())
 
 
 def _fmt(v, k):
@@ -180,14 +182,14 @@ def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
     md.append(f"{meta['clips']} clips, {meta['frames']} frames of the '{meta['split']}' split of {meta['data']}. "
               f"AUC x100 and failure rate % of the normalised landmark error ({meta['detector']}); "
               f"PSNR/SSIM on {meta['psnr_ssim']}; identity: {meta['identity']}. {meta['skipped']}.")
-    _atomic(out / "table.md", ("\n".join(md) + "\n").encode())
+    atomic_write_bytes(out / "table.md", ("\n".join(md) + "\n").encode())
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["row"] + COLUMNS + ["frames"])
     for name, r in table.items():
         w.writerow([name] + [r[k] for k in COLUMNS] + [r["frames"]])
-    _atomic(out / "table.csv", buf.getvalue().encode())
-    _atomic(out / "table.json", json.dumps({"rows": table, **meta}, indent=1).encode())
+    atomic_write_bytes(out / "table.csv", buf.getvalue().encode())
+    atomic_write_bytes(out / "table.json", json.dumps({"rows": table, **meta}, indent=1).encode())
     fig, ax = plt.subplots(figsize=(5, 4))
     for name, per in rows.items():
         x, y = M.ced(np.concatenate([p["landmark_error"] for p in per]), 0.1)

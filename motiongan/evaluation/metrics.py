@@ -57,6 +57,3 @@ def failure_rate(errors: np.ndarray, limit: float = 0.1) -> float:
     e = np.asarray(errors, np.float64)
     return float((e > limit).mean() * 100) if len(e) else float("nan")
 
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))

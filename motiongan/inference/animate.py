@@ -21,10 +21,11 @@ from ..draw import draw_landmarks
 from ..face.landmarker import FaceLandmarker, fill_gaps, smooth_track
 from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, check_points, crop_box, invert_affine,
                          read_pts, retarget, smooth_boxes)
+from ..data.prepare import Settings, crop
 from ..media import MediaError, VideoWriter, iter_video, read_image, video_info
 from .model import MotionGAN
 
-CROP_SCALE = 1.6  # as ``motiongan prepare``
+CROP_SCALE = Settings.scale  # as ``motiongan prepare``
 
 
 @dataclass
@@ -51,10 +52,10 @@ class Driving:
 
 
 def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = CROP_SCALE):
-    m = box_to_affine(crop_box(points, scale), size)
-    crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    return crop, apply_affine(points, m), m
+    """The face cropped exactly as ``motiongan prepare`` crops training frames, its landmarks in the crop
+    and the image -> crop matrix."""
+    face, m = crop(image, crop_box(points, scale), size)
+    return face, apply_affine(points, m), m
 
 
 def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source") -> Source:
@@ -99,16 +100,16 @@ def target_track(source: Source, driving: Driving, size: int, retarget_motion: b
     return np.stack([apply_affine(p, box_to_affine(b, size)) for p, b in zip(driving.track, boxes)])
 
 
-def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
+def paste_back(image: np.ndarray, face: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
     """The generated crop warped back into the full image, blended over a feathered border."""
     h, w = image.shape[:2]
-    size = crop.shape[0]
+    size = face.shape[0]
     inv = invert_affine(matrix)
     mask = np.zeros((size, size), np.float32)
     b = max(1, int(size * feather))
     mask[b:-b, b:-b] = 1.0
     mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
-    warped = cv2.warpAffine(crop, inv, (w, h), flags=cv2.INTER_LINEAR)
+    warped = cv2.warpAffine(face, inv, (w, h), flags=cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
     return (image * (1 - alpha) + warped * alpha).round().astype(np.uint8)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..landmarks import apply_affine, check_points, invert_affine, similarity
+from ..media import atomic_write_bytes
 
 STABLE = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "assets" / "expressions.json"
@@ -52,10 +53,7 @@ def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str =
 
 
 def save_expressions(path: str | os.PathLike, data: dict) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    atomic_write_bytes(path, json.dumps(data).encode())
 
 
 def load_expressions(path: str | os.PathLike | None = None) -> dict:

@@ -70,14 +70,14 @@ class Streamer:
         first = generator.encoder.stages[0]
         conv = first[0]
         w = conv.weight
-        n_src = w.shape[1] - source_maps.shape[1] if not generator.source_landmarks else 3 + source_maps.shape[1]
+        n_src = 3 + (source_maps.shape[1] if generator.source_landmarks else 0)  # [s, l] or [s]
         self.k = conv.kernel_size[0]
         self.pad = conv.padding[0]
         self.rest_of_first = first[1:]
         src_in = torch.cat([source, source_maps], 1) if generator.source_landmarks else source
         self.base = F.conv2d(src_in, w[:, :n_src], conv.bias, padding=self.pad)  # once per video
         wt = w[:, n_src:]  # (C, 68, k, k)
-        self.n_points, self.channels = wt.shape[1], wt.shape[0]
+        self.channels = wt.shape[0]
         self.wt = wt.transpose(0, 1).contiguous()  # (68, C, k, k)
         self.h, self.w = source.shape[-2:]
         self.state = None

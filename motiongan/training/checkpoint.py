@@ -43,11 +43,6 @@ def _check_safetensors(path: Path) -> dict:
     raise CheckpointError(f"{path}: not a safetensors checkpoint")
 
 
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The metadata of a checkpoint: ``kind``, ``config`` (JSON text), ``step``."""
-    return _check_safetensors(Path(path))
-
-
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
     meta = _check_safetensors(path)

@@ -82,7 +82,7 @@ def available() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.json"))
 
 
-def _coerce(key: str, value: str):
+def _coerce(value: str):
     try:
         return json.loads(value)
     except json.JSONDecodeError:
@@ -108,5 +108,5 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> Config
         key, value = item.split("=", 1)
         if key not in valid:
             raise ValueError(f"override {item!r}: unknown key {key!r}")
-        merged[key] = _coerce(key, value)
+        merged[key] = _coerce(value)
     return Config.from_json(json.dumps(merged))
