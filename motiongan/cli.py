@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
+
+STARTED = time.monotonic()  # for train --time-budget: the budget counts from the command's start
 
 
 def _prepare(args):
@@ -15,6 +18,17 @@ def _prepare(args):
         m = prepare(Path(src), args.layout, Path(args.out), st, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people; "
           f"{len(m['failed'])} failed, {len(m['skipped'])} frames/files skipped (see manifest.json)")
+
+
+def _pack(args):
+    from .data.pack import pack
+
+    test_list = None if args.test_list.lower() == "none" else args.test_list
+    m = pack(args.src, args.out, args.split, test_list, args.quality, args.max_frames_per_person, args.seed,
+             progress=not args.quiet)
+    size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
+    print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people, "
+          f"{size / 2**20:.1f} MiB")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_prepare)
+
+    p = sub.add_parser("pack", help="a smaller copy of a cache (one split, capped frames per person, "
+                       "re-encoded) that fits an upload limit")
+    p.add_argument("src", help="prepared cache folder")
+    p.add_argument("--out", required=True, help="packed cache folder (replaced if it exists)")
+    p.add_argument("--split", default="train", choices=["train", "test", "all"])
+    p.add_argument("--test-list", default="v1", help="fixed test people (v1, or a file); 'none': random split")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality of the packed frames")
+    p.add_argument("--max-frames-per-person", type=int, default=None,
+                   help="keep whole clips of each person up to this many frames")
+    p.add_argument("--seed", type=int, default=0, help="which clips a capped person keeps")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_pack)
 
     from . import cli_model
 

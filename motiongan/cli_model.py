@@ -13,14 +13,17 @@ def _device(name: str | None) -> str:
 
 
 def _train(args):
+    from .cli import STARTED
     from .training.config import load_config
-    from .training.loop import train
+    from .training.loop import parse_duration, train
 
     if args.resume and (Path(args.out) / "config.json").exists() and args.config is None:
         cfg = load_config(str(Path(args.out) / "config.json"), args.set)
     else:
         cfg = load_config(args.config or "paper", args.set)
-    train(cfg, args.data, args.out, device=_device(args.device), resume=args.resume, steps=args.steps)
+    budget = parse_duration(args.time_budget) if args.time_budget else None
+    train(cfg, args.data, args.out, device=_device(args.device), resume=args.resume, steps=args.steps,
+          time_budget=budget, started=STARTED, init_generator=args.init_generator)
 
 
 def add_commands(sub) -> None:
@@ -33,6 +36,12 @@ def add_commands(sub) -> None:
     p.add_argument("--steps", type=int, default=None, help="train until this step (default: the config's)")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--time-budget", default=None, metavar="DURATION",
+                   help="stop cleanly (checkpoint + generator export) before this much wall time since the "
+                        "command started, e.g. 540s, 9m, 1h30m")
+    p.add_argument("--init-generator", default=None, metavar="PATH",
+                   help="start G from a generator export (a file, a shard or a folder of shards); "
+                        "the discriminators start fresh (see d_warmup)")
     p.set_defaults(func=_train)
     add_evaluate(sub)
     add_inference(sub)
@@ -45,9 +54,13 @@ def _evaluate(args):
 
     res = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=_device(args.device),
                    max_frames=args.max_frames, seed=args.seed, test_fraction=args.test_fraction,
-                   test_persons=args.test_persons)
+                   test_persons=args.test_persons, test_list=_test_list(args.test_list))
     print((Path(args.out) / "table.md").read_text())
     print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
+
+
+def _test_list(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value
 
 
 def add_evaluate(sub) -> None:
@@ -58,7 +71,9 @@ def add_evaluate(sub) -> None:
                    help="all: every clip (for a cache that holds only test people)")
     p.add_argument("--out", required=True)
     p.add_argument("--max-frames", type=int, default=None, help="evaluate at most this many frames per clip")
-    p.add_argument("--seed", type=int, default=0, help="the split's seed (as in training)")
+    p.add_argument("--test-list", default="v1", help="the fixed test people (v1, or a file of person ids); "
+                   "'none': a random split by --seed, --test-fraction, --test-persons (for your own data)")
+    p.add_argument("--seed", type=int, default=0, help="the random split's seed (as in training)")
     p.add_argument("--test-fraction", type=float, default=0.3)
     p.add_argument("--test-persons", type=int, default=None)
     p.add_argument("--device", default=None)

@@ -50,10 +50,12 @@ def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
     cfg = load_config(name, TINY + ["test_persons=0", "n_critic=1"])
     run = tmp_path / name
     train(cfg, one_clip, run, steps=2, progress=False)
-    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    stats = [r for r in lines if "event" not in r]
     assert len(stats) == 2 and all(np.isfinite(v) for v in stats[-1].values() if isinstance(v, float))
+    assert lines[-1]["event"] == "end" and lines[-1]["steps_this_run"] == 2
     assert (run / "checkpoint-00000002.safetensors").exists() and (run / "samples" / "00000002.png").exists()
-    assert (run / "samples" / "00000002.mp4").exists() and list((run / "tensorboard").iterdir())
+    assert list((run / "tensorboard").iterdir())
 
 
 def test_configurations_switch_the_parts_of_the_objective():

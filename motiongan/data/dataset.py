@@ -2,11 +2,18 @@
 
 Training samples are ``(s, l, f_1..T, l_1..T)``: T consecutive target frames of one clip and a source
 frame of the same clip that is at least ``min_gap`` frames from the first target and outside the targets;
-mirrored with probability 1/2 (landmark indices permuted). Sample ``i`` is a pure function of
-``(seed, i)``, so a resumed run reads exactly the samples it would have read. Heatmaps are not stored:
-the trainer renders them from the landmarks on its device.
+mirrored with probability 1/2 (landmark indices permuted). Sampling is balanced by person: a person is
+drawn with probability proportional to ``n_p ** person_power`` (``n_p``: the person's usable windows;
+0 = every person equally often, 1 = every window equally often), then one of their clips in proportion
+to its windows, then a window. Sample ``i`` is a pure function of ``(seed, i)``, so a resumed run reads
+exactly the samples it would have read, whether the frames come from the cache files
+(:class:`TrainingClips`, for DataLoader workers) or from the training device's memory
+(:class:`ResidentClips`). Heatmaps are not stored: the trainer renders them on its device.
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -15,28 +22,21 @@ from torch.utils.data import Dataset
 
 from ..landmarks import mirror_points
 from .cache import Cache, CacheError
-
-
-def split_persons(persons: list[str], seed: int = 0, test_fraction: float = 0.3,
-                  test_persons: int | None = None) -> dict[str, list[str]]:
-    """Split people (never frames) into train and test, deterministically from ``seed``."""
-    persons = sorted(set(persons))
-    order = [persons[i] for i in np.random.default_rng(seed).permutation(len(persons))]
-    n_test = test_persons if test_persons is not None else max(1, round(test_fraction * len(persons)))
-    n_test = min(n_test, max(0, len(persons) - 1)) if len(persons) > 1 else 0
-    return {"test": sorted(order[:n_test]), "train": sorted(order[n_test:]), "all": persons}
+from .split import split_persons
 
 
 def clip_indices(cache: Cache, split: str, seed: int = 0, test_fraction: float = 0.3,
-                 test_persons: int | None = None) -> list[int]:
+                 test_persons: int | None = None, test_list: str | None = None) -> list[int]:
     """Indices of the clips of ``split`` (train, test or all)."""
     if split not in ("train", "test", "all"):
         raise CacheError(f"unknown split {split!r}: use train, test or all")
-    keep = set(split_persons(cache.persons, seed, test_fraction, test_persons)[split])
+    keep = set(split_persons(cache.persons, seed, test_fraction, test_persons, test_list)[split])
     idx = [i for i, c in enumerate(cache.clips) if c["person"] in keep]
     if not idx:
+        hint = (f"; none of its people is on the test list {test_list!r}: use a random split (test list "
+                "'none') for your own data" if test_list is not None and split == "test" else "")
         raise CacheError(f"{cache.root}: the {split!r} split has no clips "
-                         f"({len(cache.persons)} people in the cache)")
+                         f"({len(cache.persons)} people in the cache){hint}")
     return idx
 
 
@@ -61,27 +61,38 @@ def _resize(frames: np.ndarray, lms: np.ndarray, size: int):
 
 
 class TrainingClips(Dataset):
-    """Random training samples from the clips of a split; ``len`` is a nominal epoch (frames in split)."""
+    """Random training samples from the clips of a split; ``len`` is a nominal epoch (windows in split)."""
 
     def __init__(self, cache: Cache, split: str = "train", T: int = 4, min_gap: int = 2, mirror: bool = True,
                  size: int | None = None, seed: int = 0, test_fraction: float = 0.3,
-                 test_persons: int | None = None):
+                 test_persons: int | None = None, test_list: str | None = None, person_power: float = 0.0):
         self.cache, self.T, self.min_gap, self.mirror = cache, T, min_gap, mirror
         self.size, self.seed = size or cache.size, seed
-        idx = clip_indices(cache, split, seed, test_fraction, test_persons)
+        idx = clip_indices(cache, split, seed, test_fraction, test_persons, test_list)
         self.windows: list[np.ndarray] = []  # per usable clip: valid start frames
         self.clip_ids: list[int] = []
+        self.lengths: list[int] = []
         for i in idx:
             fi = np.asarray(self._frame_index(i))
             n = len(fi)
-            starts = np.array([s for s in range(n - T + 1) if fi[s + T - 1] - fi[s] == T - 1
-                               and self._sources(n, s).size], dtype=np.int64)
+            s = np.arange(max(n - T + 1, 0))
+            # T consecutive original frames, and a source frame min_gap away outside the window
+            ok = (fi[s + T - 1] - fi[s] == T - 1) & ((s - min_gap >= 0) | (s + max(T, min_gap) <= n - 1))
+            starts = s[ok].astype(np.int64)
             if starts.size:
                 self.windows.append(starts)
                 self.clip_ids.append(i)
+                self.lengths.append(n)
         if not self.clip_ids:
             raise CacheError(f"{cache.root}: no clip of the {split!r} split has {T} consecutive frames "
                              f"plus a source frame {min_gap} frames away")
+        owner = [cache.clips[i]["person"] for i in self.clip_ids]
+        self.persons = sorted(set(owner))
+        self.person_clips = [[k for k, o in enumerate(owner) if o == p] for p in self.persons]
+        counts = [np.array([len(self.windows[k]) for k in ks], np.float64) for ks in self.person_clips]
+        self.clip_p = [c / c.sum() for c in counts]
+        w = np.array([c.sum() for c in counts]) ** person_power
+        self.person_p = w / w.sum()
         self.nominal = int(sum(len(w) for w in self.windows))
 
     def _frame_index(self, i):
@@ -95,15 +106,21 @@ class TrainingClips(Dataset):
     def __len__(self) -> int:
         return self.nominal
 
-    def __getitem__(self, index: int) -> dict:
+    def plan(self, index: int) -> tuple[int, int, int, bool]:
+        """Sample ``index`` as (usable clip k, source frame, first target frame, mirrored)."""
         rng = np.random.default_rng([self.seed, int(index)])
-        k = int(rng.integers(len(self.clip_ids)))
-        clip = self.cache.clip(self.clip_ids[k])
+        p = int(rng.choice(len(self.persons), p=self.person_p))
+        k = self.person_clips[p][int(rng.choice(len(self.person_clips[p]), p=self.clip_p[p]))]
         start = int(rng.choice(self.windows[k]))
-        src = int(rng.choice(self._sources(len(clip), start)))
+        src = int(rng.choice(self._sources(self.lengths[k], start)))
+        return k, src, start, bool(self.mirror and rng.random() < 0.5)
+
+    def __getitem__(self, index: int) -> dict:
+        k, src, start, flip = self.plan(index)
+        clip = self.cache.clip(self.clip_ids[k])
         idx = [src] + list(range(start, start + self.T))
         frames, lms = _resize(clip.frames(idx), clip.landmarks[idx], self.size)
-        if self.mirror and rng.random() < 0.5:
+        if flip:
             frames = frames[:, :, ::-1]
             lms = mirror_points(lms, self.size)
         frames = to_tensor(frames)
@@ -112,13 +129,50 @@ class TrainingClips(Dataset):
                 "source_index": src, "start": start, "clip": self.clip_ids[k]}
 
 
+class ResidentClips:
+    """The frames of a :class:`TrainingClips` decoded once into one uint8 tensor on ``device`` (a GPU),
+    so a batch is a gather on the device: the same samples as the dataset's, without loader workers."""
+
+    def __init__(self, clips: TrainingClips, device: torch.device | str):
+        self.clips, self.device = clips, torch.device(device)
+        def decode(i):
+            clip = clips.cache.clip(i)
+            f, lm = _resize(clip.frames(range(len(clip))), clip.landmarks, clips.size)
+            return f, lm.astype(np.float32)
+
+        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:  # OpenCV decodes without the GIL
+            frames, lms = zip(*pool.map(decode, clips.clip_ids))
+        self.base = np.cumsum([0] + [len(f) for f in frames])[:-1].tolist()
+        self.frames = torch.from_numpy(np.concatenate(frames)).to(self.device)  # (N, H, W, 3) uint8
+        self.landmarks = torch.from_numpy(np.concatenate(lms)).to(self.device)  # (N, 68, 2)
+
+    @property
+    def nbytes(self) -> int:
+        return self.frames.numel() + self.landmarks.numel() * 4
+
+    def batch(self, indices) -> dict:
+        """The samples ``indices`` stacked: source (B, 3, H, W), frames (B, T, 3, H, W), landmarks."""
+        T = self.clips.T
+        plans = [self.clips.plan(i) for i in indices]
+        ids = torch.tensor([[self.base[k] + src] + [self.base[k] + start + t for t in range(T)]
+                            for k, src, start, _ in plans], device=self.device)
+        flip = torch.tensor([p[3] for p in plans], device=self.device)
+        f = self.frames[ids]  # (B, T + 1, H, W, 3)
+        f = torch.where(flip[:, None, None, None, None], f.flip(3), f)
+        lm = self.landmarks[ids]
+        lm = torch.where(flip[:, None, None, None], mirror_points(lm, self.clips.size), lm)
+        x = f.float().div_(127.5).sub_(1.0).movedim(-1, -3)
+        return {"source": x[:, 0], "source_landmarks": lm[:, 0], "frames": x[:, 1:], "landmarks": lm[:, 1:]}
+
+
 class EvalClips(Dataset):
     """Whole clips of a split: the first frame is the source, every frame is a target."""
 
     def __init__(self, cache: Cache, split: str = "test", size: int | None = None, seed: int = 0,
-                 test_fraction: float = 0.3, test_persons: int | None = None, max_frames: int | None = None):
+                 test_fraction: float = 0.3, test_persons: int | None = None, max_frames: int | None = None,
+                 test_list: str | None = None):
         self.cache, self.size, self.max_frames = cache, size or cache.size, max_frames
-        self.clip_ids = clip_indices(cache, split, seed, test_fraction, test_persons)
+        self.clip_ids = clip_indices(cache, split, seed, test_fraction, test_persons, test_list)
 
     def __len__(self) -> int:
         return len(self.clip_ids)

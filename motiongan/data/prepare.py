@@ -23,6 +23,7 @@ from ..face.landmarker import smooth_track
 from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, crop_box, read_pts, smooth_boxes)
 from ..media import MediaError, atomic_write_bytes, has_audio, iter_video, read_image, video_info
 from .cache import FORMAT_VERSION, write_clip
+from .split import person_aliases
 
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
@@ -83,9 +84,11 @@ def discover(src: Path, layout: str) -> list[Item]:
             items.append(Item(_safe_id(key), layout, key, [m[0] for m in members], [m[1] for m in members]))
     else:
         raise ValueError(f"unknown layout {layout!r} (300vw, videos or images)")
+    aliases = person_aliases()
     for it in items:  # several sources can share one cache: names are qualified by the source folder
         it.clip_id = _safe_id(f"{src.name}-{it.clip_id}")
         it.person = f"{src.name}/{it.person}"
+        it.person = aliases.get(it.person, it.person)  # one id per real person across folders
     return items
 
 

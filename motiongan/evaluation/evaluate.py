@@ -100,7 +100,7 @@ def summarise(per_clip: list[dict]) -> dict:
 
 def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", device: str = "cpu",
              max_frames: int | None = None, seed: int = 0, test_fraction: float = 0.3,
-             test_persons: int | None = None, progress: bool = True) -> dict:
+             test_persons: int | None = None, progress: bool = True, test_list: str | None = "v1") -> dict:
     out = Path(out)
     cache = Cache(data)
     # check everything before generating anything: no partial table
@@ -111,7 +111,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
                                   f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
     names = _unique([m.name for m in models])
     clips = EvalClips(cache, split, seed=seed, test_fraction=test_fraction, test_persons=test_persons,
-                      max_frames=max_frames)
+                      max_frames=max_frames, test_list=test_list)
     scorer = Scorer(device)
     rows = {"real video": [], "copy source": [], **{n: [] for n in names}}
     for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):

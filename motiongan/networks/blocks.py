@@ -1,7 +1,9 @@
 """StarGAN's building blocks (Choi et al. 2018), in 2-D or 3-D, shared by G, Df and Dv.
 
 Encoder: conv 7x7 - ``n_down`` x conv 4x4 stride 2 (channels doubling) - residual blocks.
-Decoder: residual blocks - ``n_down`` x transposed conv 4x4 stride 2 (channels halving) - conv 7x7.
+Decoder: residual blocks - ``n_down`` x transposed conv 4x4 stride 2 (channels halving) - conv 7x7; or,
+with ``upsample="resize"``, nearest-neighbour x2 then conv 3x3 per step, which cannot make the
+checkerboard pattern of overlapping transposed convolutions (Odena et al., Distill 2016).
 Instance norm (affine) + ReLU throughout. In 3-D the kernels gain a temporal extent of 3 and strides stay 1
 in time, so a clip keeps its T frames.
 """
@@ -72,16 +74,23 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Residual blocks, then up-sampling, then a 7x7 convolution to ``cout`` channels."""
 
-    def __init__(self, ch: int, cout: int, n_up: int = 2, n_res: int = 3, dims: int = 2, tanh: bool = False):
+    def __init__(self, ch: int, cout: int, n_up: int = 2, n_res: int = 3, dims: int = 2, tanh: bool = False,
+                 upsample: str = "transposed", out_kernel: int = 7):
         super().__init__()
         conv, convt, norm = _layers(dims)
+        if upsample not in ("transposed", "resize"):
+            raise ValueError(f"upsample {upsample!r}: use transposed or resize")
         self.res = nn.Sequential(*[ResidualBlock(ch, dims) for _ in range(n_res)])
         up = []
         for _ in range(n_up):
-            up += [convt(ch, ch // 2, _k(dims, 4, 3), _s(dims, 2), _p(dims, 1), bias=False),
-                   norm(ch // 2, affine=True), nn.ReLU(inplace=True)]
+            if upsample == "transposed":
+                up.append(convt(ch, ch // 2, _k(dims, 4, 3), _s(dims, 2), _p(dims, 1), bias=False))
+            else:
+                up += [nn.Upsample(scale_factor=_s(dims, 2), mode="nearest"),
+                       conv(ch, ch // 2, _k(dims, 3), 1, _p(dims, 1), bias=False)]
+            up += [norm(ch // 2, affine=True), nn.ReLU(inplace=True)]
             ch //= 2
-        up.append(conv(ch, cout, _k(dims, 7), 1, _p(dims, 3), bias=True))
+        up.append(conv(ch, cout, _k(dims, out_kernel), 1, _p(dims, out_kernel // 2), bias=True))
         if tanh:
             up.append(nn.Tanh())
         self.up = nn.Sequential(*up)

@@ -34,14 +34,14 @@ class ConvLSTMCell(nn.Module):
 
 class Generator(nn.Module):
     def __init__(self, width: int = 64, n_down: int = 2, n_res: int = 6, n_landmarks: int = 68,
-                 recurrent: bool = True, source_landmarks: bool = True):
+                 recurrent: bool = True, source_landmarks: bool = True, upsample: str = "transposed"):
         super().__init__()
         self.recurrent, self.source_landmarks = recurrent, source_landmarks
         cin = 3 + n_landmarks * (2 if source_landmarks else 1)
         self.encoder = Encoder(cin, width, n_down, n_res // 2)
         ch = self.encoder.out_channels
         self.lstm = ConvLSTMCell(ch, ch) if recurrent else None
-        self.decoder = Decoder(ch, 3, n_down, n_res - n_res // 2, tanh=True)
+        self.decoder = Decoder(ch, 3, n_down, n_res - n_res // 2, tanh=True, upsample=upsample)
 
     def inputs(self, source, source_maps, target_maps):
         parts = [source, source_maps, target_maps] if self.source_landmarks else [source, target_maps]

@@ -12,12 +12,13 @@ from .blocks import Decoder, Encoder
 
 
 class VideoDiscriminator(nn.Module):
-    def __init__(self, width: int = 64, n_down: int = 2, n_res: int = 6, n_landmarks: int = 68):
+    def __init__(self, width: int = 64, n_down: int = 2, n_res: int = 6, n_landmarks: int = 68,
+                 landmark_kernel: int = 7):
         super().__init__()
         self.encoder = Encoder(3, width, n_down, n_res // 2, dims=3)
         ch = self.encoder.out_channels
         self.adversarial = Decoder(ch, 1, n_down, n_res - n_res // 2, dims=3)
-        self.landmarks = Decoder(ch, n_landmarks, n_down, 0, dims=3)
+        self.landmarks = Decoder(ch, n_landmarks, n_down, 0, dims=3, out_kernel=landmark_kernel)
 
     def forward(self, clip, score: bool = True, maps: bool | int = True):
         """-> score (B,), landmark heatmaps (B, T, 68, H, W), intermediate features. A branch that is not

@@ -76,6 +76,12 @@ def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, t
             state.setdefault(int(pid), {})[name] = v
     sd["state"] = state
     opt.load_state_dict(sd)
+    # a fused Adam needs its moments in each parameter's own layout (channels-last on CUDA, say)
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for p in params:
+        for k, v in opt.state.get(p, {}).items():
+            if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                opt.state[p][k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
 
 
 def save_generator(path: str | os.PathLike, generator: torch.nn.Module, config_json: str, step: int,

@@ -19,11 +19,13 @@ class Config:
     width: int = 64
     n_down: int = 2
     n_res: int = 6
+    g_upsample: str = "transposed"  # transposed (StarGAN's 4x4 stride-2) | resize (nearest x2 + 3x3 conv)
     # discriminators Df, Dv (and the StarGAN baseline's D)
     d_width: int = 64
     d_res: int = 6
     dv_width: int = 64
     dv_res: int = 6
+    dv_landmark_kernel: int = 7  # spatial kernel of Dv^l's last convolution (the paper is silent)
     stargan_d_layers: int = 6
     # which parts of the paper's objective are on (the ablations of Table 1)
     use_df: bool = True
@@ -50,11 +52,19 @@ class Config:
     mirror: bool = True
     steps: int = 100000
     seed: int = 0
-    test_fraction: float = 0.3
-    test_persons: int | None = None
+    test_list: str | None = "v1"  # fixed test people (motiongan/data/splits); None: random split by seed
+    test_fraction: float = 0.3  # random split only
+    test_persons: int | None = None  # random split only
+    person_power: float = 0.0  # P(person) ~ windows ** power: 0 balances people, 1 follows frame counts
     workers: int = 2
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # on CUDA
+    device_data: bool = True  # on CUDA: decode the cache once into GPU memory, no loader workers
+    # exponential moving average of G for the export (StyleGAN): half-life ema_kimg thousand clips,
+    # ramped up to ema_rampup x the clips seen so far; 0 switches it off
+    ema_kimg: float = 0.0
+    ema_rampup: float = 0.05
+    d_warmup: int = 0  # steps that train Df and Dv alone against G (for a G started from an export)
     # bookkeeping
     log_every: int = 50
     sample_every: int = 1000
@@ -75,7 +85,7 @@ class Config:
     def generator_kwargs(self) -> dict:
         stargan = self.model == "stargan"
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,
-                "recurrent": not stargan, "source_landmarks": not stargan}
+                "recurrent": not stargan, "source_landmarks": not stargan, "upsample": self.g_upsample}
 
 
 def available() -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -16,8 +17,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ..data import Cache, TrainingClips
-from .checkpoint import CheckpointError, load_tensors, save_generator, save_tensors
+from ..data import Cache, ResidentClips, TrainingClips
+from .checkpoint import CheckpointError, load_sharded, load_tensors, save_generator, save_tensors
 from .config import Config
 from .trainer import Trainer
 
@@ -56,9 +57,22 @@ def _setup_distributed(device: str):
     return rank, world, device
 
 
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``540s``, ``9m``, ``1.5h`` or ``1h30m``."""
+    m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
+    if not text.strip() or not m or not any(m.groups()):
+        raise ValueError(f"duration {text!r}: expected e.g. 540s, 9m, 1h30m")
+    h, mi, sec = (float(g) if g else 0.0 for g in m.groups())
+    return h * 3600 + mi * 60 + sec
+
+
 def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", resume: bool = False,
-          steps: int | None = None, progress: bool = True) -> Trainer:
-    """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``steps``."""
+          steps: int | None = None, progress: bool = True, time_budget: float | None = None,
+          started: float | None = None, init_generator: str | Path | None = None) -> Trainer:
+    """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``steps``, or until
+    ``time_budget`` seconds after ``started`` (a ``time.monotonic()`` reading; default: now) would be
+    exceeded by the steps to the next logging point plus a checkpoint. ``init_generator`` starts G from an export."""
+    started = time.monotonic() if started is None else started
     out = Path(out)
     rank, world, device = _setup_distributed(device)
     stop = steps if steps is not None else cfg.steps
@@ -72,17 +86,25 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
             raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
         trainer.load_tensors(tensors)
         trainer.step = int(meta["step"])
-    elif rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        if latest_checkpoint(out) is not None:
-            raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
+    else:
+        if init_generator is not None:
+            trainer.init_generator(load_generator_tensors(init_generator, cfg))
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            if latest_checkpoint(out) is not None:
+                raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
     if rank == 0:
         (out / "config.json").write_text(json.dumps(json.loads(cfg.to_json()), indent=1))
     dataset = TrainingClips(Cache(data), "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror,
                             size=cfg.image_size, seed=cfg.seed, test_fraction=cfg.test_fraction,
-                            test_persons=cfg.test_persons)
-    loader = DataLoader(dataset, batch_sampler=StepBatches(trainer.step, stop, cfg.batch, rank, world),
-                        num_workers=cfg.workers, pin_memory=trainer.cuda, persistent_workers=False)
+                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power)
+    sampler = StepBatches(trainer.step, stop, cfg.batch, rank, world)
+    if trainer.cuda and cfg.device_data:
+        resident = ResidentClips(dataset, trainer.device)
+        batches = (resident.batch(idx) for idx in sampler)
+    else:
+        batches = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers, pin_memory=trainer.cuda,
+                             persistent_workers=False)
     writer = None
     if rank == 0:
         from torch.utils.tensorboard import SummaryWriter
@@ -91,24 +113,55 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     bar = tqdm(total=stop, initial=trainer.step, desc=f"train {cfg.name}", unit="step",
                disable=not progress or rank != 0)
     t0, n0 = time.perf_counter(), trainer.step
-    for batch in loader:
+    first_step_at, save_cost = None, 0.0
+    for batch in batches:
         trainer.set_input(batch)
         stats = trainer.optimize()
         bar.update(1)
         s = trainer.step
-        if rank == 0 and (s % cfg.log_every == 0 or s == stop):
+        if first_step_at is None:
+            first_step_at = time.monotonic() - started
+        logging = s % cfg.log_every == 0 or s == stop
+        if logging:
+            stats = {k: float(v) for k, v in stats.items()}  # the only host sync
+        if rank == 0 and logging:
             rate = (s - n0) / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{stats.get('G/total', stats.get('D/wgan', 0)):.3f}", steps_per_s=f"{rate:.2f}")
-            record = {"step": s, "steps_per_s": rate, "time": time.time(), **stats}
+            record = {"step": s, "steps_per_s": rate, "time": time.time(),
+                      "elapsed_s": time.monotonic() - started, **stats}
             with open(out / "stats.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
             for k, v in stats.items():
                 writer.add_scalar(k, v, s)
         if rank == 0 and (s % cfg.sample_every == 0 or s == stop):
             _write_samples(trainer, out / "samples", s, writer)
-        if s % cfg.checkpoint_every == 0 or s == stop:
+        out_of_time = False
+        if time_budget is not None:
+            # stop when one more logging interval (at the rate so far) and a checkpoint would not fit
+            per_step = (time.perf_counter() - t0) / (s - n0)
+            left = time_budget - (time.monotonic() - started)
+            out_of_time = left < per_step * (cfg.log_every - s % cfg.log_every) + 2 * save_cost + 5
+            if world > 1:  # every rank stops at the same step
+                flag = torch.tensor([out_of_time], device=trainer.device, dtype=torch.int32)
+                dist.all_reduce(flag)
+                out_of_time = bool(flag.item())
+        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time:
+            t_save = time.monotonic()
             _checkpoint(trainer, cfg, out, rank)
+            save_cost = max(save_cost, time.monotonic() - t_save)
+        if out_of_time:
+            break
     bar.close()
+    if rank == 0:
+        if time_budget is not None:
+            _write_samples(trainer, out / "samples", trainer.step, writer)
+        summary = {"event": "end", "step": trainer.step, "steps_this_run": trainer.step - n0,
+                   "time_budget_s": time_budget, "elapsed_s": time.monotonic() - started,
+                   "first_step_s": first_step_at, "device": str(trainer.device),
+                   "data_on_device": trainer.cuda and cfg.device_data, "world": world,
+                   "init_generator": str(init_generator) if init_generator else None}
+        with open(out / "stats.jsonl", "a") as f:
+            f.write(json.dumps(summary) + "\n")
     if writer:
         writer.close()
     if world > 1:
@@ -116,28 +169,40 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     return trainer
 
 
+def load_generator_tensors(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
+    """G's weights from an export (one file or shards), checked against ``cfg``'s generator."""
+    tensors, meta = load_sharded(path)
+    if meta.get("kind") == "training":
+        tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+    if "config" not in meta:
+        raise CheckpointError(f"{path}: not a MotionGAN generator (no configuration in its metadata)")
+    theirs = Config.from_json(meta["config"]).generator_kwargs()
+    if theirs != cfg.generator_kwargs():
+        raise CheckpointError(f"{path}: its generator {theirs} differs from the configuration's "
+                              f"{cfg.generator_kwargs()}")
+    return tensors
+
+
 def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
     if rank != 0:
         return
     meta = {"kind": "training", "config": cfg.to_json(), "step": str(trainer.step)}
     save_tensors(out / f"checkpoint-{trainer.step:08d}.safetensors", trainer.tensors(), meta)
-    save_generator(out / "generator.safetensors", trainer.nets["G"], cfg.to_json(), trainer.step)
+    save_generator(out / "generator.safetensors", trainer.G_export, cfg.to_json(), trainer.step)
     for old in sorted(out.glob("checkpoint-*.safetensors"))[:-2]:  # keep the last two
         old.unlink()
 
 
 def _write_samples(trainer: Trainer, folder: Path, step: int, writer) -> None:
-    """source | target | generated for the first clip of the batch: a PNG strip, an MP4, TensorBoard."""
+    """source | target | generated for the first clip of the batch: a PNG strip and TensorBoard (no ffmpeg
+    needed, so a bare GPU machine can train)."""
     from ..data.dataset import to_image
-    from ..media import VideoWriter, write_image
+    from ..media import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
     src = to_image(trainer.source[0])
     rows = [np.concatenate([src, to_image(trainer.real[0, t]), to_image(trainer.fake[0, t])], 1)
             for t in range(trainer.real.shape[1])]
     write_image(folder / f"{step:08d}.png", np.concatenate(rows, 0))
-    with VideoWriter(folder / f"{step:08d}.mp4", fps=5) as vw:
-        for r in rows:
-            vw.write(r)
     if writer is not None:
         writer.add_image("samples/source|target|generated", np.concatenate(rows, 0), step, dataformats="HWC")

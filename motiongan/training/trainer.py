@@ -4,12 +4,18 @@ MotionGAN: each iteration updates G on lambda_img L_img + lambda_adv L_adv^G + l
 lambda_id L_id^G, then Df on L_adv^Df, then Dv on L_adv^Dv + lambda_dv_lms L_lms^Dv, each with its own
 Adam. Parts switched off by the configuration (the ablations) are neither built nor used.
 
+A G started from a shipped export (``init_generator``) first faces ``d_warmup`` steps in which only Df and
+Dv train, against the frozen G, so fresh discriminators do not push a good G with random gradients. With
+``ema_kimg`` > 0 an exponential moving average of G's weights (StyleGAN's G_ema) is kept for the export.
+Statistics stay on the device as tensors; the loop reads them only when it logs (no host sync per step).
+
 StarGAN baseline: per frame, G(s, l_t) against a WGAN-GP critic that also regresses landmarks, with
 StarGAN's cycle reconstruction G(G(s, l_t), l) ~ s; G is updated every ``n_critic`` iterations.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 from torch import nn
@@ -37,7 +43,8 @@ class Trainer:
             if cfg.use_df:
                 self.nets["Df"] = FrameDiscriminator(cfg.d_width, cfg.n_down, cfg.d_res)
             if cfg.use_dv:
-                self.nets["Dv"] = VideoDiscriminator(cfg.dv_width, cfg.n_down, cfg.dv_res)
+                self.nets["Dv"] = VideoDiscriminator(cfg.dv_width, cfg.n_down, cfg.dv_res,
+                                                     landmark_kernel=cfg.dv_landmark_kernel)
         fmt = torch.channels_last if (self.cuda and cfg.channels_last) else torch.contiguous_format
         for name, net in self.nets.items():
             net.to(self.device)
@@ -46,10 +53,15 @@ class Trainer:
         self.V = None
         if cfg.model != "stargan" and cfg.use_v:
             self.V = (verification or Verification()).to(self.device)
-        self.opts = {n: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.opts = {n: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
+                                         fused=self.cuda or None)
                      for n, m in self.nets.items()}
+        self.G_ema = None
+        if cfg.ema_kimg > 0:
+            self.G_ema = copy.deepcopy(self.nets["G"]).requires_grad_(False)
         # DDP wrappers are used for the network's own update; .module for use inside another's loss
         self.wrapped = {n: DDP(m) if distributed else m for n, m in self.nets.items()}
+        self.world = torch.distributed.get_world_size() if distributed else 1
         self.step = 0
 
     # ----------------------------------------------------------------------------------- contract
@@ -78,10 +90,34 @@ class Trainer:
             self.fake, _ = self.wrapped["G"](self.source, self.source_maps, self.target_maps)
         return self.fake
 
-    def optimize(self) -> dict[str, float]:
+    def optimize(self) -> dict[str, torch.Tensor]:
+        """One training iteration on the current input; the statistics as 0-d tensors on the device."""
         stats = self._optimize_stargan() if self.cfg.model == "stargan" else self._optimize_motiongan()
+        self._update_ema()
         self.step += 1
         return stats
+
+    def init_generator(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Start G (and G_ema) from a generator export's weights; G trains in fp32."""
+        for net in filter(None, (self.nets["G"], self.G_ema)):
+            net.load_state_dict({k: v.float() for k, v in tensors.items()})
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """G_ema <- beta G_ema + (1 - beta) G, beta = 0.5 ** (batch / half-life in clips) (StyleGAN2-ADA)."""
+        if self.G_ema is None:
+            return
+        cfg = self.cfg
+        seen = (self.step + 1) * cfg.batch * self.world
+        half_life = min(cfg.ema_kimg * 1000, seen * cfg.ema_rampup) if cfg.ema_rampup else cfg.ema_kimg * 1000
+        beta = 0.5 ** (cfg.batch * self.world / max(half_life, 1e-8))
+        ema, cur = list(self.G_ema.parameters()), list(self.nets["G"].parameters())
+        torch._foreach_lerp_(ema, cur, 1.0 - beta)
+
+    @property
+    def G_export(self) -> nn.Module:
+        """The generator to ship: G_ema when kept, else G."""
+        return self.G_ema if self.G_ema is not None else self.nets["G"]
 
     # --------------------------------------------------------------------------------- MotionGAN
     def _frames(self, x):  # (B, T, ...) -> (B*T, ...)
@@ -91,8 +127,12 @@ class Trainer:
         T = self.real.shape[1]
         return x.unsqueeze(1).expand(-1, T, *x.shape[1:]).reshape(-1, *x.shape[1:])
 
-    def _optimize_motiongan(self) -> dict[str, float]:
+    def _optimize_motiongan(self) -> dict[str, torch.Tensor]:
         cfg, st = self.cfg, {}
+        if self.step < cfg.d_warmup:  # discriminators alone against the frozen G
+            with record_function("G/forward"), torch.no_grad():
+                fake = self.forward()
+            return self._optimize_discriminators(fake, st)
         with record_function("G/forward"):
             fake = self.forward()
         real_f, fake_f = self._frames(self.real), self._frames(fake)
@@ -136,8 +176,13 @@ class Trainer:
             self.opts["G"].zero_grad(set_to_none=True)
             total.backward()
             self.opts["G"].step()
-        # ---- Df
-        fake_d = fake_f.detach()
+        return self._optimize_discriminators(fake, st)
+
+    def _optimize_discriminators(self, fake: torch.Tensor, st: dict) -> dict[str, torch.Tensor]:
+        """Df on L_adv^Df (eq. 3), then Dv on L_adv^Dv + lambda_dv_lms L_lms^Dv (eqs. 4, 6)."""
+        cfg = self.cfg
+        real_f, fake_d = self._frames(self.real), self._frames(fake).detach()
+        s_f, sm_f, tm_f = self._repeat(self.source), self._repeat(self.source_maps), self._frames(self.target_maps)
         if "Df" in self.nets:
             with record_function("Df/step"), self.autocast():
                 two = lambda x: torch.cat([x, x], 0)  # noqa: E731 -- real and fake in one pass
@@ -161,10 +206,10 @@ class Trainer:
                 loss.backward()
                 self.opts["Dv"].step()
             st["Dv/adv"], st["Dv/lms"] = adv, lms
-        return {k: float(v.detach()) for k, v in st.items()}
+        return {k: v.detach() for k, v in st.items()}
 
     # ------------------------------------------------------------------------------------ StarGAN
-    def _optimize_stargan(self) -> dict[str, float]:
+    def _optimize_stargan(self) -> dict[str, torch.Tensor]:
         cfg, st = self.cfg, {}
         G, D = self.wrapped["G"], self.wrapped["D"]
         real = self._frames(self.real)
@@ -183,8 +228,8 @@ class Trainer:
         self.opts["D"].zero_grad(set_to_none=True)
         d_loss.backward()
         self.opts["D"].step()
-        st.update({"D/wgan": float((f_score.mean() - r_score.mean()).detach()), "D/gp": float(gp.detach()),
-                   "D/lms": float(d_cls.detach())})
+        st.update({"D/wgan": (f_score.mean() - r_score.mean()).detach(), "D/gp": gp.detach(),
+                   "D/lms": d_cls.detach()})
         if self.step % cfg.n_critic == 0:
             with self.autocast():
                 f_score, f_lms = self.nets["D"](fake)
@@ -195,8 +240,7 @@ class Trainer:
             self.opts["G"].zero_grad(set_to_none=True)
             g_loss.backward()
             self.opts["G"].step()
-            st.update({"G/adv": float(-f_score.mean().detach()), "G/lms": float(g_cls.detach()),
-                       "G/rec": float(rec.detach())})
+            st.update({"G/adv": -f_score.mean().detach(), "G/lms": g_cls.detach(), "G/rec": rec.detach()})
         self.fake = fake.detach().reshape(self.real.shape)
         return st
 
@@ -206,6 +250,8 @@ class Trainer:
         for n, m in self.nets.items():
             out.update({f"{n}.{k}": v for k, v in m.state_dict().items()})
             out.update(optimizer_tensors(f"opt.{n}", self.opts[n]))
+        if self.G_ema is not None:
+            out.update({f"G_ema.{k}": v for k, v in self.G_ema.state_dict().items()})
         out["rng.torch"] = torch.get_rng_state()
         if self.cuda:
             out["rng.cuda"] = torch.cuda.get_rng_state(self.device)
@@ -216,6 +262,8 @@ class Trainer:
             sd = {k[len(n) + 1:]: v for k, v in tensors.items() if k.startswith(n + ".")}
             m.load_state_dict(sd)
             load_optimizer(f"opt.{n}", self.opts[n], tensors)
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("G_ema.")})
         torch.set_rng_state(tensors["rng.torch"].cpu())
         if self.cuda and "rng.cuda" in tensors:
             torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), self.device)

@@ -1,0 +1,79 @@
+"""``motiongan pack``: a smaller cache that travels (to a GPU machine with an upload limit, say).
+
+Keeps the clips of one split (by default the training people of the fixed test list), at most
+``max_frames_per_person`` frames of each person (clips drawn in a seeded order; the clip that would pass
+the cap is cut to a contiguous segment at a seeded place, so another seed gives another subset of a
+long-recorded person), and re-encodes the frames at ``quality``. The result is
+an ordinary prepared cache: ``train --data PACK`` reads it as it reads any other.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..media import atomic_write_bytes
+from .cache import FORMAT_VERSION, Cache, CacheError, write_clip
+from .dataset import clip_indices
+
+
+def pack(src: str | Path, out: str | Path, split: str = "train", test_list: str | None = "v1",
+         quality: int = 90, max_frames_per_person: int | None = None, seed: int = 0,
+         progress: bool = True) -> dict:
+    """Write the packed cache ``out`` from the prepared cache ``src``; returns its manifest."""
+    cache, out = Cache(src), Path(out)
+    if out.resolve() == cache.root.resolve():
+        raise CacheError(f"{out}: the pack must go to another folder than its source")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality {quality}: expected 1..100")
+    chosen = select_frames(cache, clip_indices(cache, split, seed, test_list=test_list), max_frames_per_person, seed)
+    tmp = out.with_name(f".{out.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "clips").mkdir(parents=True)
+    entries = []
+    for i, (a, b) in tqdm(chosen, desc=f"pack {out.name}", unit="clip", disable=not progress):
+        clip, entry = cache.clip(i), dict(cache.clips[i])
+        frames = [clip.frame(j) for j in range(a, b)]
+        write_clip(tmp / "clips" / entry["file"], frames, clip.landmarks[a:b], clip.boxes[a:b],
+                   clip.frame_index[a:b], clip.meta, quality, clip.labels[a:b])
+        entry["frames"] = b - a
+        entries.append(entry)
+    settings = {**cache.manifest["settings"], "quality": quality}
+    manifest = {"format": FORMAT_VERSION, "settings": settings, "clips": entries,
+                "persons": sorted({e["person"] for e in entries}), "frames": int(sum(e["frames"] for e in entries)),
+                "failed": [], "skipped": [],
+                "packed_from": {"cache": str(cache.root), "split": split, "test_list": test_list, "quality": quality,
+                                "max_frames_per_person": max_frames_per_person, "seed": seed}}
+    atomic_write_bytes(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
+    atomic_write_bytes(tmp / "settings.json", json.dumps(settings).encode())
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return manifest
+
+
+def select_frames(cache: Cache, idx: list[int], max_frames_per_person: int | None,
+                  seed: int = 0) -> list[tuple[int, tuple[int, int]]]:
+    """(clip, (first, end)) ranges: each person's clips in a seeded order until ``max_frames_per_person``
+    frames, the last one cut to a contiguous segment at a seeded place."""
+    if not max_frames_per_person:
+        return [(i, (0, cache.clips[i]["frames"])) for i in idx]
+    by_person: dict[str, list[int]] = {}
+    for i in idx:
+        by_person.setdefault(cache.clips[i]["person"], []).append(i)
+    keep = []
+    for person, clips in sorted(by_person.items()):
+        rng = np.random.default_rng([seed, *person.encode()])
+        left = max_frames_per_person
+        for j in rng.permutation(len(clips)):
+            if left <= 0:
+                break
+            n = cache.clips[clips[j]]["frames"]
+            take = min(n, left)
+            a = int(rng.integers(n - take + 1))
+            keep.append((clips[j], (a, a + take)))
+            left -= take
+    return sorted(keep)

@@ -1,0 +1,51 @@
+"""Who is in the test split: people, never frames.
+
+Two ways: a fixed, versioned list of test people committed in ``motiongan/data/splits`` (``test_list="v1"``,
+or a path to a text file of person ids), used for training, evaluation and every comparison between two
+models; or, for a user's own data, a seeded random split of the cache's people (``test_list=None``).
+``person_aliases.json`` maps a clip-derived person id to the real person when one person appears in two
+source folders.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+SPLITS_DIR = Path(__file__).resolve().parent / "splits"
+
+
+class SplitError(ValueError):
+    """A test list that cannot be read; the message names the file."""
+
+
+def person_aliases() -> dict[str, str]:
+    data = json.loads((SPLITS_DIR / "person_aliases.json").read_text())
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def read_test_list(name: str) -> list[str]:
+    """The person ids of a named test list (``v1``) or of a text file (one id per line, ``#`` comments)."""
+    path = Path(name)
+    if not path.suffix:
+        path = SPLITS_DIR / f"test_people_{name}.txt"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem.removeprefix("test_people_") for p in SPLITS_DIR.glob("test_people_*.txt")))
+        raise SplitError(f"{name}: no such test list (shipped: {known}; or give a text file of person ids)")
+    people = [ln.split("#", 1)[0].strip() for ln in path.read_text().splitlines()]
+    return sorted({p for p in people if p})
+
+
+def split_persons(persons: list[str], seed: int = 0, test_fraction: float = 0.3,
+                  test_persons: int | None = None, test_list: str | None = None) -> dict[str, list[str]]:
+    """Split people into train and test: by ``test_list`` when given, else deterministically from ``seed``."""
+    persons = sorted(set(persons))
+    if test_list is not None:
+        listed = set(read_test_list(test_list))
+        test = [p for p in persons if p in listed]
+        return {"test": test, "train": [p for p in persons if p not in listed], "all": persons}
+    order = [persons[i] for i in np.random.default_rng(seed).permutation(len(persons))]
+    n_test = test_persons if test_persons is not None else max(1, round(test_fraction * len(persons)))
+    n_test = min(n_test, max(0, len(persons) - 1)) if len(persons) > 1 else 0
+    return {"test": sorted(order[:n_test]), "train": sorted(order[n_test:]), "all": persons}
