@@ -44,6 +44,7 @@ def add_commands(sub) -> None:
                         "the discriminators start fresh (see d_warmup)")
     p.set_defaults(func=_train)
     add_evaluate(sub)
+    add_compare(sub)
     add_inference(sub)
     add_demo(sub)
     add_export(sub)
@@ -57,6 +58,29 @@ def _evaluate(args):
                    test_persons=args.test_persons, test_list=_test_list(args.test_list))
     print((Path(args.out) / "table.md").read_text())
     print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
+
+
+def _compare(args):
+    from .evaluation.compare import compare
+
+    r = compare(args.new, args.old or _shipped_model(), args.data, args.out, device=_device(args.device),
+                max_frames=args.max_frames, test_list=_test_list(args.test_list))
+    print((Path(args.out) / "table.md").read_text())
+    for k, d in r["differences"].items():
+        print(f"{k}: new {d['new']:.2f}, old {d['old']:.2f}, difference {d['diff']:+.2f} (noise +-{d['noise']:.2f})")
+    print("verdict: " + ("BETTER: ship it" if r["better"] else "not better: " + "; ".join(r["reasons"])))
+
+
+def add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="the relay's gate: is generator NEW better than OLD on the test people?")
+    p.add_argument("new", help="the new generator (export, shard or folder of shards)")
+    p.add_argument("old", nargs="?", default=None, help="the generator to beat (default: the shipped one)")
+    p.add_argument("--data", required=True, help="a prepared cache holding the test people")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-frames", type=int, default=40, help="frames per clip (the same for both)")
+    p.add_argument("--test-list", default="v1")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_compare)
 
 
 def _test_list(value: str | None) -> str | None:

@@ -92,7 +92,7 @@ def check_points(points, what: str = "landmarks") -> np.ndarray:
 def mirror_points(points, width: int):
     """Mirror (..., 68, 2) points of an image ``width`` pixels wide: flip x and permute indices."""
     if isinstance(points, torch.Tensor):
-        out = points[..., torch.as_tensor(MIRROR, device=points.device), :].clone()
+        out = points[..., torch.tensor(MIRROR, device=points.device), :].clone()
     else:
         out = np.asarray(points)[..., MIRROR, :].copy()
     out[..., 0] = (width - 1) - out[..., 0]

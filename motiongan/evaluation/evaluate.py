@@ -137,7 +137,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
             "psnr_ssim": "RGB 0-255; SSIM Gaussian sigma 1.5",
             "skipped": "LPIPS, FID, FVD: need backbone weights that cannot be downloaded here; not computed"}
     _write_tables(out, table, meta, rows)
-    return {"table": table, "meta": meta}
+    return {"table": table, "meta": meta, "rows": rows, "names": names}
 
 
 def _unique(names):

@@ -1,0 +1,117 @@
+"""Relay training (issues 14 and 15): wall-clock budgets, starting G from an export behind a discriminator
+warm-up, G_ema for the export, exact moments on resume, and the gate's rules."""
+import json
+import os
+
+import pytest
+import torch
+
+from motiongan.data.prepare import Settings, prepare
+from motiongan.evaluation.compare import PSNR_TOLERANCE, paired_bootstrap, verdict
+from motiongan.training.checkpoint import load_optimizer, load_tensors, optimizer_tensors
+from motiongan.training.config import load_config
+from motiongan.training.loop import parse_duration, train
+
+TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
+        "T=2", "workers=0", "log_every=1", "sample_every=1000", "checkpoint_every=1000", "use_v=false",
+        "test_list=null", "test_persons=0"]
+
+
+@pytest.fixture(scope="module")
+def one_clip(tmp_path_factory, data_dir):
+    src = tmp_path_factory.mktemp("src")
+    os.symlink(data_dir / "grid" / "brbk7n.mpg", src / "brbk7n.mpg")
+    out = tmp_path_factory.mktemp("cache")
+    prepare(src, "videos", out, Settings(size=64, max_frames=16), workers=1, progress=False)
+    return out
+
+
+def _g(path):
+    tensors, _ = load_tensors(path)
+    return {k: v for k, v in tensors.items()}
+
+
+def test_durations_parse_in_seconds():
+    assert [parse_duration(t) for t in ("540s", "9m", "90", "1h30m", "1.5m")] == [540, 540, 90, 5400, 90]
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration("soon")
+
+
+def test_time_budget_stops_early_with_a_checkpoint_and_an_export(one_clip, tmp_path):
+    cfg = load_config("small", TINY)
+    run = tmp_path / "run"
+    train(cfg, one_clip, run, steps=100000, progress=False, time_budget=30.0)
+    end = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
+    assert end["event"] == "end" and 0 < end["step"] < 100000 and end["time_budget_s"] == 30.0
+    assert end["elapsed_s"] <= 30.0
+    assert (run / f"checkpoint-{end['step']:08d}.safetensors").exists() and (run / "generator.safetensors").exists()
+
+
+def test_init_generator_stays_frozen_during_the_discriminator_warmup(one_clip, tmp_path):
+    cfg = load_config("small", TINY)
+    train(cfg, one_clip, tmp_path / "a", steps=2, progress=False)
+    export = tmp_path / "a" / "generator.safetensors"
+    start = _g(export)
+    warm = load_config("small", TINY + ["d_warmup=2", "seed=1"])
+    trainer = train(warm, one_clip, tmp_path / "b", steps=2, progress=False, init_generator=export)
+    after = trainer.nets["G"].state_dict()
+    assert all(torch.equal(after[k], v.float()) for k, v in start.items())  # G untouched, Df/Dv trained
+    ckpt = _g(tmp_path / "b" / "checkpoint-00000002.safetensors")
+    fresh = load_config("small", TINY + ["d_warmup=2", "seed=1"])
+    untrained = train(fresh, one_clip, tmp_path / "c", steps=0, progress=False)
+    assert not all(torch.equal(ckpt[f"Df.{k}"], v) for k, v in untrained.nets["Df"].state_dict().items())
+    trainer = train(load_config("small", TINY + ["d_warmup=1", "seed=1"]), one_clip, tmp_path / "d", steps=2,
+                    progress=False, init_generator=export)
+    assert not all(torch.equal(trainer.nets["G"].state_dict()[k], v.float()) for k, v in start.items())
+
+
+def test_init_generator_refuses_a_generator_of_another_shape(one_clip, tmp_path):
+    from motiongan.training.checkpoint import CheckpointError
+
+    train(load_config("small", TINY), one_clip, tmp_path / "a", steps=1, progress=False)
+    with pytest.raises(CheckpointError, match="differs"):
+        train(load_config("small", TINY + ["width=16"]), one_clip, tmp_path / "b", steps=1, progress=False,
+              init_generator=tmp_path / "a" / "generator.safetensors")
+
+
+def test_the_export_is_g_ema_which_trails_g(one_clip, tmp_path):
+    cfg = load_config("small", TINY + ["ema_kimg=0.01"])
+    trainer = train(cfg, one_clip, tmp_path / "r", steps=4, progress=False)
+    exported = _g(tmp_path / "r" / "generator.safetensors")
+    ema, g = trainer.G_ema.state_dict(), trainer.nets["G"].state_dict()
+    assert all(torch.equal(exported[k], ema[k]) for k in ema)
+    assert not all(torch.equal(ema[k], g[k]) for k in ema)
+    resumed = train(cfg, one_clip, tmp_path / "r", steps=4, progress=False, resume=True)
+    assert all(torch.equal(resumed.G_ema.state_dict()[k], ema[k]) for k in ema)
+
+
+def test_resumed_adam_moments_keep_each_parameters_memory_layout():
+    conv = torch.nn.Conv2d(3, 8, 3).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(conv.parameters())
+    conv(torch.randn(2, 3, 8, 8)).sum().backward()
+    opt.step()
+    saved = {k: v.contiguous() for k, v in optimizer_tensors("opt", opt).items()}  # as safetensors stores them
+    again = torch.optim.Adam(conv.parameters())
+    load_optimizer("opt", again, saved)
+    for p in conv.parameters():
+        assert again.state[p]["exp_avg"].stride() == p.stride()
+        assert torch.equal(again.state[p]["exp_avg"], opt.state[p]["exp_avg"])
+
+
+def _clip(errors, same, psnr):
+    return {"landmark_error": errors, "same_person": same, "psnr": psnr}
+
+
+def test_gate_ships_only_a_model_that_rises_beyond_noise_without_losing_psnr():
+    old = [_clip([0.09, 0.08], [False, True], [20.0, 21.0]) for _ in range(6)]
+    same = paired_bootstrap(old, old, "AUC@0.1")
+    assert same["diff"] == 0 and same["noise"] == 0
+    better = [_clip([0.03, 0.02], [True, True], [20.0, 21.0]) for _ in range(6)]
+    diffs = {k: paired_bootstrap(better, old, k) for k in ("AUC@0.1", "same person %", "PSNR")}
+    assert verdict(diffs) == (True, [])
+    blurrier = [_clip([0.03, 0.02], [True, True], [19.0, 20.0]) for _ in range(6)]
+    diffs = {k: paired_bootstrap(blurrier, old, k) for k in ("AUC@0.1", "same person %", "PSNR")}
+    ok, reasons = verdict(diffs)
+    assert not ok and any(f"> {PSNR_TOLERANCE} dB" in r for r in reasons)
+    ok, reasons = verdict({k: paired_bootstrap(old, old, k) for k in ("AUC@0.1", "same person %", "PSNR")})
+    assert not ok and "rises beyond noise" in reasons[0]
