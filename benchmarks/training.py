@@ -1,16 +1,20 @@
 """Model size, FLOPs and training-step time for a configuration; prints JSON.
 
-    python benchmarks/training.py [--config paper] [--batch 1] [--steps 2] [--device cpu|cuda] [--set k=v ...]
+    python benchmarks/training.py [--config paper] [--batch 1 ...] [--steps 2] [--device cpu|cuda] [--set k=v ...]
 
 Parameters and forward GFLOPs per generated frame of G, Df, Dv (a T-frame clip, divided by T) and V
 (torch's FLOP counter); seconds per training step; where the step's time goes (profiler regions of
 the trainer: G forward, the discriminators' features and V inside G's loss, G's backward, the Df and Dv
-updates); on CUDA, steps/s and model-FLOPs utilisation (forward+backward FLOPs ~ 3x forward, against the
-GPU's dense bf16 peak given by --peak-tflops).
+updates); for each --batch: steps/s, clips/s, model FLOPs per step (counted forward x 3 for forward +
+backward), the matrix-multiply rate measured in the same run (bf16 on CUDA, fp32 on CPU) and the
+model-FLOPs utilisation against it; and the seconds from process start to the end of the first step.
 """
-import argparse
-import json
 import time
+
+STARTED = time.monotonic()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -30,6 +34,23 @@ def batch_for(cfg, B, device):
     return {"source": frames[:, 0], "source_landmarks": pts[:, 0], "frames": frames[:, 1:], "landmarks": pts[:, 1:]}
 
 
+def matmul_tflops(device, n=8192, reps=20):
+    """Dense matrix-multiply rate measured here: bf16 on CUDA, fp32 on CPU (n=2048)."""
+    cuda = device.type == "cuda"
+    n = n if cuda else 2048
+    dtype = torch.bfloat16 if cuda else torch.float32
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    a @ b
+    if cuda:
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    if cuda:
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
+
+
 def flops(fn):
     with FlopCounterMode(display=False) as fc:
         fn()
@@ -40,10 +61,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="paper")
     ap.add_argument("--set", nargs="*", default=[])
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1])
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--peak-tflops", type=float, default=989.0, help="GPU dense bf16 peak (H100 SXM: 989)")
     args = ap.parse_args()
     cfg = load_config(args.config, args.set + ([] if args.device.startswith("cuda") else ["amp=false"]))
     tr = Trainer(cfg, args.device)
@@ -70,18 +90,27 @@ def main():
         net = tr.V if name == "V" else tr.nets[name]
         out["networks"][name] = {"params_M": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
                                  "gflops_per_frame": round(f / 1e9, 2)}
-    tr = Trainer(cfg, args.device)
-    batch = batch_for(cfg, args.batch, dev)
-    tr.set_input(batch)
-    tr.optimize()  # warm-up
-    sync()
-    t = time.perf_counter()
-    for _ in range(args.steps):
+    rate = matmul_tflops(dev)
+    out["matmul_tflops_measured"] = round(rate, 3)
+    out["batches"] = []
+    for B in args.batch:
+        tr = Trainer(cfg, args.device)
+        batch = batch_for(cfg, B, dev)
         tr.set_input(batch)
-        tr.optimize()
-    sync()
-    step_s = (time.perf_counter() - t) / args.steps
-    out.update({"batch": args.batch, "seconds_per_step": round(step_s, 3), "steps_per_s": round(1 / step_s, 3)})
+        tr.optimize()  # warm-up
+        sync()
+        if "first_step_s" not in out:
+            out["first_step_s"] = round(time.monotonic() - STARTED, 1)
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            tr.set_input(batch)
+            tr.optimize()
+        sync()
+        step_s = (time.perf_counter() - t) / args.steps
+        model_flops = 3 * sum(per_frame.values()) * B * cfg.T
+        out["batches"].append({"batch": B, "seconds_per_step": round(step_s, 3), "steps_per_s": round(1 / step_s, 3),
+                               "clips_per_s": round(B / step_s, 1), "model_tflops_per_step": round(model_flops / 1e12, 3),
+                               "mfu_%": round(100 * model_flops / step_s / (rate * 1e12), 1)})
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     with profile(activities=acts) as prof:
         tr.set_input(batch)
@@ -92,9 +121,6 @@ def main():
     regions = {r: getattr(avg[r], key) / 1e6 for r in REGIONS if r in avg}
     total = sum(regions.values())
     out["step_time_share_%"] = {r: round(100 * v / total, 1) for r, v in regions.items()}
-    if dev.type == "cuda":
-        fwd = sum(per_frame.values()) * args.batch * cfg.T
-        out["model_flops_utilisation_%"] = round(100 * 3 * fwd / step_s / (args.peak_tflops * 1e12), 1)
     print(json.dumps(out, indent=1))
 
 
