@@ -21,6 +21,17 @@ def ffmpeg(*args):
     subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *map(str, args)], check=True)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny networks: one thread is as fast, and far faster when other jobs load the 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def grid_clip(data_dir):
     return data_dir / "grid" / "lbax4n.mpg"
@@ -47,13 +58,15 @@ def speech_model():
 @pytest.mark.parametrize("fps", [10, 24, 25, 29.97, 30, 60])
 def test_features_give_one_window_per_frame_at_any_fps(fps):
     rng = np.random.default_rng(0)
-    wave = (rng.normal(0, 0.1, int(3.3 * SAMPLE_RATE)) * np.sin(np.linspace(0, 20, int(3.3 * SAMPLE_RATE)))).astype(np.float32)
+    n = int(3.3 * SAMPLE_RATE)
+    wave = (rng.normal(0, 0.1, n) * np.sin(np.linspace(0, 20, n))).astype(np.float32)
     speech = Speech.from_wave(wave)
     n = speech.n_frames(fps)
     assert n == math.ceil(3.3 * fps - 1e-3)
     assert speech.windows(n, fps, 20).shape == (n, 41, 40)
     centres = speech.hop_index(n, fps, 0)[:, 0] * 0.01  # seconds
-    np.testing.assert_allclose(centres, (np.arange(n) + 0.5) / fps, atol=0.0051 + 1e-9)
+    want = np.minimum((np.arange(n) + 0.5) / fps, (len(speech.mel) - 1) * 0.01)  # clamped at the end
+    np.testing.assert_allclose(centres, want, atol=0.0051)
     # chunks agree with the whole
     np.testing.assert_array_equal(speech.windows(n, fps, 20, 5, 9), speech.windows(n, fps, 20)[5:9])
 
@@ -62,7 +75,7 @@ def test_audio_of_a_video_and_of_its_wav_and_m4a_agree(grid_clip, wav, tmp_path)
     m4a = tmp_path / "speech.m4a"
     ffmpeg("-i", wav, m4a)
     a, b, c = load_audio(grid_clip), load_audio(wav), load_audio(m4a)
-    assert len(a) == len(b) == pytest.approx(GRID_SECONDS * SAMPLE_RATE, abs=2)
+    assert len(a) == len(b) == pytest.approx(GRID_SECONDS * SAMPLE_RATE, abs=0.01 * SAMPLE_RATE)
     assert abs(len(c) - len(a)) < 0.05 * SAMPLE_RATE
     assert np.corrcoef(a, b)[0, 1] > 0.99
     assert Speech.from_wave(a).n_frames(25) == video_info(grid_clip)["frames"] == 75
@@ -161,7 +174,14 @@ def test_speak_with_a_generator_keeps_the_audio_and_one_frame_per_frame_time(aud
 
 
 # --------------------------------------------------------------------------------------- bad audio
-def _bad_audio(kind, tmp_path, data_dir):
+@pytest.fixture(scope="module")
+def long_wav(tmp_path_factory):
+    p = tmp_path_factory.mktemp("long") / "long.wav"  # 601 s: past the default 600 s limit
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=8000", "-t", "601", "-ac", "1", "-c:a", "pcm_u8", p)
+    return p
+
+
+def _bad_audio(kind, tmp_path, data_dir, long_wav):
     if kind == "empty":
         p = tmp_path / "empty.wav"
         p.write_bytes(b"")
@@ -172,8 +192,7 @@ def _bad_audio(kind, tmp_path, data_dir):
         p = tmp_path / "silence.wav"
         ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "2", p)
     elif kind == "too long":
-        p = tmp_path / "long.wav"  # 601 s: past the default 600 s limit
-        ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=8000", "-t", "601", "-ac", "1", p)
+        p = long_wav
     elif kind == "not audio":
         p = tmp_path / "noise.mp3"
         p.write_bytes(os.urandom(4096))
@@ -184,8 +203,9 @@ def _bad_audio(kind, tmp_path, data_dir):
 
 @pytest.mark.parametrize("kind", ["empty", "no audio stream", "silence", "too long", "not audio", "missing"])
 @pytest.mark.parametrize("mode", ["video", "landmarks"])
-def test_bad_audio_exits_2_naming_the_file_and_writes_nothing(kind, mode, source_image, tmp_path, data_dir, capsys):
-    bad = _bad_audio(kind, tmp_path, data_dir)
+def test_bad_audio_exits_2_naming_the_file_and_writes_nothing(kind, mode, source_image, tmp_path, data_dir, long_wav,
+                                                             capsys):
+    bad = _bad_audio(kind, tmp_path, data_dir, long_wav)
     out = tmp_path / "out" / ("o.mp4" if mode == "video" else "o.npy")
     out.parent.mkdir()
     flag = ["-o", str(out), "--draw"] if mode == "video" else ["--landmarks-only", str(out)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,10 @@ def load_audio(path: str | os.PathLike, max_seconds: float = MAX_SECONDS, check_
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
+    stated = _stated_seconds(path)
+    if stated is not None and stated > max_seconds + 1.0:  # the header says so: no need to decode
+        raise AudioError(f"{path}: {stated:.0f} s long, more than {max_seconds:g} s "
+                         "(raise the limit with --max-seconds)")
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
            "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-t", f"{max_seconds + 1.0:.3f}", "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True)
@@ -60,6 +65,23 @@ def load_audio(path: str | os.PathLike, max_seconds: float = MAX_SECONDS, check_
     return wave.copy()
 
 
+def _stated_seconds(path: Path) -> float | None:
+    """The duration a media file's header states, if any (decoding still stops at the limit)."""
+    err = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                         text=True, errors="replace").stderr
+    m = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", err)
+    return int(m[1]) * 3600 + int(m[2]) * 60 + float(m[3]) if m else None
+
+
+def _librosa():
+    try:
+        import librosa
+    except ImportError:
+        raise ValueError("speech features need librosa: pip install 'motiongan[speech]' "
+                         "(pinned: librosa==0.11.0)") from None
+    return librosa
+
+
 def n_video_frames(n_samples: int, fps: float) -> int:
     """Frames of a video at ``fps`` covering ``n_samples`` of audio: one per 1/fps, the last one partial."""
     return max(1, math.ceil(n_samples / SAMPLE_RATE * fps - 1e-3))
@@ -68,9 +90,7 @@ def n_video_frames(n_samples: int, fps: float) -> int:
 def log_mel(wave: np.ndarray) -> np.ndarray:
     """(n_mel_frames, 40) log-mel spectrogram, one row every 10 ms, each band normalised to zero mean and
     unit variance over the recording (so level and channel differences matter less)."""
-    import librosa
-
-    mel = librosa.feature.melspectrogram(y=np.asarray(wave, np.float32), sr=SAMPLE_RATE, n_fft=N_FFT,
+    mel = _librosa().feature.melspectrogram(y=np.asarray(wave, np.float32), sr=SAMPLE_RATE, n_fft=N_FFT,
                                          hop_length=HOP, n_mels=N_MELS, fmin=50.0, fmax=SAMPLE_RATE / 2)
     logm = np.log(mel + 1e-6).T.astype(np.float32)
     return (logm - logm.mean(0)) / (logm.std() + 1e-5)
@@ -78,9 +98,7 @@ def log_mel(wave: np.ndarray) -> np.ndarray:
 
 def loudness(wave: np.ndarray) -> np.ndarray:
     """Log RMS energy per 10 ms hop, aligned with :func:`log_mel` rows."""
-    import librosa
-
-    rms = librosa.feature.rms(y=np.asarray(wave, np.float32), frame_length=N_FFT, hop_length=HOP)[0]
+    rms = _librosa().feature.rms(y=np.asarray(wave, np.float32), frame_length=N_FFT, hop_length=HOP)[0]
     return np.log(rms + 1e-5).astype(np.float32)
 
 
@@ -110,7 +128,8 @@ class Speech:
     def hop_index(self, n_frames: int, fps: float, context: int, start: int = 0, stop: int | None = None):
         """(frames, 2 * context + 1) row indices of the hops around the centre times of frames
         ``start:stop`` of ``n_frames`` at ``fps``."""
-        centre = (np.arange(start, min(n_frames, stop if stop is not None else n_frames)) + 0.5) / fps * SAMPLE_RATE / HOP
+        stop = n_frames if stop is None else min(n_frames, stop)
+        centre = (np.arange(start, stop) + 0.5) / fps * SAMPLE_RATE / HOP
         idx = np.round(centre)[:, None].astype(np.int64) + np.arange(-context, context + 1)[None]
         return np.clip(idx, 0, len(self.mel) - 1)
 

@@ -27,7 +27,8 @@ def _speak(args):
                 draw=args.draw, model=model, speech_model=sm, max_seconds=args.max_seconds, paste=args.paste,
                 progress=not args.quiet)
     if "out" in res:
-        print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), with audio")
+        print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
+              "with audio")
     if "landmarks" in res:
         print(f"{res['landmarks']}: {res['frames']} x 68 x 2 landmarks (source image pixels)")
 
@@ -38,7 +39,7 @@ def _train_speech(args):
 
     cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
     model = train_speech(args.data, args.output, args.tracks, epochs=args.epochs, seed=args.seed,
-                         balance=args.balance, loss=args.loss,
+                         balance=args.balance, loss=args.loss, warp=args.warp,
                          workers=args.workers, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
           f"{model.info['people']} people, {model.info['seconds']:.0f} s")
@@ -81,11 +82,12 @@ def add_commands(sub) -> None:
     p.add_argument("--data", default=DEFAULT_DATA, help="folder laid out like ../shared/data")
     p.add_argument("--tracks", default=DEFAULT_TRACKS, help="landmark track cache (created, reused)")
     p.add_argument("-o", "--output", required=True, help="output .safetensors")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--balance", type=float, default=0.5,
+    p.add_argument("--balance", type=float, default=0.0,
                    help="draw frames with weight (frames of their person)^-BALANCE (0: uniform, 1: per person)")
     p.add_argument("--loss", default="mse", choices=["mse", "smooth-l1"])
+    p.add_argument("--warp", type=int, default=3, help="augmentation: shift the mel axis by up to this many bands")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
     p.add_argument("--quiet", action="store_true")

@@ -62,7 +62,8 @@ class SpeechModel:
     def save(self, path: str | os.PathLike) -> None:
         tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         tensors["template"] = torch.from_numpy(self.template)
-        tensors.update({f"baseline.{k}": torch.from_numpy(np.asarray(v, np.float32)) for k, v in self.baselines.items()})
+        tensors.update({f"baseline.{k}": torch.from_numpy(np.asarray(v, np.float32))
+                        for k, v in self.baselines.items()})
         save_tensors(path, tensors, {"kind": KIND, "config": json.dumps(self.net.config),
                                      "info": json.dumps(self.info)})
 

@@ -40,6 +40,19 @@ def examples(clips: list[Clip], template: np.ndarray, context: int):
     return np.concatenate(xs), np.concatenate(ys).astype(np.float32), np.concatenate(es), np.concatenate(ps)
 
 
+def augment(x: torch.Tensor, warp: int) -> torch.Tensor:
+    """Another speaker, roughly: the mel axis shifted by up to ``warp`` bands (a longer or shorter vocal
+    tract), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
+    b, _, m = x.shape
+    shift = torch.randint(-warp, warp + 1, (b,))
+    idx = (torch.arange(m)[None] - shift[:, None]).clamp(0, m - 1)  # (B, M), edges repeated
+    x = torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1))
+    lo = torch.randint(0, m, (b, 1))
+    width = torch.randint(0, 6, (b, 1))
+    band = (torch.arange(m)[None] >= lo) & (torch.arange(m)[None] < lo + width)
+    return x.masked_fill(band[:, None, :], 0.0) + 0.1 * torch.randn_like(x)
+
+
 def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
     """Training mean displacement, and the least-squares line ``a + b * loudness`` per coordinate."""
     design = np.stack([np.ones_like(e), e], 1).astype(np.float64)
@@ -47,20 +60,23 @@ def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": y.mean(0), "loud_a": coef[0].reshape(y.shape[1:]), "loud_b": coef[1].reshape(y.shape[1:])}
 
 
-def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike, epochs: int = 30,
-                 batch: int = 128, lr: float = 2e-3, seed: int = 0, balance: float = 0.5, loss: str = "mse", workers: int = 2, progress: bool = True,
+def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike, epochs: int = 20,
+                 batch: int = 128, lr: float = 2e-3, seed: int = 0, balance: float = 0.0, loss: str = "mse",
+                 warp: int = 3, workers: int = 2, progress: bool = True,
                  command: str = "") -> SpeechModel:
     """Train on the training split of ``data`` and save the model to ``out`` (safetensors)."""
     t0 = time.time()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batches: one thread is several times faster than two fighting
     try:
-        return _train(data, out, tracks, epochs, batch, lr, seed, balance, loss, workers, progress, command, t0)
+        return _train(data, out, tracks, epochs, batch, lr, seed, balance, loss, warp, workers, progress, command,
+                      t0)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, workers, progress, command, t0) -> SpeechModel:
+def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, warp, workers, progress, command,
+           t0) -> SpeechModel:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     clips = [c for c in load_clips(find_clips(data), tracks, workers, progress) if c.ref.split == TRAIN]
@@ -85,7 +101,7 @@ def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, worke
         order = torch.from_numpy(rng.choice(len(x), len(x), p=weight))
         for i in range(len(x) // batch):
             idx = order[i * batch:(i + 1) * batch]
-            xb = x_t[idx] + 0.1 * torch.randn(len(idx), *x.shape[1:])  # feature noise
+            xb = augment(x_t[idx], warp)
             pred = net(xb)
             loss = (torch.nn.functional.mse_loss(pred, y_t[idx]) if loss_name == "mse"
                     else torch.nn.functional.smooth_l1_loss(pred, y_t[idx], beta=0.02))
@@ -98,7 +114,8 @@ def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, worke
     bar.close()
     people = sorted({c.ref.person for c in clips})
     info = {"command": command, "clips": len(clips), "frames": int(len(x)), "people": len(people),
-            "epochs": epochs, "seed": seed, "balance": balance, "loss": loss_name, "seconds": round(time.time() - t0, 1),
+            "epochs": epochs, "seed": seed, "balance": balance, "loss": loss_name, "warp": warp,
+            "seconds": round(time.time() - t0, 1),
             "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
                     "(training people); landmarks: dlib 68-point tracker"}
     model = SpeechModel(net.eval(), template, baselines, info)
