@@ -11,6 +11,7 @@ s1 and a fixed quarter of the other people (by a hash of their id) are held-out 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -98,15 +99,12 @@ def _cached(ref: ClipRef, cache: Path) -> tuple[np.ndarray, float] | None:
         from ..face import NoFaceError
 
         track, fps = track_video(ref.path)
-    except (NoFaceError, ValueError):
-        np.savez(cache / f"{ref.key}.npz", track=np.zeros((0, 68, 2), np.float32), fps=0.0)
-        return None
-    import io
-
+    except (NoFaceError, ValueError):  # remembered as an empty track, so it is not tried again
+        track, fps = np.zeros((0, 68, 2), np.float32), 0.0
     buf = io.BytesIO()
     np.savez(buf, track=track, fps=fps)
     atomic_write_bytes(f, buf.getvalue())
-    return track, fps
+    return (track, fps) if len(track) else None
 
 
 def load_clips(refs: list[ClipRef], cache: str | os.PathLike, workers: int = 2, progress: bool = True) -> list[Clip]:

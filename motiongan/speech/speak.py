@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -75,10 +74,10 @@ def speak(source, audio, out=None, fps: float = 25.0, landmarks_only=None, draw:
         frames = (draw_landmarks(dim, t, radius=2) for t in targets)
     written = 0
     with VideoWriter(out, fps, audio_from=audio) as vw:
+        if vw.audio_from is None:  # load_audio found one; checked again before any frame is written
+            raise MediaError(f"{audio}: ffmpeg found no audio stream to copy")
         for frame in tqdm(frames, total=n, unit="frame", desc="speak", disable=not progress):
             vw.write(frame)
             written += 1
-    if vw.audio_from is None:  # cannot happen after load_audio succeeded, but never claim audio silently
-        raise MediaError(f"{audio}: ffmpeg found no audio stream to copy")
     summary.update(out=str(out), written=written)
     return summary
