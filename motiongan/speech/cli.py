@@ -20,8 +20,13 @@ def _speak(args):
     elif args.output and not args.draw:
         from ..cli_model import _shipped_model
         from ..inference.model import MotionGAN
+        from ..training.checkpoint import CheckpointError
 
-        model = MotionGAN.from_checkpoint(_shipped_model(), args.device or "cpu")
+        try:
+            path = _shipped_model()
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}, or use --draw or --landmarks-only (no generator needed)") from None
+        model = MotionGAN.from_checkpoint(path, args.device or "cpu")
     sm = SpeechModel.load(args.speech_model) if args.speech_model else None
     res = speak(args.source, args.audio, args.output, fps=args.fps, landmarks_only=args.landmarks_only,
                 draw=args.draw, model=model, speech_model=sm, max_seconds=args.max_seconds, paste=args.paste,
