@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_model
 
     cli_model.add_commands(sub)
+    from .speech import cli as cli_speech
+
+    cli_speech.add_commands(sub)
     return ap
 
 

@@ -1,0 +1,1 @@
+"""Talking faces from speech: audio -> mouth and jaw landmarks -> MotionGAN video (``motiongan speak``)."""

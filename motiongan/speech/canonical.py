@@ -1,0 +1,69 @@
+"""The canonical, pose-free landmark frame in which speech motion is learned and measured.
+
+Every frame is moved by a similarity (Umeyama, :func:`motiongan.landmarks.similarity`) fitted on points
+that speech barely moves (eyes, nose, the top of the jaw) onto a template whose inter-ocular distance is 1
+and whose eyes are level, so scale, position and roll are gone and displacements are in inter-ocular
+units. Speech motion is the displacement of each frame from the clip's neutral face: the mean of its frames
+with the mouth most closed. :func:`drive` turns displacements back into a track that
+:func:`motiongan.landmarks.retarget` puts on any face.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..landmarks import apply_affine, interocular, similarity
+
+STABLE = np.array([0, 1, 2, 14, 15, 16] + list(range(27, 48)))  # jaw top, nose, eyes
+JAW = np.arange(0, 17)
+MOUTH = np.arange(48, 68)
+MOUTH_AND_JAW = np.concatenate([JAW, MOUTH])
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+
+
+def normalise_template(shape: np.ndarray) -> np.ndarray:
+    """A (68, 2) shape centred on its stable points, eyes level, inter-ocular distance 1."""
+    shape = np.asarray(shape, np.float64)
+    d = shape[45] - shape[36]
+    c, s = d / np.linalg.norm(d)
+    rot = np.array([[c, s], [-s, c]])
+    out = (shape - shape[STABLE].mean(0)) @ rot.T / np.linalg.norm(d)
+    return out.astype(np.float32)
+
+
+def to_canonical(track: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """(T, 68, 2) track with each frame moved onto ``template`` by a similarity fitted on STABLE points."""
+    track = np.asarray(track, np.float32)
+    return np.stack([apply_affine(p, similarity(p[STABLE], template[STABLE])) for p in track]).astype(np.float32)
+
+
+def fit_template(tracks: list[np.ndarray], iterations: int = 2) -> np.ndarray:
+    """Generalised Procrustes mean shape of many tracks, normalised (:func:`normalise_template`)."""
+    template = normalise_template(tracks[0][0])
+    for _ in range(iterations):
+        mean = np.concatenate([to_canonical(t, template) for t in tracks]).mean(0)
+        template = normalise_template(mean)
+    return template
+
+
+def mouth_opening(shapes: np.ndarray) -> np.ndarray:
+    """Mean inner-lip gap (..., ) in the units of ``shapes`` (inter-ocular units in the canonical frame)."""
+    return np.mean([np.linalg.norm(shapes[..., a, :] - shapes[..., b, :], axis=-1) for a, b in INNER_LIP_PAIRS], 0)
+
+
+def neutral(canonical: np.ndarray, closed_fraction: float = 0.2) -> np.ndarray:
+    """A clip's neutral face: the mean canonical shape over its frames with the mouth most closed."""
+    k = max(1, int(round(len(canonical) * closed_fraction)))
+    order = np.argsort(mouth_opening(canonical), kind="stable")
+    return canonical[order[:k]].mean(0).astype(np.float32)
+
+
+def drive(template: np.ndarray, displacement: np.ndarray) -> np.ndarray:
+    """A (T, 68, 2) driving track: the template moved by canonical displacements (use with
+    ``retarget(source, track, neutral=template)``)."""
+    return (template[None] + displacement).astype(np.float32)
+
+
+def mouth_error(pred: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """Per-frame mean mouth (48-67) point error over the real shape's inter-ocular distance."""
+    per_point = np.linalg.norm(pred[..., MOUTH, :] - real[..., MOUTH, :], axis=-1)
+    return per_point.mean(-1) / interocular(real)

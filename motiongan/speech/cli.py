@@ -1,0 +1,108 @@
+"""The speech sub-commands: ``speak``, ``train-speech``, ``evaluate-speech`` (thin wrappers)."""
+from __future__ import annotations
+
+import shlex
+import sys
+
+DEFAULT_DATA = "../shared/data"
+DEFAULT_TRACKS = "runs/speech-tracks"
+
+
+def _speak(args):
+    from .model import SpeechModel
+    from .speak import speak
+
+    model = None
+    if args.checkpoint:
+        from ..inference.model import MotionGAN
+
+        model = MotionGAN.from_checkpoint(args.checkpoint, args.device or "cpu")
+    elif args.output and not args.draw:
+        from ..cli_model import _shipped_model
+        from ..inference.model import MotionGAN
+        from ..training.checkpoint import CheckpointError
+
+        try:
+            path = _shipped_model()
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}, or use --draw or --landmarks-only (no generator needed)") from None
+        model = MotionGAN.from_checkpoint(path, args.device or "cpu")
+    sm = SpeechModel.load(args.speech_model) if args.speech_model else None
+    res = speak(args.source, args.audio, args.output, fps=args.fps, landmarks_only=args.landmarks_only,
+                draw=args.draw, model=model, speech_model=sm, max_seconds=args.max_seconds, paste=args.paste,
+                progress=not args.quiet)
+    if "out" in res:
+        print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
+              "with audio")
+    if "landmarks" in res:
+        print(f"{res['landmarks']}: {res['frames']} x 68 x 2 landmarks (source image pixels)")
+
+
+def _train_speech(args):
+    from .evaluate import evaluate_speech, table
+    from .train import train_speech
+
+    cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
+    model = train_speech(args.data, args.output, args.tracks, epochs=args.epochs, seed=args.seed,
+                         balance=args.balance, loss=args.loss, warp=args.warp,
+                         workers=args.workers, progress=not args.quiet, command=cmd)
+    print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
+          f"{model.info['people']} people, {model.info['seconds']:.0f} s")
+    if not args.no_eval:
+        print(table(evaluate_speech(model, args.data, args.tracks, args.workers, progress=False)))
+
+
+def _evaluate_speech(args):
+    import json
+
+    from ..media import atomic_write_bytes
+    from .evaluate import evaluate_speech, table
+    from .model import SpeechModel
+
+    model = SpeechModel.load(args.speech_model) if args.speech_model else SpeechModel.shipped()
+    res = evaluate_speech(model, args.data, args.tracks, args.workers, progress=not args.quiet)
+    print(table(res))
+    if args.json:
+        atomic_write_bytes(args.json, json.dumps(res, indent=1).encode())
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("speak", help="a talking-face video (or landmarks) from a face image and a recording")
+    p.add_argument("source", help="face image")
+    p.add_argument("audio", help="speech: any file ffmpeg reads (wav, mp3, m4a, a video's audio)")
+    p.add_argument("-o", "--output", default=None, help="output .mp4 (the recording's audio is muxed in)")
+    p.add_argument("--fps", type=float, default=25.0)
+    p.add_argument("--landmarks-only", default=None, metavar="OUT.npy",
+                   help="write the landmark track (N x 68 x 2, source image pixels)")
+    p.add_argument("--draw", action="store_true", help="draw the landmarks over the face (no generator needed)")
+    p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
+    p.add_argument("--checkpoint", default=None, help="MotionGAN generator (default: the shipped one)")
+    p.add_argument("--speech-model", default=None, help="speech model (default: the shipped one)")
+    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse longer recordings")
+    p.add_argument("--device", default=None)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_speak)
+
+    p = sub.add_parser("train-speech", help="train the speech-to-landmarks model (CPU, minutes)")
+    p.add_argument("--data", default=DEFAULT_DATA, help="folder laid out like ../shared/data")
+    p.add_argument("--tracks", default=DEFAULT_TRACKS, help="landmark track cache (created, reused)")
+    p.add_argument("-o", "--output", required=True, help="output .safetensors")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--balance", type=float, default=0.0,
+                   help="draw frames with weight (frames of their person)^-BALANCE (0: uniform, 1: per person)")
+    p.add_argument("--loss", default="mse", choices=["mse", "smooth-l1"])
+    p.add_argument("--warp", type=int, default=3, help="augmentation: shift the mel axis by up to this many bands")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_train_speech)
+
+    p = sub.add_parser("evaluate-speech", help="speech model vs baselines on held-out sentences and speakers")
+    p.add_argument("--speech-model", default=None, help="default: the shipped one")
+    p.add_argument("--data", default=DEFAULT_DATA)
+    p.add_argument("--tracks", default=DEFAULT_TRACKS)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--json", default=None, help="also write the figures as JSON")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_evaluate_speech)

@@ -1,0 +1,124 @@
+"""``motiongan train-speech``: fit the speech-to-landmarks network on the training split, on CPU.
+
+Examples are (log-mel window, canonical mouth-and-jaw displacement) pairs, one per video frame of every
+training clip (:mod:`motiongan.speech.data`). The two baselines (training mean; least-squares line in
+loudness) are fitted on the same frames and stored in the model file for the evaluation.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import Speech
+from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
+from .data import TRAIN, Clip, find_clips, load_clips
+from .model import SpeechModel, SpeechNet, standardised
+
+
+def clip_targets(clip: Clip, template: np.ndarray) -> tuple[Speech, np.ndarray, np.ndarray, int]:
+    """A clip's speech features, canonical track (T, 68, 2), neutral face and usable frame count."""
+    speech = Speech.from_wave(clip.wave)
+    canon = to_canonical(clip.track, template)
+    n = min(len(canon), speech.n_frames(clip.fps))
+    return speech, canon[:n], neutral(canon[:n]), n
+
+
+def examples(clips: list[Clip], template: np.ndarray, context: int):
+    """Stacked windows (N, 2c+1, mels), displacements (N, P, 2), standardised loudness (N,) and person (N,)."""
+    xs, ys, es, ps = [], [], [], []
+    people = sorted({c.ref.person for c in clips})
+    for clip in clips:
+        speech, canon, neu, n = clip_targets(clip, template)
+        xs.append(speech.windows(n, clip.fps, context))
+        ys.append((canon - neu)[:, MOUTH_AND_JAW])
+        es.append(standardised(speech.frame_energy(n, clip.fps)))
+        ps.append(np.full(n, people.index(clip.ref.person)))
+    return np.concatenate(xs), np.concatenate(ys).astype(np.float32), np.concatenate(es), np.concatenate(ps)
+
+
+def augment(x: torch.Tensor, warp: int) -> torch.Tensor:
+    """Another speaker, roughly: the mel axis shifted by up to ``warp`` bands (a longer or shorter vocal
+    tract), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
+    b, _, m = x.shape
+    shift = torch.randint(-warp, warp + 1, (b,))
+    idx = (torch.arange(m)[None] - shift[:, None]).clamp(0, m - 1)  # (B, M), edges repeated
+    x = torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1))
+    lo = torch.randint(0, m, (b, 1))
+    width = torch.randint(0, 6, (b, 1))
+    band = (torch.arange(m)[None] >= lo) & (torch.arange(m)[None] < lo + width)
+    return x.masked_fill(band[:, None, :], 0.0) + 0.1 * torch.randn_like(x)
+
+
+def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
+    """Training mean displacement, and the least-squares line ``a + b * loudness`` per coordinate."""
+    design = np.stack([np.ones_like(e), e], 1).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(design, y.reshape(len(y), -1).astype(np.float64), rcond=None)
+    return {"mean": y.mean(0), "loud_a": coef[0].reshape(y.shape[1:]), "loud_b": coef[1].reshape(y.shape[1:])}
+
+
+def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike, epochs: int = 20,
+                 batch: int = 128, lr: float = 2e-3, seed: int = 0, balance: float = 0.0, loss: str = "mse",
+                 warp: int = 3, workers: int = 2, progress: bool = True,
+                 command: str = "") -> SpeechModel:
+    """Train on the training split of ``data`` and save the model to ``out`` (safetensors)."""
+    t0 = time.time()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small batches: one thread is several times faster than two fighting
+    try:
+        return _train(data, out, tracks, epochs, batch, lr, seed, balance, loss, warp, workers, progress, command,
+                      t0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, warp, workers, progress, command,
+           t0) -> SpeechModel:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    clips = [c for c in load_clips(find_clips(data), tracks, workers, progress) if c.ref.split == TRAIN]
+    if not clips:
+        raise ValueError(f"{data}: no training clips with audio and a face were found")
+    template = fit_template([c.track for c in clips])
+    net = SpeechNet()
+    x, y, e, person = examples(clips, template, net.config["context"])
+    # frames are drawn with weight frames_of_person ** -balance: GRID s1 alone has more than half of them
+    weight = np.bincount(person)[person].astype(np.float64) ** -balance
+    weight /= weight.sum()
+    baselines = fit_baselines(y, e)
+    x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * (len(x) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, unit="step", desc="train-speech", disable=not progress)
+    net.train()
+    for _ in range(epochs):
+        order = torch.from_numpy(rng.choice(len(x), len(x), p=weight))
+        for i in range(len(x) // batch):
+            idx = order[i * batch:(i + 1) * batch]
+            xb = augment(x_t[idx], warp)
+            pred = net(xb)
+            loss = (torch.nn.functional.mse_loss(pred, y_t[idx]) if loss_name == "mse"
+                    else torch.nn.functional.smooth_l1_loss(pred, y_t[idx], beta=0.02))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+    bar.close()
+    people = sorted({c.ref.person for c in clips})
+    info = {"command": command, "clips": len(clips), "frames": int(len(x)), "people": len(people),
+            "epochs": epochs, "seed": seed, "balance": balance, "loss": loss_name, "warp": warp,
+            "seconds": round(time.time() - t0, 1),
+            "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
+                    "(training people); landmarks: dlib 68-point tracker"}
+    model = SpeechModel(net.eval(), template, baselines, info)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    return model

@@ -1,0 +1,215 @@
+"""Speech -> landmarks -> video: audio reading, features, the shipped speech model, ``motiongan speak``."""
+import math
+import os
+import subprocess
+
+import numpy as np
+import pytest
+
+from motiongan.cli import main
+from motiongan.media import ffmpeg_exe, has_audio, video_info
+from motiongan.speech.audio import SAMPLE_RATE, Speech, load_audio
+from motiongan.speech.canonical import MOUTH_AND_JAW
+from motiongan.speech.data import HELD_GRID, HELD_SENTENCES, Clip, find_clips, track_video
+from motiongan.speech.evaluate import evaluate_clip
+from motiongan.speech.model import SpeechModel
+
+GRID_SECONDS = 2.98  # the audio of a GRID clip
+
+
+def ffmpeg(*args):
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *map(str, args)], check=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny networks: one thread is as fast, and far faster when other jobs load the 2 cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def grid_clip(data_dir):
+    return data_dir / "grid" / "lbax4n.mpg"
+
+
+@pytest.fixture(scope="module")
+def wav(grid_clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("wav") / "speech.wav"
+    ffmpeg("-i", grid_clip, "-vn", out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def source_image(data_dir):
+    return data_dir / "stills68" / "image_0001.png"
+
+
+@pytest.fixture(scope="module")
+def speech_model():
+    return SpeechModel.shipped()
+
+
+# -------------------------------------------------------------------------------------------- audio
+@pytest.mark.parametrize("fps", [10, 24, 25, 29.97, 30, 60])
+def test_features_give_one_window_per_frame_at_any_fps(fps):
+    rng = np.random.default_rng(0)
+    n = int(3.3 * SAMPLE_RATE)
+    wave = (rng.normal(0, 0.1, n) * np.sin(np.linspace(0, 20, n))).astype(np.float32)
+    speech = Speech.from_wave(wave)
+    n = speech.n_frames(fps)
+    assert n == math.ceil(3.3 * fps - 1e-3)
+    assert speech.windows(n, fps, 20).shape == (n, 41, 40)
+    centres = speech.hop_index(n, fps, 0)[:, 0] * 0.01  # seconds
+    want = np.minimum((np.arange(n) + 0.5) / fps, (len(speech.mel) - 1) * 0.01)  # clamped at the end
+    np.testing.assert_allclose(centres, want, atol=0.0051)
+    # chunks agree with the whole
+    np.testing.assert_array_equal(speech.windows(n, fps, 20, 5, 9), speech.windows(n, fps, 20)[5:9])
+
+
+def test_audio_of_a_video_and_of_its_wav_and_m4a_agree(grid_clip, wav, tmp_path):
+    m4a = tmp_path / "speech.m4a"
+    ffmpeg("-i", wav, m4a)
+    a, b, c = load_audio(grid_clip), load_audio(wav), load_audio(m4a)
+    assert len(a) == len(b) == pytest.approx(GRID_SECONDS * SAMPLE_RATE, abs=0.01 * SAMPLE_RATE)
+    assert abs(len(c) - len(a)) < 0.05 * SAMPLE_RATE
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+    assert Speech.from_wave(a).n_frames(25) == video_info(grid_clip)["frames"] == 75
+
+
+# ------------------------------------------------------------------------------------------- model
+def test_speech_model_file_round_trips_and_is_small(speech_model, tmp_path):
+    speech = Speech.from_wave(np.sin(np.linspace(0, 900, SAMPLE_RATE)).astype(np.float32) * 0.3)
+    speech_model.save(tmp_path / "m.safetensors")
+    again = SpeechModel.load(tmp_path / "m.safetensors")
+    np.testing.assert_array_equal(again.displacements(speech, 25), speech_model.displacements(speech, 25))
+    assert speech_model.displacements(speech, 25)[:, [i for i in range(68) if i not in MOUTH_AND_JAW]].max() == 0
+    shipped = sorted((os.path.dirname(__file__) + "/../motiongan/assets/" + f) for f in
+                     os.listdir(os.path.dirname(__file__) + "/../motiongan/assets") if f.startswith("speech-"))
+    assert shipped and all(os.path.getsize(f) < 5 * 2**20 for f in shipped)
+
+
+def test_a_generator_file_is_not_taken_for_a_speech_model(tmp_path):
+    from motiongan.training.checkpoint import CheckpointError, save_tensors
+    import torch
+
+    save_tensors(tmp_path / "g.safetensors", {"w": torch.zeros(2)}, {"kind": "generator"})
+    with pytest.raises(CheckpointError, match="g.safetensors"):
+        SpeechModel.load(tmp_path / "g.safetensors")
+
+
+@pytest.mark.parametrize("split", [HELD_SENTENCES, HELD_GRID])
+def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model, data_dir, split):
+    """Measured here on two held-out clips (a new sentence of s1, or new speakers), not read from a file."""
+    refs = [r for r in find_clips(data_dir) if r.split == split][:2]
+    results = []
+    for ref in refs:
+        track, fps = track_video(ref.path)
+        res, _ = evaluate_clip(speech_model, Clip(ref, track, fps, load_audio(ref.path)))
+        results.append(res)
+    mean = {m: np.mean([r[m] for r in results], 0) for m in results[0]}
+    print(split, {m: tuple(round(float(v), 4) for v in x) for m, x in mean.items()})
+    model_err, model_corr = mean["speech model"]
+    for base in ("mean track", "loudness -> mouth"):
+        assert model_err < mean[base][0]
+        assert model_corr > mean[base][1]
+
+
+def test_prediction_runs_faster_than_real_time(speech_model, wav):
+    import time
+
+    speech = Speech.from_file(wav)
+    t = time.perf_counter()
+    speech_model.displacements(speech, 25)
+    assert time.perf_counter() - t < speech.seconds
+
+
+# ------------------------------------------------------------------------------------------- speak
+def test_speak_writes_landmarks_and_a_drawn_video_with_audio_without_a_generator(source_image, wav, tmp_path,
+                                                                                  speech_model):
+    npy, mp4 = tmp_path / "lms.npy", tmp_path / "drawn.mp4"
+    assert main(["speak", str(source_image), str(wav), "--landmarks-only", str(npy), "--quiet"]) == 0
+    track = np.load(npy)
+    assert track.shape == (75, 68, 2)
+    moved = np.abs(track - track.mean(0)).max(0).max(-1)
+    assert moved[MOUTH_AND_JAW].max() > 0.5 and moved[17:48].max() < 1e-3  # only mouth and jaw move (pixels)
+    assert main(["speak", str(source_image), str(wav), "-o", str(mp4), "--draw", "--fps", "30", "--quiet"]) == 0
+    info = video_info(mp4)
+    assert info["frames"] == math.ceil(GRID_SECONDS * 30) and info["fps"] == pytest.approx(30)
+    assert has_audio(mp4)
+
+
+@pytest.fixture(scope="module")
+def tiny_generator(tmp_path_factory, grid_clip):
+    """A tiny generator trained for a few steps in the test (no generator ships yet)."""
+    from motiongan.data.prepare import Settings, prepare
+    from motiongan.training.config import load_config
+    from motiongan.training.loop import train
+
+    tiny = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
+            "T=2", "workers=0", "use_v=false", "test_persons=0", "sample_every=100"]
+    src = tmp_path_factory.mktemp("src")
+    os.symlink(grid_clip, src / grid_clip.name)
+    cache = tmp_path_factory.mktemp("cache")
+    prepare(src, "videos", cache, Settings(size=64, max_frames=12), workers=1, progress=False)
+    run = tmp_path_factory.mktemp("run")
+    train(load_config("small", tiny), cache, run, steps=2, progress=False)
+    return run / "generator.safetensors"
+
+
+@pytest.mark.parametrize("audio", ["wav", "mp4"])
+def test_speak_with_a_generator_keeps_the_audio_and_one_frame_per_frame_time(audio, tiny_generator, source_image,
+                                                                             wav, grid_clip, tmp_path):
+    out = tmp_path / "talking.mp4"
+    speech = wav if audio == "wav" else grid_clip
+    assert main(["speak", str(source_image), str(speech), "-o", str(out), "--checkpoint", str(tiny_generator),
+                 "--quiet"]) == 0
+    info = video_info(out)
+    assert info["frames"] == 75 and info["fps"] == pytest.approx(25) and (info["width"], info["height"]) == (64, 64)
+    assert has_audio(out)
+
+
+# --------------------------------------------------------------------------------------- bad audio
+@pytest.fixture(scope="module")
+def long_wav(tmp_path_factory):
+    p = tmp_path_factory.mktemp("long") / "long.wav"  # 601 s: past the default 600 s limit
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:sample_rate=8000", "-t", "601", "-ac", "1", "-c:a", "pcm_u8", p)
+    return p
+
+
+def _bad_audio(kind, tmp_path, data_dir, long_wav):
+    if kind == "empty":
+        p = tmp_path / "empty.wav"
+        p.write_bytes(b"")
+    elif kind == "no audio stream":
+        p = data_dir / "voxceleb" / "dagan_driving" / sorted(os.listdir(data_dir / "voxceleb" / "dagan_driving"))[0]
+        assert not has_audio(p)
+    elif kind == "silence":
+        p = tmp_path / "silence.wav"
+        ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "2", p)
+    elif kind == "too long":
+        p = long_wav
+    elif kind == "not audio":
+        p = tmp_path / "noise.mp3"
+        p.write_bytes(os.urandom(4096))
+    elif kind == "missing":
+        p = tmp_path / "missing.wav"
+    return p
+
+
+@pytest.mark.parametrize("kind", ["empty", "no audio stream", "silence", "too long", "not audio", "missing"])
+@pytest.mark.parametrize("mode", ["video", "landmarks"])
+def test_bad_audio_exits_2_naming_the_file_and_writes_nothing(kind, mode, source_image, tmp_path, data_dir, long_wav,
+                                                             capsys):
+    bad = _bad_audio(kind, tmp_path, data_dir, long_wav)
+    out = tmp_path / "out" / ("o.mp4" if mode == "video" else "o.npy")
+    out.parent.mkdir()
+    flag = ["-o", str(out), "--draw"] if mode == "video" else ["--landmarks-only", str(out)]
+    assert main(["speak", str(source_image), str(bad), *flag, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(bad) in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []
