@@ -171,15 +171,18 @@ def test_demo_animates_the_astronaut_with_the_shipped_track(checkpoint, tmp_path
     assert read_image(tmp_path / "demo_strip.png").shape[1] > 8 * 64
 
 
-def test_demo_without_a_shipped_model_says_so(tmp_path, capsys):
+def test_the_shipped_generator_loads_from_its_shards_and_animates_the_demo(tmp_path):
     from pathlib import Path
 
     import motiongan
 
-    if list((Path(motiongan.__file__).parent / "assets").glob("generator*.safetensors")):
-        pytest.skip("a trained model ships with this version")
-    assert main(["demo", "--out", str(tmp_path)]) == 2
-    assert "no trained model ships" in capsys.readouterr().err
+    assets = Path(motiongan.__file__).parent / "assets"
+    shards = sorted(assets.glob("generator-*-of-*.safetensors"))
+    assert shards and all(f.stat().st_size < 16 * 2**20 for f in shards)
+    model = MotionGAN.from_checkpoint(assets)
+    assert model.size == 128 and model.step > 0
+    assert main(["demo", "--out", str(tmp_path)]) == 0  # no --checkpoint: the shipped model
+    assert frames_of(tmp_path / "demo.mp4") == 75
 
 
 def test_a_generator_exported_in_fp16_shards_loads_and_generates_like_the_original(checkpoint, tmp_path):
