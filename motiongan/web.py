@@ -301,8 +301,8 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     a_paste = gr.Checkbox(False, label="Paste the face back into the photo")
                     a_btn = gr.Button("Animate", variant="primary", elem_id="animate-run")
                 with gr.Column():
-                    a_seen = gr.Image(label="What was detected", interactive=False, elem_id="animate-detected")
-                    a_video = gr.Video(label="Result", interactive=False, elem_id="animate-video")
+                    a_seen = gr.Image(label="What was detected", interactive=False, height=360, elem_id="animate-detected")
+                    a_video = gr.Video(label="Result", interactive=False, height=360, elem_id="animate-video")
                     a_file = gr.File(label="Download", interactive=False, elem_id="animate-download")
                     a_status = gr.Markdown(elem_id="animate-status")
             a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=4, concurrency_id="preview")
@@ -325,8 +325,8 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     e_btn = gr.Button("Edit", variant="primary", elem_id="edit-run")
                 with gr.Column():
                     e_seen = gr.Image(label="Detected (green) and target (red) landmarks", interactive=False,
-                                      elem_id="edit-detected")
-                    e_image = gr.Image(label="Result", interactive=False, elem_id="edit-image")
+                                      height=360, elem_id="edit-detected")
+                    e_image = gr.Image(label="Result", interactive=False, height=360, elem_id="edit-image")
                     e_file = gr.File(label="Download", interactive=False, elem_id="edit-download")
                     e_status = gr.Markdown(elem_id="edit-status")
             e_photo.change(preview, e_photo, [e_seen, e_status], concurrency_limit=4, concurrency_id="preview")
@@ -345,7 +345,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                         s_btn = gr.Button("Speak", variant="primary", elem_id="speak-run")
                     with gr.Column():
                         s_seen = gr.Image(label="What was detected", interactive=False)
-                        s_video = gr.Video(label="Result", interactive=False, elem_id="speak-video")
+                        s_video = gr.Video(label="Result", interactive=False, height=360, elem_id="speak-video")
                         s_file = gr.File(label="Download", interactive=False)
                         s_status = gr.Markdown(elem_id="speak-status")
                 s_btn.click(speak, [s_photo, s_audio], [s_seen, s_video, s_file, s_status], **queued)
