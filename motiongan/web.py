@@ -301,7 +301,8 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     a_paste = gr.Checkbox(False, label="Paste the face back into the photo")
                     a_btn = gr.Button("Animate", variant="primary", elem_id="animate-run")
                 with gr.Column():
-                    a_seen = gr.Image(label="What was detected", interactive=False, height=360, elem_id="animate-detected")
+                    a_seen = gr.Image(label="What was detected", interactive=False, height=360,
+                                      elem_id="animate-detected")
                     a_video = gr.Video(label="Result", interactive=False, height=360, elem_id="animate-video")
                     a_file = gr.File(label="Download", interactive=False, elem_id="animate-download")
                     a_status = gr.Markdown(elem_id="animate-status")
