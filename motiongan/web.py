@@ -63,8 +63,11 @@ def _serve(args) -> None:
         demo = build_page(model, root / "results", max_frames=args.max_frames)
         print(f"motiongan web: model {model.name} ({model.size} px), drivers up to {args.max_frames} frames, "
               f"temporary folder {root}", flush=True)
-        demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(root)], ssr_mode=False,
-                    footer_links=[], theme=_theme(), max_file_size="500mb")
+        try:
+            demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(root)], ssr_mode=False,
+                        footer_links=[], theme=_theme(), max_file_size="500mb")
+        except OSError as e:  # port taken, address not ours
+            raise ValueError(f"cannot serve on {args.host}:{args.port} ({e})") from None
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -109,7 +112,7 @@ class Page:
 
         self.model, self.results, self.max_frames = model, Path(results), max_frames
         self.animator = Animator(model)  # its landmarker runs inside the model's queue
-        self.preview_landmarker = FaceLandmarker()  # previews on upload do not wait for the model
+        self.preview_landmarker = FaceLandmarker()  # previews on upload do not wait for the model (own queue)
         self.expressions = E.load_expressions(expressions)
         self.results.mkdir(parents=True, exist_ok=True)
 
@@ -306,7 +309,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     a_video = gr.Video(label="Result", interactive=False, height=360, elem_id="animate-video")
                     a_file = gr.File(label="Download", interactive=False, elem_id="animate-download")
                     a_status = gr.Markdown(elem_id="animate-status")
-            a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=4, concurrency_id="preview")
+            a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=1, concurrency_id="preview")
             a_btn.click(animate, [a_photo, a_drv, a_ret, a_sbs, a_paste], [a_seen, a_video, a_file, a_status],
                         **queued)
         with gr.Tab("Edit", id="edit"):
@@ -330,7 +333,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     e_image = gr.Image(label="Result", interactive=False, height=360, elem_id="edit-image")
                     e_file = gr.File(label="Download", interactive=False, elem_id="edit-download")
                     e_status = gr.Markdown(elem_id="edit-status")
-            e_photo.change(preview, e_photo, [e_seen, e_status], concurrency_limit=4, concurrency_id="preview")
+            e_photo.change(preview, e_photo, [e_seen, e_status], concurrency_limit=1, concurrency_id="preview")
             e_btn.click(edit, [e_photo, e_mode, e_expr, e_target, e_neutral, e_strength, e_paste],
                         [e_seen, e_image, e_file, e_status], **queued)
         with gr.Tab("Speak", id="speak"):
