@@ -1,8 +1,9 @@
-"""``motiongan web``: a page to animate and edit faces in the browser (Gradio Blocks).
+"""``motiongan web``: a page to animate, edit and make faces speak in the browser (Gradio Blocks).
 
 The page calls the same library functions as the command line (``Animator.animate``, ``load_source``,
-``named_expression`` / ``transfer_expression``, ``paste_back``) and shows the command line's messages for
-bad input (no face, several faces, unreadable files) plus a limit on the driver's length. Gradio is an
+``named_expression`` / ``transfer_expression``, ``paste_back``, ``motiongan.speech.speak.speak``) and
+shows the command line's messages for bad input (no face, several faces, unreadable files, bad audio)
+plus a limit on the driver's or recording's length. Gradio is an
 optional extra (``pip install 'motiongan[web]'``) imported only here, only when the page is served.
 
 Everything the page writes (uploads, Gradio's cache, results) lives in one temporary folder, made when
@@ -29,10 +30,6 @@ INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip
 VIDEO_TYPES = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v"]
 IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]
 KEEP_RESULTS_S = 3600
-# The hook the Speak tab uses once ``motiongan speak`` (issue 17) lands: a function
-#   motiongan.speech.speak(animator, source_path, audio_path, out_path, progress=False) -> dict
-# returning the same summary as Animator.animate ({"frames", "fps", "audio", "out"}).
-SPEECH_MODULE, SPEECH_FUNCTION = "motiongan.speech", "speak"
 
 
 def add_commands(sub) -> None:
@@ -92,14 +89,12 @@ def _theme():
 
 
 def speech_function():
-    """``motiongan.speech.speak`` when the speech module provides it, else None."""
+    """``motiongan.speech.speak.speak`` (what ``motiongan speak`` calls), or None if it cannot be imported."""
     try:
-        if importlib.util.find_spec(SPEECH_MODULE) is None:
-            return None
-        module = importlib.import_module(SPEECH_MODULE)
+        from .speech.speak import speak
     except ImportError:
         return None
-    return getattr(module, SPEECH_FUNCTION, None)
+    return speak
 
 
 class Page:
@@ -114,6 +109,7 @@ class Page:
         self.animator = Animator(model)  # its landmarker runs inside the model's queue
         self.preview_landmarker = FaceLandmarker()  # previews on upload do not wait for the model (own queue)
         self.expressions = E.load_expressions(expressions)
+        self._speech_model = None
         self.results.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------------------------------ helpers
@@ -214,17 +210,38 @@ class Page:
         status = f"**{out.name}**: {what} at strength {strength:g}" + "".join(f"\n\n{n}" for n in notes)
         return self.overlay(source, goal), str(out), status
 
-    def speak(self, photo, audio, progress=None):
+    def speak(self, photo, audio, fps=25.0, paste=False, progress=None):
+        """A talking face from ``photo`` and the recording ``audio`` (``motiongan speak``); returns (overlay,
+        video path, status). Recordings longer than the page's frame limit at ``fps`` are refused."""
         fn = speech_function()
         if fn is None:
-            raise ValueError("speech-driven animation is not in this version of MotionGAN")
-        if not photo or not audio:
-            raise ValueError("upload a photo of a face and a recording first")
+            raise ValueError("speech is not available in this installation of MotionGAN")
+        if not photo:
+            raise ValueError("upload a photo of a face first")
+        if not audio:
+            raise ValueError("upload a recording (wav, mp3, m4a, or a video with sound) first")
+        if not fps or not fps > 0:
+            raise ValueError(f"frames per second must be positive, got {fps}")
         _, shown, notes = self.detect(photo)
+        if self._speech_model is None:
+            from .speech.model import SpeechModel
+
+            self._speech_model = SpeechModel.shipped()
+        if progress is not None:
+            progress(0, desc="reading the recording")
         out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"
-        res = fn(self.animator, photo, audio, out, progress=progress is not None)
-        return shown, str(out), (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps"
-                                 + "".join(f"\n\n{n}" for n in notes))
+        limit = self.max_frames / fps
+        try:
+            res = fn(photo, audio, out, fps=fps, model=self.model, speech_model=self._speech_model,
+                     landmarker=self.animator.landmarker, max_seconds=limit, paste=paste,
+                     progress=progress is not None)
+        except ValueError as e:  # the CLI's message, with this page's limit in place of the CLI's flag
+            raise type(e)(str(e).replace("raise the limit with --max-seconds", (
+                f"this page's limit is {self.max_frames} frames at {fps:g} fps; whoever runs the page can "
+                "raise it: motiongan web --max-frames N"))) from None
+        status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps, {res['seconds']:.2f} s of "
+                  "speech, with its audio" + "".join(f"\n\n{n}" for n in notes))
+        return shown, str(out), status
 
 
 def _user_message(e: Exception, files) -> str:
@@ -282,16 +299,16 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                                    target_neutral, strength, paste)
         return shown, image, image, _user_message(ValueError(status), [photo, target, target_neutral])
 
-    def speak(photo, audio, progress=gr.Progress(track_tqdm=True)):
-        shown, video, status = run(page.speak, [photo, audio], photo, audio, progress)
-        return shown, video, video, status
+    def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):
+        shown, video, status = run(page.speak, [photo, audio], photo, audio, fps, paste, progress)
+        return shown, video, video, _user_message(ValueError(status), [photo, audio])
 
     names = list(page.expressions["expressions"])
     queued = dict(concurrency_limit=1, concurrency_id="model")
     with gr.Blocks(title="MotionGAN", delete_cache=(600, KEEP_RESULTS_S)) as demo:
-        gr.Markdown(f"# MotionGAN\nAnimate a face photo from a driving video or landmark track, or change its "
-                    f"expression. Model: `{model.name}` ({model.size} x {model.size}); drivers up to "
-                    f"{max_frames} frames.")
+        gr.Markdown(f"# MotionGAN\nAnimate a face photo from a driving video or landmark track, change its "
+                    f"expression, or make it speak a recording. Model: `{model.name}` ({model.size} x "
+                    f"{model.size}); videos up to {max_frames} frames.")
         with gr.Tab("Animate", id="animate"):
             with gr.Row():
                 with gr.Column():
@@ -338,19 +355,28 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                         [e_seen, e_image, e_file, e_status], **queued)
         with gr.Tab("Speak", id="speak"):
             if speech_function() is None:
-                gr.Markdown("**Not in this version yet.** Talking faces from a recording (`motiongan speak`, "
-                            "issue 17) are being built; this tab gets a photo and an audio upload once "
-                            f"`{SPEECH_MODULE}.{SPEECH_FUNCTION}` exists.", elem_id="speak-missing")
+                gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "
+                            "in this installation.", elem_id="speak-missing")
             else:
                 with gr.Row():
                     with gr.Column():
                         s_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="speak-photo")
-                        s_audio = gr.File(label="Speech (wav, mp3, m4a, or a video's audio)", elem_id="speak-audio")
+                        s_audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)",
+                                          elem_id="speak-audio")
+                        s_fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60,
+                                          elem_id="speak-fps")
+                        s_paste = gr.Checkbox(False, label="Paste the face back into the photo")
                         s_btn = gr.Button("Speak", variant="primary", elem_id="speak-run")
+                        gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
+                                    "recording's sound.")
                     with gr.Column():
-                        s_seen = gr.Image(label="What was detected", interactive=False)
+                        s_seen = gr.Image(label="What was detected", interactive=False, height=360,
+                                          elem_id="speak-detected")
                         s_video = gr.Video(label="Result", interactive=False, height=360, elem_id="speak-video")
-                        s_file = gr.File(label="Download", interactive=False)
+                        s_file = gr.File(label="Download", interactive=False, elem_id="speak-download")
                         s_status = gr.Markdown(elem_id="speak-status")
-                s_btn.click(speak, [s_photo, s_audio], [s_seen, s_video, s_file, s_status], **queued)
+                s_photo.change(preview, s_photo, [s_seen, s_status], concurrency_limit=1,
+                               concurrency_id="preview")
+                s_btn.click(speak, [s_photo, s_audio, s_fps, s_paste], [s_seen, s_video, s_file, s_status],
+                            **queued)
     return demo.queue(max_size=32, default_concurrency_limit=1)

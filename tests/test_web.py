@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from motiongan.cli import main
-from motiongan.media import VideoWriter, iter_video, read_image, video_info, write_image
+from motiongan.media import VideoWriter, ffmpeg_exe, has_audio, iter_video, read_image, video_info, write_image
 
 CHROMIUM = os.environ.get("MOTIONGAN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -59,6 +59,11 @@ def files(tmp_path_factory, data_dir):
     with VideoWriter(d / "driver.mp4", 25) as vw:  # a real talking face, 10 frames
         for frame in iter_video(data_dir / "grid" / "bbaf2n.mpg", max_frames=10):
             vw.write(frame)
+    grid = ["-i", str(data_dir / "grid" / "bbaf2n.mpg"), "-vn", "-ac", "1"]
+    for name, args in [("speech.wav", ["-ss", "1.0"] + grid + ["-t", "0.4"]),  # 0.4 s: 10 frames at 25 fps
+                       ("long.wav", grid + ["-t", "3"]),
+                       ("silent.wav", ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.5"])]:
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(d / name)], check=True)
     return d
 
 
@@ -114,6 +119,7 @@ def server(checkpoint, tmp_path_factory):
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+    log.close()
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +150,13 @@ def page(browser, server):
 def _animate(page, photo, driving):
     page.set_input_files("#animate-photo input[type=file]", str(photo))
     page.set_input_files("#animate-driving input[type=file]", str(driving))
-    page.get_by_text(Path(driving).name).first.wait_for()  # uploaded
+    _uploaded(page, "#animate-driving")
     page.click("#animate-run")
+
+
+def _uploaded(page, component: str) -> None:
+    """Wait until a file component shows its uploaded file (a link to it)."""
+    page.wait_for_selector(f"{component} a[href]")
 
 
 def _fetch(page, url, out: Path) -> Path:
@@ -259,14 +270,33 @@ def test_edit_with_a_named_expression_gives_an_image_at_the_models_size(page, fi
     assert result.shape == (64, 64, 3)
 
 
-def test_speak_tab_says_plainly_what_it_waits_for(page):
-    from motiongan.web import speech_function
-
+def _speak(page, photo, audio):
     page.get_by_role("tab", name="Speak").click()
-    if speech_function() is None:
-        assert "Not in this version yet" in page.inner_text("#speak-missing")
-    else:
-        page.wait_for_selector("#speak-run")
+    page.set_input_files("#speak-photo input[type=file]", str(photo))
+    page.set_input_files("#speak-audio input[type=file]", str(audio))
+    _uploaded(page, "#speak-audio")
+    page.click("#speak-run")
+
+
+def test_speak_gives_a_video_with_one_frame_per_25th_of_a_second_and_the_recordings_sound(page, files, tmp_path):
+    _speak(page, files / "astronaut.png", files / "speech.wav")
+    page.get_by_text("10 frames at 25 fps").wait_for()
+    out = _fetch(page, page.get_attribute("#speak-download a[href]", "href"), tmp_path / "speak.mp4")
+    assert video_info(out)["frames"] == 10 and has_audio(out)
+    assert page.evaluate(PLAY, "#speak-video video")["decoded"] == 10
+
+
+def test_bad_audio_shows_the_command_lines_message_and_a_long_one_the_pages_limit(page, files, checkpoint,
+                                                                               capsys, tmp_path):
+    expected = _cli_error(capsys, "speak", str(files / "astronaut.png"), str(files / "silent.wav"), "-o",
+                          str(tmp_path / "out.mp4"), "--checkpoint", str(checkpoint))
+    assert "silent" in expected
+    _speak(page, files / "astronaut.png", files / "silent.wav")
+    page.get_by_text(expected).first.wait_for()
+    page.reload()
+    _speak(page, files / "astronaut.png", files / "long.wav")
+    page.get_by_text(f"this page's limit is {MAX_FRAMES} frames at 25 fps").first.wait_for()
+    assert not page.query_selector("#speak-video video")
 
 
 def test_stopping_the_server_removes_everything_it_wrote(server):
