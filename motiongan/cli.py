@@ -63,9 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pack)
 
-    from . import cli_model
+    from . import cli_model, web
 
     cli_model.add_commands(sub)
+    web.add_commands(sub)
     from .speech import cli as cli_speech
 
     cli_speech.add_commands(sub)

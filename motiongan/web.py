@@ -1,0 +1,382 @@
+"""``motiongan web``: a page to animate, edit and make faces speak in the browser (Gradio Blocks).
+
+The page calls the same library functions as the command line (``Animator.animate``, ``load_source``,
+``named_expression`` / ``transfer_expression``, ``paste_back``, ``motiongan.speech.speak.speak``) and
+shows the command line's messages for bad input (no face, several faces, unreadable files, bad audio)
+plus a limit on the driver's or recording's length. Gradio is an
+optional extra (``pip install 'motiongan[web]'``) imported only here, only when the page is served.
+
+Everything the page writes (uploads, Gradio's cache, results) lives in one temporary folder, made when
+the server starts and removed when it stops (Ctrl-C or SIGTERM); results older than an hour are pruned
+while it runs. Requests go through Gradio's queue: each user gets their own result, and the generator runs
+one request at a time (``concurrency_id="model"``).
+"""
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip install -r requirements-web.txt)"
+VIDEO_TYPES = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v"]
+IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]
+KEEP_RESULTS_S = 3600
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("web", help="serve a web page to animate and edit faces in the browser")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--max-frames", type=int, default=750,
+                   help="refuse drivers longer than this many frames (default 750: 30 s at 25 fps)")
+    p.add_argument("--checkpoint", default=None, help="default: the model the project ships")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_serve)
+
+
+def _serve(args) -> None:
+    if importlib.util.find_spec("gradio") is None:
+        raise SystemExit(f"motiongan web: error: {INSTALL_HINT}")
+    if args.max_frames < 1:
+        raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
+    from .cli_model import _load_model
+
+    model = _load_model(args)  # before anything is written: a bad checkpoint leaves no folder behind
+    root = Path(tempfile.mkdtemp(prefix="motiongan-web-"))
+    # Gradio reads its upload folder when it is imported, so set it first
+    os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C, so the folder is removed
+    try:
+        demo = build_page(model, root / "results", max_frames=args.max_frames)
+        print(f"motiongan web: model {model.name} ({model.size} px), drivers up to {args.max_frames} frames, "
+              f"temporary folder {root}", flush=True)
+        try:
+            demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(root)], ssr_mode=False,
+                        footer_links=[], theme=_theme(), max_file_size="500mb")
+        except OSError as e:  # port taken, address not ours
+            raise ValueError(f"cannot serve on {args.host}:{args.port} ({e})") from None
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _gradio():
+    try:
+        import gradio as gr
+    except ImportError:
+        raise SystemExit(f"motiongan web: error: {INSTALL_HINT}") from None
+    return gr
+
+
+def _theme():
+    gr = _gradio()
+    # system fonts: the default theme fetches web fonts, and the page must work offline
+    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
+                             font_mono=["ui-monospace", "monospace"])
+
+
+def speech_function():
+    """``motiongan.speech.speak.speak`` (what ``motiongan speak`` calls), or None if it cannot be imported."""
+    try:
+        from .speech.speak import speak
+    except ImportError:
+        return None
+    return speak
+
+
+class Page:
+    """What the page's buttons do, on the library's functions; results go to folders under ``results``."""
+
+    def __init__(self, model, results: Path, max_frames: int = 750, expressions: str | None = None):
+        from .face import FaceLandmarker
+        from .inference import edit as E
+        from .inference.animate import Animator
+
+        self.model, self.results, self.max_frames = model, Path(results), max_frames
+        self.animator = Animator(model)  # its landmarker runs inside the model's queue
+        self.preview_landmarker = FaceLandmarker()  # previews on upload do not wait for the model (own queue)
+        self.expressions = E.load_expressions(expressions)
+        self._speech_model = None
+        self.results.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def job_folder(self) -> Path:
+        """A fresh folder for one request's files; folders older than an hour are removed."""
+        now = time.time()
+        for old in self.results.iterdir():
+            if now - old.stat().st_mtime > KEEP_RESULTS_S:
+                shutil.rmtree(old, ignore_errors=True)
+        out = self.results / uuid.uuid4().hex
+        out.mkdir()
+        return out
+
+    def detect(self, photo, landmarker=None):
+        """The source face as the CLI loads it, the photo with what was detected drawn on it, and the
+        warnings (several faces) as text."""
+        from .inference.animate import load_source
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            source = load_source(photo, self.model.size, landmarker or self.animator.landmarker)
+        return source, self.overlay(source), [str(w.message) for w in caught]
+
+    @staticmethod
+    def overlay(source, target=None) -> np.ndarray:
+        """The full photo with the detected landmarks (green), the crop the model sees (yellow) and, if
+        given, target landmarks (red, crop coordinates)."""
+        import cv2
+
+        from .draw import draw_landmarks
+        from .landmarks import apply_affine, invert_affine
+
+        back = invert_affine(source.matrix)
+        img = draw_landmarks(source.image, apply_affine(source.landmarks, back))
+        size = source.crop.shape[0]
+        corners = apply_affine(np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float32) - 0.5, back)
+        cv2.polylines(img, [np.round(corners).astype(np.int32)], True, (255, 220, 0),
+                      max(1, round(max(img.shape[:2]) / 300)), cv2.LINE_AA)
+        if target is not None:
+            img = draw_landmarks(img, apply_affine(target, back), color=(255, 40, 40))
+        return img
+
+    def driver_frames(self, driving) -> int:
+        """The driver's length in frames (a video's or a track's), checked against the page's limit."""
+        from .inference.animate import load_driving
+        from .media import video_info
+
+        p = Path(driving)
+        n = len(load_driving(p).track) if p.suffix.lower() == ".npy" else video_info(p)["frames"]
+        if n > self.max_frames:
+            raise ValueError(f"{p}: {n} frames, more than this page's limit of {self.max_frames} (whoever runs "
+                             "the page can raise it: motiongan web --max-frames N)")
+        return n
+
+    # ------------------------------------------------------------------------------------------ actions
+    def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None):
+        """Animate ``photo`` from ``driving``; returns (overlay, video path, status text)."""
+        if not photo:
+            raise ValueError("upload a photo of a face first")
+        if not driving:
+            raise ValueError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
+        self.driver_frames(driving)
+        _, shown, notes = self.detect(photo)
+        if progress is not None:
+            progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != ".npy" else "starting")
+        out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
+        res = self.animator.animate(photo, driving, out, retarget_motion=retarget, side_by_side=side_by_side,
+                                    paste=paste, progress=progress is not None)
+        status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps"
+                  + (", with the driver's audio" if res["audio"] else "") + "".join(f"\n\n{n}" for n in notes))
+        return shown, str(out), status
+
+    def edit(self, photo, mode, expression, target, target_neutral, strength=1.0, paste=False):
+        """Change the expression of ``photo``; returns (overlay with target landmarks, image path, status)."""
+        from .inference import edit as E
+        from .inference.animate import paste_back
+        from .media import read_image, write_image
+
+        if not photo:
+            raise ValueError("upload a photo of a face first")
+        source, _, notes = self.detect(photo)
+        lm = self.animator.landmarker
+        if mode == "target photo":
+            if not target:
+                raise ValueError("upload a target photo whose expression to copy (or choose a named expression)")
+            shape = lm(read_image(target), str(target))
+            neutral = lm(read_image(target_neutral), str(target_neutral)) if target_neutral else None
+            goal = E.transfer_expression(source.landmarks, shape, neutral, self.expressions, strength)
+            what = f"the expression of {Path(target).name}"
+        else:
+            goal = E.named_expression(source.landmarks, expression, self.expressions, strength)
+            what = f"{expression!r}"
+        frame = next(self.animator.frames(source, goal[None]))
+        if paste:
+            frame = paste_back(source.image, frame, source.matrix)
+        out = self.job_folder() / f"{Path(photo).stem}_edited.png"
+        write_image(out, frame)
+        status = f"**{out.name}**: {what} at strength {strength:g}" + "".join(f"\n\n{n}" for n in notes)
+        return self.overlay(source, goal), str(out), status
+
+    def speak(self, photo, audio, fps=25.0, paste=False, progress=None):
+        """A talking face from ``photo`` and the recording ``audio`` (``motiongan speak``); returns (overlay,
+        video path, status). Recordings longer than the page's frame limit at ``fps`` are refused."""
+        fn = speech_function()
+        if fn is None:
+            raise ValueError("speech is not available in this installation of MotionGAN")
+        if not photo:
+            raise ValueError("upload a photo of a face first")
+        if not audio:
+            raise ValueError("upload a recording (wav, mp3, m4a, or a video with sound) first")
+        if not fps or not fps > 0:
+            raise ValueError(f"frames per second must be positive, got {fps}")
+        _, shown, notes = self.detect(photo)
+        if self._speech_model is None:
+            from .speech.model import SpeechModel
+
+            self._speech_model = SpeechModel.shipped()
+        if progress is not None:
+            progress(0, desc="reading the recording")
+        out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"
+        limit = self.max_frames / fps
+        try:
+            res = fn(photo, audio, out, fps=fps, model=self.model, speech_model=self._speech_model,
+                     landmarker=self.animator.landmarker, max_seconds=limit, paste=paste,
+                     progress=progress is not None)
+        except ValueError as e:  # the CLI's message, with this page's limit in place of the CLI's flag
+            raise type(e)(str(e).replace("raise the limit with --max-seconds", (
+                f"this page's limit is {self.max_frames} frames at {fps:g} fps; whoever runs the page can "
+                "raise it: motiongan web --max-frames N"))) from None
+        status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps, {res['seconds']:.2f} s of "
+                  "speech, with its audio" + "".join(f"\n\n{n}" for n in notes))
+        return shown, str(out), status
+
+
+def _user_message(e: Exception, files) -> str:
+    """The CLI's message, with Gradio's upload paths shortened to the names the user uploaded."""
+    msg = str(e)
+    for f in files:
+        if f:
+            msg = msg.replace(str(f), Path(f).name)
+    return msg
+
+
+def build_page(model, results: Path, max_frames: int = 750, expressions: str | None = None):
+    """The Gradio Blocks page (queued; launch it with ``.launch()``)."""
+    gr = _gradio()
+    from .face import NoFaceError
+    from .landmarks import LandmarkFileError
+    from .media import MediaError
+    from .training.checkpoint import CheckpointError
+
+    page = Page(model, results, max_frames, expressions)
+    user_errors = (NoFaceError, MediaError, LandmarkFileError, CheckpointError, FileNotFoundError, ValueError)
+
+    def refuse(message: str, title: str):
+        """The message in the page (until closed) and one line in the server's log, no traceback."""
+        print(f"motiongan web: refused: {message}", flush=True)
+        return gr.Error(html.escape(message), duration=None, title=title, print_exception=False)
+
+    def run(fn, files, *args, **kw):
+        try:
+            out = fn(*args, **kw)
+        except user_errors as e:
+            raise refuse(_user_message(e, files), "Cannot do that") from None
+        for note in out[-1].split("\n\n")[1:]:
+            gr.Warning(html.escape(_user_message(ValueError(note), files)))
+        return out
+
+    def preview(photo):
+        if not photo:
+            return None, ""
+        try:
+            _, shown, notes = page.detect(photo, page.preview_landmarker)
+        except user_errors as e:
+            raise refuse(_user_message(e, [photo]), "Cannot use this photo") from None
+        for n in notes:
+            gr.Warning(html.escape(_user_message(ValueError(n), [photo])))
+        return shown, f"**{Path(photo).name}**: face found (green: landmarks; yellow: what the model sees)"
+
+    def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):
+        shown, video, status = run(page.animate, [photo, driving], photo, driving, retarget, side_by_side,
+                                   paste, progress)
+        return shown, video, video, _user_message(ValueError(status), [photo, driving])
+
+    def edit(photo, mode, expression, target, target_neutral, strength, paste):
+        shown, image, status = run(page.edit, [photo, target, target_neutral], photo, mode, expression, target,
+                                   target_neutral, strength, paste)
+        return shown, image, image, _user_message(ValueError(status), [photo, target, target_neutral])
+
+    def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):
+        shown, video, status = run(page.speak, [photo, audio], photo, audio, fps, paste, progress)
+        return shown, video, video, _user_message(ValueError(status), [photo, audio])
+
+    names = list(page.expressions["expressions"])
+    queued = dict(concurrency_limit=1, concurrency_id="model")
+    with gr.Blocks(title="MotionGAN", delete_cache=(600, KEEP_RESULTS_S)) as demo:
+        gr.Markdown(f"# MotionGAN\nAnimate a face photo from a driving video or landmark track, change its "
+                    f"expression, or make it speak a recording. Model: `{model.name}` ({model.size} x "
+                    f"{model.size}); videos up to {max_frames} frames.")
+        with gr.Tab("Animate", id="animate"):
+            with gr.Row():
+                with gr.Column():
+                    a_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="animate-photo")
+                    a_drv = gr.File(label="Driving video or .npy landmark track (N x 68 x 2)",
+                                    file_types=VIDEO_TYPES + [".npy"], elem_id="animate-driving")
+                    a_ret = gr.Checkbox(True, label="Retarget the driver's motion onto the photo's face "
+                                        "(off: use the driving landmarks as given)")
+                    a_sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
+                    a_paste = gr.Checkbox(False, label="Paste the face back into the photo")
+                    a_btn = gr.Button("Animate", variant="primary", elem_id="animate-run")
+                with gr.Column():
+                    a_seen = gr.Image(label="What was detected", interactive=False, height=360,
+                                      elem_id="animate-detected")
+                    a_video = gr.Video(label="Result", interactive=False, height=360, elem_id="animate-video")
+                    a_file = gr.File(label="Download", interactive=False, elem_id="animate-download")
+                    a_status = gr.Markdown(elem_id="animate-status")
+            a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=1, concurrency_id="preview")
+            a_btn.click(animate, [a_photo, a_drv, a_ret, a_sbs, a_paste], [a_seen, a_video, a_file, a_status],
+                        **queued)
+        with gr.Tab("Edit", id="edit"):
+            with gr.Row():
+                with gr.Column():
+                    e_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="edit-photo")
+                    e_mode = gr.Radio(["named expression", "target photo"], value="named expression",
+                                      label="Expression from", elem_id="edit-mode")
+                    e_expr = gr.Dropdown(names, value=names[0] if names else None, label="Named expression",
+                                         elem_id="edit-expression")
+                    e_target = gr.File(label="Target photo (its expression is copied)", file_types=IMAGE_TYPES,
+                                       elem_id="edit-target")
+                    e_neutral = gr.File(label="Target person's neutral photo (optional)", file_types=IMAGE_TYPES,
+                                        elem_id="edit-target-neutral")
+                    e_strength = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="Strength", elem_id="edit-strength")
+                    e_paste = gr.Checkbox(False, label="Paste the face back into the photo")
+                    e_btn = gr.Button("Edit", variant="primary", elem_id="edit-run")
+                with gr.Column():
+                    e_seen = gr.Image(label="Detected (green) and target (red) landmarks", interactive=False,
+                                      height=360, elem_id="edit-detected")
+                    e_image = gr.Image(label="Result", interactive=False, height=360, elem_id="edit-image")
+                    e_file = gr.File(label="Download", interactive=False, elem_id="edit-download")
+                    e_status = gr.Markdown(elem_id="edit-status")
+            e_photo.change(preview, e_photo, [e_seen, e_status], concurrency_limit=1, concurrency_id="preview")
+            e_btn.click(edit, [e_photo, e_mode, e_expr, e_target, e_neutral, e_strength, e_paste],
+                        [e_seen, e_image, e_file, e_status], **queued)
+        with gr.Tab("Speak", id="speak"):
+            if speech_function() is None:
+                gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "
+                            "in this installation.", elem_id="speak-missing")
+            else:
+                with gr.Row():
+                    with gr.Column():
+                        s_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="speak-photo")
+                        s_audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)",
+                                          elem_id="speak-audio")
+                        s_fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60,
+                                          elem_id="speak-fps")
+                        s_paste = gr.Checkbox(False, label="Paste the face back into the photo")
+                        s_btn = gr.Button("Speak", variant="primary", elem_id="speak-run")
+                        gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
+                                    "recording's sound.")
+                    with gr.Column():
+                        s_seen = gr.Image(label="What was detected", interactive=False, height=360,
+                                          elem_id="speak-detected")
+                        s_video = gr.Video(label="Result", interactive=False, height=360, elem_id="speak-video")
+                        s_file = gr.File(label="Download", interactive=False, elem_id="speak-download")
+                        s_status = gr.Markdown(elem_id="speak-status")
+                s_photo.change(preview, s_photo, [s_seen, s_status], concurrency_limit=1,
+                               concurrency_id="preview")
+                s_btn.click(speak, [s_photo, s_audio, s_fps, s_paste], [s_seen, s_video, s_file, s_status],
+                            **queued)
+    return demo.queue(max_size=32, default_concurrency_limit=1)

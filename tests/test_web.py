@@ -1,0 +1,315 @@
+"""The web page (``motiongan web``) served on 127.0.0.1 and driven by a real headless Chromium.
+
+The server runs as its own process, exactly as a user starts it, with a tiny generator trained here for
+one step (no trained model ships yet; its output is noise, which is all these tests need). The browser is
+Debian's ``chromium`` driven through Playwright; nothing is downloaded. Without Chromium, Playwright or
+Gradio the browser tests skip and say which is missing.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motiongan.cli import main
+from motiongan.media import VideoWriter, ffmpeg_exe, has_audio, iter_video, read_image, video_info, write_image
+
+CHROMIUM = os.environ.get("MOTIONGAN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
+        "T=2", "workers=0", "use_v=false", "test_persons=0", "sample_every=100"]
+MAX_FRAMES = 20
+TRACK = Path(__file__).resolve().parents[1] / "motiongan" / "assets" / "demo_track.npy"
+
+
+def _missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    import importlib.util
+
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"no Chromium at {CHROMIUM} (apt-get install -y chromium; .ci/run does)"
+    for module, hint in [("gradio", "pip install 'motiongan[web]'"), ("playwright", "pip install -r "
+                                                                                      "requirements-web.txt")]:
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed ({hint})"
+    return None
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, data_dir):
+    """Inputs as a user has them: a photo with a face, one without, landmark tracks, a broken track."""
+    from skimage import data
+
+    d = tmp_path_factory.mktemp("inputs")
+    write_image(d / "astronaut.png", data.astronaut())
+    write_image(d / "coffee.png", data.coffee())
+    write_image(d / "two.png", np.concatenate([data.astronaut()[:300], data.astronaut()[:300, ::-1]], 1))
+    track = np.load(TRACK)
+    for n in (6, 8, 10, 30):
+        np.save(d / f"track{n}.npy", track[:n])
+    (d / "broken.npy").write_bytes(b"this is not a numpy file")
+    with VideoWriter(d / "driver.mp4", 25) as vw:  # a real talking face, 10 frames
+        for frame in iter_video(data_dir / "grid" / "bbaf2n.mpg", max_frames=10):
+            vw.write(frame)
+    grid = ["-i", str(data_dir / "grid" / "bbaf2n.mpg"), "-vn", "-ac", "1"]
+    for name, args in [("speech.wav", ["-ss", "1.0"] + grid + ["-t", "0.4"]),  # 0.4 s: 10 frames at 25 fps
+                       ("long.wav", grid + ["-t", "3"]),
+                       ("silent.wav", ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.5"])]:
+        subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", *args, str(d / name)], check=True)
+    return d
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, data_dir):
+    """A tiny generator trained for one step in the test."""
+    from motiongan.data.prepare import Settings, prepare
+    from motiongan.training.config import load_config
+    from motiongan.training.loop import train
+
+    reason = _missing()
+    if reason:
+        pytest.skip(f"browser tests skipped: {reason}")
+    src = tmp_path_factory.mktemp("src")
+    os.symlink(data_dir / "grid" / "lbax4n.mpg", src / "lbax4n.mpg")
+    cache = tmp_path_factory.mktemp("cache")
+    prepare(src, "videos", cache, Settings(size=64, max_frames=12), workers=1, progress=False)
+    run = tmp_path_factory.mktemp("run")
+    train(load_config("small", TINY), cache, run, steps=1, progress=False)
+    return run / "generator.safetensors"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(checkpoint, tmp_path_factory):
+    """``motiongan web`` in its own process, with its own empty TMPDIR and working folder."""
+    tmp, cwd = tmp_path_factory.mktemp("server_tmp"), tmp_path_factory.mktemp("server_cwd")
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+")
+    env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1])] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", "web", "--checkpoint", str(checkpoint),
+                             "--port", str(port), "--max-frames", str(MAX_FRAMES)],
+                            cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 120
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"motiongan web did not start:\n{log.read()}")
+            time.sleep(0.5)
+    yield {"url": url, "proc": proc, "tmp": tmp, "cwd": cwd, "log": log}
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)  # a fresh profile each launch
+        yield b
+        b.close()
+
+
+def _open(browser, server):
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(server["url"])
+    page.wait_for_selector("#animate-run")
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = _open(browser, server)
+    yield page
+    page.context.close()
+
+
+def _animate(page, photo, driving):
+    page.set_input_files("#animate-photo input[type=file]", str(photo))
+    page.set_input_files("#animate-driving input[type=file]", str(driving))
+    _uploaded(page, "#animate-driving")
+    page.click("#animate-run")
+
+
+def _uploaded(page, component: str) -> None:
+    """Wait until a file component shows its uploaded file (a link to it)."""
+    page.wait_for_selector(f"{component} a[href]")
+
+
+def _fetch(page, url, out: Path) -> Path:
+    out.write_bytes(page.request.get(url).body())
+    return out
+
+
+def _cli_error(capsys, *argv) -> str:
+    """The message the command line prints for the same input, as a user sees it in the page (upload
+    folders shortened to file names)."""
+    assert main(list(argv)) == 2
+    msg = capsys.readouterr().err.strip().split(": error: ", 1)[1]
+    for a in argv:
+        if os.path.isabs(a):
+            msg = msg.replace(a, Path(a).name)
+    return msg
+
+
+PLAY = """async (sel) => {
+    const v = document.querySelector(sel);
+    v.muted = true;
+    if (v.readyState < 2) await new Promise(r => v.addEventListener('loadeddata', r, {once: true}));
+    const ended = new Promise(r => v.addEventListener('ended', r, {once: true}));
+    await v.play();
+    await ended;
+    const q = v.getVideoPlaybackQuality();
+    return {duration: v.duration, width: v.videoWidth, height: v.videoHeight,
+            decoded: q.totalVideoFrames - q.droppedVideoFrames, error: v.error && v.error.message};
+}"""
+
+
+def test_animate_from_a_track_plays_in_the_browser_with_one_frame_per_landmark_set(page, server, files, tmp_path):
+    _animate(page, files / "astronaut.png", files / "track8.npy")
+    page.wait_for_selector("#animate-video video[src]")
+    page.get_by_text("8 frames at 25 fps").wait_for()
+    played = page.evaluate(PLAY, "#animate-video video")
+    assert played["error"] is None and (played["width"], played["height"]) == (64, 64)
+    assert played["duration"] == pytest.approx(8 / 25, abs=0.05)
+    assert played["decoded"] == 8  # the browser decoded every frame
+    src = page.get_attribute("#animate-video video", "src")
+    info = video_info(_fetch(page, src, tmp_path / "result.mp4"))
+    assert info["frames"] == 8 and info["fps"] == pytest.approx(25)
+    link = page.get_attribute("#animate-download a[href]", "href")  # the download offers the same video
+    assert video_info(_fetch(page, link, tmp_path / "download.mp4"))["frames"] == 8
+    detected = page.get_attribute("#animate-detected img", "src")  # the photo with what was detected
+    shown = read_image(_fetch(page, detected, tmp_path / "detected.webp"))
+    assert shown.shape == read_image(files / "astronaut.png").shape
+    shot = tmp_path / "web.png"
+    page.screenshot(path=str(shot), full_page=True)
+    if os.environ.get("MOTIONGAN_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["MOTIONGAN_SCREENSHOT"])
+
+
+def test_a_driving_video_side_by_side_shows_photo_driver_and_result(page, files, tmp_path):
+    page.get_by_label("Side by side").check()
+    _animate(page, files / "astronaut.png", files / "driver.mp4")
+    page.get_by_text("10 frames at 25 fps").wait_for()
+    info = video_info(_fetch(page, page.get_attribute("#animate-video video", "src"), tmp_path / "sbs.mp4"))
+    assert info["frames"] == 10 and (info["width"], info["height"]) == (3 * 64, 64)
+
+
+def test_two_users_at_once_each_get_their_own_video(browser, server, files, tmp_path):
+    pages = [_open(browser, server), _open(browser, server)]
+    try:
+        for pg, n in zip(pages, (10, 6)):
+            _animate(pg, files / "astronaut.png", files / f"track{n}.npy")
+        for i, (pg, n) in enumerate(zip(pages, (10, 6))):
+            pg.get_by_text(f"{n} frames at 25 fps").wait_for()
+            src = pg.get_attribute("#animate-video video", "src")
+            assert video_info(_fetch(pg, src, tmp_path / f"{i}.mp4"))["frames"] == n
+    finally:
+        for pg in pages:
+            pg.context.close()
+
+
+@pytest.mark.parametrize("photo, driving", [("coffee.png", "track8.npy"), ("astronaut.png", "broken.npy")],
+                         ids=["photo_without_a_face", "unreadable_track"])
+def test_bad_input_shows_the_command_lines_message_not_a_traceback(page, files, checkpoint, capsys, tmp_path,
+                                                                   photo, driving):
+    expected = _cli_error(capsys, "animate", str(files / photo), str(files / driving), "-o",
+                          str(tmp_path / "out.mp4"), "--checkpoint", str(checkpoint))
+    _animate(page, files / photo, files / driving)
+    page.get_by_text(expected).first.wait_for()
+    assert "Traceback" not in page.inner_text("body")
+    assert not page.query_selector("#animate-video video")
+
+
+def test_a_photo_with_two_faces_warns_as_the_command_line_does_and_still_animates(page, files, landmarker):
+    with pytest.warns(UserWarning) as caught:  # what the command line prints
+        landmarker(read_image(files / "two.png"), "two.png")
+    expected = str(caught[0].message)
+    assert expected == "two.png: 2 faces found, using the largest"
+    _animate(page, files / "two.png", files / "track6.npy")
+    page.get_by_text(expected).first.wait_for()
+    page.get_by_text("6 frames at 25 fps").wait_for()
+
+
+def test_a_driver_longer_than_the_limit_is_refused_naming_the_limit(page, files):
+    _animate(page, files / "astronaut.png", files / "track30.npy")
+    page.get_by_text(f"track30.npy: 30 frames, more than this page's limit of {MAX_FRAMES}").first.wait_for()
+    assert not page.query_selector("#animate-video video")
+
+
+def test_edit_with_a_named_expression_gives_an_image_at_the_models_size(page, files, tmp_path):
+    page.get_by_role("tab", name="Edit").click()
+    page.set_input_files("#edit-photo input[type=file]", str(files / "astronaut.png"))
+    page.wait_for_selector("#edit-detected img")  # previewed on upload
+    page.click("#edit-run")
+    page.get_by_text("'happy' at strength 1").wait_for()
+    result = read_image(_fetch(page, page.get_attribute("#edit-download a[href]", "href"), tmp_path / "e.png"))
+    assert result.shape == (64, 64, 3)
+
+
+def _speak(page, photo, audio):
+    page.get_by_role("tab", name="Speak").click()
+    page.set_input_files("#speak-photo input[type=file]", str(photo))
+    page.set_input_files("#speak-audio input[type=file]", str(audio))
+    _uploaded(page, "#speak-audio")
+    page.click("#speak-run")
+
+
+def test_speak_gives_a_video_with_one_frame_per_25th_of_a_second_and_the_recordings_sound(page, files, tmp_path):
+    _speak(page, files / "astronaut.png", files / "speech.wav")
+    page.get_by_text("10 frames at 25 fps").wait_for()
+    out = _fetch(page, page.get_attribute("#speak-download a[href]", "href"), tmp_path / "speak.mp4")
+    assert video_info(out)["frames"] == 10 and has_audio(out)
+    assert page.evaluate(PLAY, "#speak-video video")["decoded"] == 10
+
+
+def test_bad_audio_shows_the_command_lines_message_and_a_long_one_the_pages_limit(page, files, checkpoint,
+                                                                               capsys, tmp_path):
+    expected = _cli_error(capsys, "speak", str(files / "astronaut.png"), str(files / "silent.wav"), "-o",
+                          str(tmp_path / "out.mp4"), "--checkpoint", str(checkpoint))
+    assert "silent" in expected
+    _speak(page, files / "astronaut.png", files / "silent.wav")
+    page.get_by_text(expected).first.wait_for()
+    page.reload()
+    _speak(page, files / "astronaut.png", files / "long.wav")
+    page.get_by_text(f"this page's limit is {MAX_FRAMES} frames at 25 fps").first.wait_for()
+    assert not page.query_selector("#speak-video video")
+
+
+def test_stopping_the_server_removes_everything_it_wrote(server):
+    proc = server["proc"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) is not None
+    server["log"].seek(0)
+    log = server["log"].read()
+    assert "Traceback" not in log, log
+    assert list(server["tmp"].iterdir()) == [] and list(server["cwd"].iterdir()) == [], log
+
+
+def test_web_without_gradio_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if not installed
+    with pytest.raises(SystemExit, match=r"pip install 'motiongan\[web\]'"):
+        main(["web", "--checkpoint", "unused.safetensors"])
