@@ -17,8 +17,8 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from motiongan.convention import LandmarkEncoder
 from motiongan.inference.streaming import Streamer
-from motiongan.landmarks import heatmaps
 from motiongan.networks import Generator
 
 
@@ -61,7 +61,7 @@ def main():
     S = args.size
     src = torch.rand(1, 3, S, S, device=dev) * 2 - 1
     src_pts = torch.rand(1, 68, 2, device=dev) * (S - 20) + 10
-    sm = heatmaps(src_pts, S, 1.5)
+    sm = LandmarkEncoder(S, 1.5)(src_pts)
     track = [src_pts + torch.randn_like(src_pts) * 2 for _ in range(args.frames + 2)]
     out = {"device": str(dev), "threads": torch.get_num_threads(), "size": S, "width": args.width,
            "params_M": round(sum(p.numel() for p in G.parameters()) / 1e6, 2)}
@@ -71,7 +71,7 @@ def main():
         s = src.contiguous(memory_format=fmt)
         state, frames = None, []
         for p in track[:n]:
-            f, state = G.step(s, sm, heatmaps(p, S, 1.5), state)
+            f, state = G.step(s, sm, LandmarkEncoder(S, 1.5)(p), state)
             frames.append(f)
         sync(dev)
         G.to(memory_format=torch.contiguous_format)
@@ -81,7 +81,7 @@ def main():
         return plain_run(n, torch.channels_last)
 
     def fast_run(n, backend="eager"):
-        st = Streamer(G, src, sm, 1.5, backend=backend)
+        st = Streamer(G, src, sm, LandmarkEncoder(S, 1.5), backend=backend)
         frames = [st.step(p) for p in track[:n]]
         sync(dev)
         return frames
@@ -90,9 +90,10 @@ def main():
 
     with torch.no_grad():
         with FlopCounterMode(display=False) as fc:
-            G.step(src, sm, heatmaps(track[0], S, 1.5), None)
+            G.step(src, sm, LandmarkEncoder(S, 1.5)(track[0]), None)
         plain_flops = fc.get_total_flops()
-        st = Streamer(G, src, sm, 1.5, backend="eager")  # the counter cannot see inside compiled code
+        # the counter cannot see inside compiled code
+        st = Streamer(G, src, sm, LandmarkEncoder(S, 1.5), backend="eager")
         with FlopCounterMode(display=False) as fc:
             st.step(track[0])
         fast_flops = fc.get_total_flops()
@@ -128,7 +129,7 @@ def main():
         # batches of independent videos
         B = args.batch
         sb, smb = src.expand(B, -1, -1, -1).contiguous(), sm.expand(B, -1, -1, -1)
-        stb = Streamer(G, sb, smb, 1.5, backend="eager")
+        stb = Streamer(G, sb, smb, LandmarkEncoder(S, 1.5), backend="eager")
         pts = track[0].expand(B, -1, -1)
         stb.step(pts)
         sync(dev)
@@ -138,7 +139,7 @@ def main():
         sync(dev)
         out[f"frames_per_s_batch{B}_fast"] = round(4 * B / (time.perf_counter() - t), 2)
         # memory against video length (streaming, state carried)
-        st = Streamer(G, src, sm, 1.5, backend=backends[1])
+        st = Streamer(G, src, sm, LandmarkEncoder(S, 1.5), backend=backends[1])
         mem = {}
         for i in range(1, 61):
             st.step(track[i % len(track)])

@@ -16,12 +16,12 @@ STARTED = time.monotonic()
 import argparse  # noqa: E402
 import json  # noqa: E402
 
-import torch
-from torch.profiler import ProfilerActivity, profile
-from torch.utils.flop_counter import FlopCounterMode
+import torch  # noqa: E402 (after STARTED: the start-up is timed)
+from torch.profiler import ProfilerActivity, profile  # noqa: E402 (after STARTED: the start-up is timed)
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402 (after STARTED: the start-up is timed)
 
-from motiongan.training.config import load_config
-from motiongan.training.trainer import Trainer
+from motiongan.config import load_config  # noqa: E402 (after STARTED: the start-up is timed)
+from motiongan.training.trainer import Trainer  # noqa: E402 (after STARTED: the start-up is timed)
 
 REGIONS = ["G/forward", "G/loss_Df_features", "G/loss_Dv_features", "G/loss_V", "G/backward_and_step",
            "Df/step", "Dv/step"]
@@ -70,24 +70,24 @@ def main():
     dev = tr.device
     sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
     b = batch_for(cfg, 1, dev)
-    tr.set_input(b)
+    bt = tr.batch(b)
     out = {"config": cfg.name, "device": str(dev), "threads": torch.get_num_threads(), "size": cfg.image_size,
            "T": cfg.T, "networks": {}}
-    s, sm, tm = tr.source, tr.source_maps, tr.target_maps
+    s, sm, tm = bt.source, bt.source_maps, bt.target_maps
     per_frame = {}
     with torch.no_grad():
         G = tr.nets["G"]
         per_frame["G"] = flops(lambda: G.step(s, sm, tm[:, 0], None) if G.recurrent else G.step(s, None, tm[:, 0]))
         if "Df" in tr.nets:
-            per_frame["Df"] = flops(lambda: tr.nets["Df"](s, sm, tr.real[:, 0], tm[:, 0]))
+            per_frame["Df"] = flops(lambda: tr.nets["Df"](s, sm, bt.real[:, 0], tm[:, 0]))
         if "Dv" in tr.nets:
-            per_frame["Dv"] = flops(lambda: tr.nets["Dv"](tr.real)) / cfg.T
+            per_frame["Dv"] = flops(lambda: tr.nets["Dv"](bt.real)) / cfg.T
         if "D" in tr.nets:
-            per_frame["D"] = flops(lambda: tr.nets["D"](tr.real[:, 0]))
-        if tr.V is not None:
-            per_frame["V"] = flops(lambda: tr.V.embed(s, tr.source_lms))
+            per_frame["D"] = flops(lambda: tr.nets["D"](bt.real[:, 0]))
+        if getattr(tr.objective, "V", None) is not None:
+            per_frame["V"] = flops(lambda: tr.objective.V.embed(s, bt.source_lms))
     for name, f in per_frame.items():
-        net = tr.V if name == "V" else tr.nets[name]
+        net = tr.objective.V if name == "V" else tr.nets[name]
         out["networks"][name] = {"params_M": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
                                  "gflops_per_frame": round(f / 1e9, 2)}
     rate = matmul_tflops(dev)
@@ -96,25 +96,23 @@ def main():
     for B in args.batch:
         tr = Trainer(cfg, args.device)
         batch = batch_for(cfg, B, dev)
-        tr.set_input(batch)
-        tr.optimize()  # warm-up
+        tr.step(batch)  # warm-up
         sync()
         if "first_step_s" not in out:
             out["first_step_s"] = round(time.monotonic() - STARTED, 1)
         t = time.perf_counter()
         for _ in range(args.steps):
-            tr.set_input(batch)
-            tr.optimize()
+            tr.step(batch)
         sync()
         step_s = (time.perf_counter() - t) / args.steps
         model_flops = 3 * sum(per_frame.values()) * B * cfg.T
         out["batches"].append({"batch": B, "seconds_per_step": round(step_s, 3), "steps_per_s": round(1 / step_s, 3),
-                               "clips_per_s": round(B / step_s, 1), "model_tflops_per_step": round(model_flops / 1e12, 3),
+                               "clips_per_s": round(B / step_s, 1),
+                               "model_tflops_per_step": round(model_flops / 1e12, 3),
                                "mfu_%": round(100 * model_flops / step_s / (rate * 1e12), 1)})
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
     with profile(activities=acts) as prof:
-        tr.set_input(batch)
-        tr.optimize()
+        tr.step(batch)
         sync()
     avg = {e.key: e for e in prof.key_averages()}
     key = "device_time_total" if dev.type == "cuda" else "cpu_time_total"

@@ -1,17 +1,85 @@
-"""The ``motiongan`` command: prepare, train, evaluate, animate, edit, expressions, demo."""
+"""The ``motiongan`` command: prepare, pack, train, evaluate, export, animate, edit, expressions, demo.
+
+Each command checks its arguments and output locations first, then calls one library function. A
+:class:`~motiongan.errors.MotionGANError` (or a missing file) is printed on one line, exit 2; Ctrl-C and
+SIGTERM end with one line and exit 130 / 143, temporary files removed; anything else is a bug and keeps its
+traceback.
+"""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from pathlib import Path
 
+from .errors import ConfigError, MotionGANError
+
 STARTED = time.monotonic()  # for train --time-budget: the budget counts from the command's start
 
 
+# ------------------------------------------------------------------------------------ shared checks
+def _device(name: str | None) -> str:
+    """A device that exists here (default: cuda if available)."""
+    import torch
+
+    if not name:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name}: not a device (cpu, cuda, cuda:1, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return name
+
+
+def _exists(*paths) -> None:
+    for p in paths:
+        if p is not None and not Path(p).exists():
+            raise FileNotFoundError(f"{p}: no such file or folder")
+
+
+def _test_list(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value
+
+
+def _animator(args, compile: bool = False):
+    """The model (``--checkpoint`` or the shipped one) and a face landmarker, on ``--device``."""
+    from .inference.animate import Animator
+    from .inference.model import MotionGAN
+
+    device = _device(args.device)
+    return Animator(MotionGAN.from_checkpoint(args.checkpoint or _shipped_model(), device), compile=compile)
+
+
+def _load_model(args):
+    """``--checkpoint`` or the shipped generator, on ``--device``."""
+    from .inference.model import MotionGAN
+
+    return MotionGAN.from_checkpoint(args.checkpoint or _shipped_model(), _device(args.device))
+
+
+def _shipped_model() -> str:
+    from .checkpoint import CheckpointError
+
+    assets = Path(__file__).resolve().parent / "assets"
+    found = sorted(assets.glob("generator*.safetensors"))  # one file, or shards 00001-of-N ...
+    if not found:
+        raise CheckpointError("no trained model ships with this version of MotionGAN yet; pass --checkpoint "
+                              "PATH (a run's generator.safetensors or checkpoint-*.safetensors)")
+    return str(found[0])
+
+
+# ----------------------------------------------------------------------------------------- commands
 def _prepare(args):
     from .data.prepare import Settings, prepare
+    from .media import check_output_folder
 
+    _exists(*args.src)
+    check_output_folder(args.out)
     st = Settings(size=args.size, scale=args.scale, box_sigma=args.box_sigma, quality=args.quality,
                   max_frames=args.max_frames, landmark_sigma=args.landmark_sigma)
     for src in args.src:
@@ -23,18 +91,126 @@ def _prepare(args):
 def _pack(args):
     from .data.pack import pack
 
-    test_list = None if args.test_list.lower() == "none" else args.test_list
-    m = pack(args.src, args.out, args.split, test_list, args.quality, args.max_frames_per_person, args.seed,
-             progress=not args.quiet)
+    m = pack(args.src, args.out, args.split, _test_list(args.test_list), args.quality,
+             args.max_frames_per_person, args.seed, progress=not args.quiet)
     size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
     print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people, "
           f"{size / 2**20:.1f} MiB")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="motiongan", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+def _train(args):
+    from .config import load_config
+    from .media import check_output_folder
+    from .training.loop import parse_duration, train
 
+    _exists(args.data, args.init_generator)
+    run_config = Path(args.out) / "config.json"
+    cfg = load_config(str(run_config) if args.resume and run_config.exists() and args.config is None
+                      else args.config or "paper", args.set)
+    budget = parse_duration(args.time_budget) if args.time_budget else None
+    device = _device(args.device)
+    check_output_folder(args.out)
+    train(cfg, args.data, args.out, device=device, resume=args.resume, steps=args.steps,
+          time_budget=budget, started=STARTED, init_generator=args.init_generator)
+
+
+def _evaluate(args):
+    from .evaluation.evaluate import evaluate
+    from .media import check_output_folder
+
+    _exists(*args.checkpoint, args.data)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ConfigError(f"--max-frames {args.max_frames}: need at least 1 frame per clip")
+    check_output_folder(args.out)
+    res = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=_device(args.device),
+                   max_frames=args.max_frames, seed=args.seed, test_fraction=args.test_fraction,
+                   test_persons=args.test_persons, test_list=_test_list(args.test_list))
+    print((Path(args.out) / "table.md").read_text())
+    print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
+
+
+def _compare(args):
+    from .evaluation.compare import compare
+
+    _exists(args.new, args.old, args.data)
+    r = compare(args.new, args.old or _shipped_model(), args.data, args.out, device=_device(args.device),
+                max_frames=args.max_frames, test_list=_test_list(args.test_list))
+    print((Path(args.out) / "table.md").read_text())
+    for k, d in r["differences"].items():
+        print(f"{k}: new {d['new']:.2f}, old {d['old']:.2f}, difference {d['diff']:+.2f} (noise +-{d['noise']:.2f})")
+    print("verdict: " + ("BETTER: ship it" if r["better"] else "not better: " + "; ".join(r["reasons"])))
+
+
+def _export(args):
+    from .inference.model import MotionGAN
+    from .media import check_output
+
+    _exists(args.checkpoint)
+    check_output(args.output, {".safetensors"}, create_folder=True)
+    for f in MotionGAN.from_checkpoint(args.checkpoint).export(args.output, half=args.half, shard_mb=args.shard_mb):
+        print(f"{f}: {f.stat().st_size / 2**20:.1f} MiB")
+
+
+def _animate(args):
+    from .inference.animate import load_driving
+    from .media import check_output, read_image, video_info
+
+    _exists(args.source, args.driving)
+    check_output(args.output, {".mp4"})
+    read_image(args.source)  # the inputs are read once before the model loads, so all errors come first
+    driving = Path(args.driving)
+    if driving.is_dir() or driving.suffix.lower() == ".npy":
+        load_driving(driving)
+    else:
+        video_info(driving)
+    res = _animator(args, args.compile).animate(
+        args.source, args.driving, args.output, retarget_motion=not args.no_retarget,
+        side_by_side=args.side_by_side, overlay=args.overlay, paste=args.paste, fps=args.fps, progress=True)
+    print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
+
+
+def _edit(args):
+    import numpy as np
+
+    from .inference.edit import edit_image, load_expressions
+    from .media import IMAGE_SUFFIXES, check_output
+
+    if (args.target is None) == (args.expression is None):
+        raise ConfigError("give exactly one of --target IMAGE_OR_PTS and --expression NAME")
+    _exists(args.source, args.target, args.target_neutral)
+    load_expressions(args.expressions)  # a bad expressions file is reported before the model loads
+    check_output(args.output, IMAGE_SUFFIXES)
+    target = edit_image(_animator(args), args.source, args.output, args.expression, args.target,
+                        args.target_neutral, args.expressions, args.strength, args.paste)
+    if args.save_landmarks:
+        np.save(Path(args.output).with_suffix(".landmarks.npy"), target)
+    print(f"{args.output}: written")
+
+
+def _expressions(args):
+    from .inference.edit import measure_expressions, save_expressions
+    from .media import check_output
+
+    _exists(args.src)
+    check_output(args.output, {".json"})
+    data, skipped = measure_expressions(args.src, args.neutral)
+    save_expressions(args.output, data)
+    print(f"{args.output}: " + ", ".join(f"{k} ({v['people']} people)" for k, v in data["expressions"].items())
+          + f"; {skipped} images without a face")
+
+
+def _demo(args):
+    from .inference.demo import demo
+    from .media import check_output_folder
+
+    check_output_folder(args.out)
+    n = demo(_animator(args), args.out)
+    print(f"{args.out}: demo.mp4 ({n} frames), demo_side_by_side.mp4 (source | target landmarks | "
+          "generated), demo_strip.png (source, then 7 generated frames)")
+
+
+# ------------------------------------------------------------------------------------------- parser
+def _add_data_commands(sub) -> None:
     p = sub.add_parser("prepare", help="detect landmarks, crop and cache face videos or images")
     p.add_argument("src", nargs="+", help="source folder(s)")
     p.add_argument("--layout", required=True, choices=["300vw", "videos", "images"])
@@ -63,30 +239,152 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pack)
 
-    from . import cli_model, web
 
-    cli_model.add_commands(sub)
+def _add_training_commands(sub) -> None:
+    p = sub.add_parser("train", help="train MotionGAN, an ablation or the StarGAN baseline on a prepared cache")
+    p.add_argument("--config", default=None, help="paper, img_only, no_v, no_df, no_dv, stargan, small, or a "
+                   "JSON file (default: paper; with --resume, the run's own config.json)")
+    p.add_argument("--data", required=True, help="prepared cache folder")
+    p.add_argument("--out", required=True, help="run folder, e.g. runs/paper")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override configuration values")
+    p.add_argument("--steps", type=int, default=None, help="train until this step (default: the config's)")
+    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--time-budget", default=None, metavar="DURATION",
+                   help="stop cleanly (checkpoint + generator export) before this much wall time since the "
+                        "command started, e.g. 540s, 9m, 1h30m")
+    p.add_argument("--init-generator", default=None, metavar="PATH",
+                   help="start G from a generator export (a file, a shard or a folder of shards); "
+                        "the discriminators start fresh (see d_warmup)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="the paper's metrics and Table 1 on a prepared split")
+    p.add_argument("--checkpoint", action="append", required=True, help="a checkpoint (repeat for several)")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test", choices=["train", "test", "all"],
+                   help="all: every clip (for a cache that holds only test people)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-frames", type=int, default=None, help="evaluate at most this many frames per clip")
+    p.add_argument("--test-list", default="v1", help="the fixed test people (v1, or a file of person ids); "
+                   "'none': a random split by --seed, --test-fraction, --test-persons (for your own data)")
+    p.add_argument("--seed", type=int, default=0, help="the random split's seed (as in training)")
+    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--test-persons", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("compare", help="the relay's gate: is generator NEW better than OLD on the test people?")
+    p.add_argument("new", help="the new generator (export, shard or folder of shards)")
+    p.add_argument("old", nargs="?", default=None, help="the generator to beat (default: the shipped one)")
+    p.add_argument("--data", required=True, help="a prepared cache holding the test people")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-frames", type=int, default=40, help="frames per clip (the same for both)")
+    p.add_argument("--test-list", default="v1")
+    p.add_argument("--device", default=None)
+    p.set_defaults(func=_compare)
+
+    p = sub.add_parser("export", help="export a checkpoint's generator (fp16, shards) for inference or shipping")
+    p.add_argument("checkpoint", help="a training checkpoint, generator export, shard or folder of shards")
+    p.add_argument("-o", "--output", required=True, help="output .safetensors (shards get -0000i-of-0000n)")
+    p.add_argument("--half", action="store_true", help="store weights in fp16")
+    p.add_argument("--shard-mb", type=float, default=None, help="at most this many MiB per file")
+    p.set_defaults(func=_export)
+
+
+def _model_args(p):
+    p.add_argument("--checkpoint", default=None, help="default: the model the project ships")
+    p.add_argument("--device", default=None)
+
+
+def _add_inference_commands(sub) -> None:
+    p = sub.add_parser("animate", help="animate a face image from a driving video or landmark track")
+    p.add_argument("source", help="face image")
+    p.add_argument("driving", help="video, .npy landmark track (N x 68 x 2) or folder of .pts files")
+    p.add_argument("-o", "--output", required=True, help="output .mp4")
+    p.add_argument("--no-retarget", action="store_true", help="use the driving landmarks as given (paper)")
+    p.add_argument("--side-by-side", action="store_true", help="source | driving with landmarks | result")
+    p.add_argument("--overlay", action="store_true", help="draw the target landmarks on the result")
+    p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
+    p.add_argument("--fps", type=float, default=None, help="default: the driver's (25 for landmark files)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the generator (for long videos)")
+    _model_args(p)
+    p.set_defaults(func=_animate)
+
+    p = sub.add_parser("edit", help="change a face's expression (from another face or a named expression)")
+    p.add_argument("source")
+    p.add_argument("--target", default=None, help="image or .pts whose expression to transfer")
+    p.add_argument("--target-neutral", default=None, help="the target person's neutral image or .pts")
+    p.add_argument("--expression", default=None, help="a named expression of the --expressions file (the "
+                   "shipped one: " + _shipped_expressions() + ")")
+    p.add_argument("--expressions", default=None, help="expressions file (default: the shipped one)")
+    p.add_argument("--strength", type=float, default=1.0)
+    p.add_argument("--paste", action="store_true")
+    p.add_argument("--save-landmarks", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
+    _model_args(p)
+    p.set_defaults(func=_edit)
+
+    p = sub.add_parser("expressions", help="measure named expressions from a labelled face-image folder")
+    p.add_argument("src", help="folder of PERSON_LABEL images (e.g. ../shared/data/expressions/yale)")
+    p.add_argument("--neutral", default="normal", help="the label of neutral faces")
+    p.add_argument("-o", "--output", required=True, help="output .json")
+    p.set_defaults(func=_expressions)
+
+    p = sub.add_parser("demo", help="animate the astronaut (scikit-image) with the shipped landmark track")
+    p.add_argument("--out", default="demo_out")
+    _model_args(p)
+    p.set_defaults(func=_demo)
+
+
+def _shipped_expressions() -> str:
+    import json
+
+    path = Path(__file__).resolve().parent / "assets" / "expressions.json"
+    try:
+        return ", ".join(json.loads(path.read_text())["expressions"])
+    except (OSError, ValueError, KeyError):
+        return "none"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="motiongan", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    _add_data_commands(sub)
+    _add_training_commands(sub)
+    _add_inference_commands(sub)
+    # sub-packages with their own commands register them here, one line each: <module>.add_commands(sub)
+    from . import web
+    from .speech import cli as speech_cli
+
     web.add_commands(sub)
-    from .speech import cli as cli_speech
-
-    cli_speech.add_commands(sub)
+    speech_cli.add_commands(sub)
     return ap
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the program is so that context managers remove their temporary files."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .data.cache import CacheError
-    from .face import NoFaceError
-    from .landmarks import LandmarkFileError
-    from .media import MediaError
-    from .training.checkpoint import CheckpointError
-
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         args.func(args)
-    except (CacheError, CheckpointError, NoFaceError, LandmarkFileError, MediaError,
-            FileNotFoundError, ValueError) as e:
+    except (MotionGANError, FileNotFoundError) as e:
         print(f"motiongan {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"motiongan {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print(f"motiongan {args.command}: terminated", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

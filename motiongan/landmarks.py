@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter1d
 
+from .errors import MotionGANError
 from .media import atomic_write_bytes
 
 N_POINTS = 68
@@ -35,7 +36,7 @@ for _a, _b in _PAIRS:
 MIRROR.setflags(write=False)
 
 
-class LandmarkFileError(ValueError):
+class LandmarkFileError(MotionGANError):
     """A landmark file that cannot be read; the message names the file and line."""
 
 
@@ -118,86 +119,16 @@ def normalised_error(pred, target):
     return per_point.mean(-1) / interocular(target)
 
 
-# ------------------------------------------------------------------------------------------ heatmaps
-def heatmap_radius(sigma: float) -> int:
-    """Half-size of the square support of a heatmap: values beyond 3 sigma are exactly zero."""
-    return int(math.ceil(3 * sigma))
+# ---------------------------------------------------------------------------------------- smoothing
+def smooth(track: np.ndarray, sigma: float) -> np.ndarray:
+    """Temporal Gaussian smoothing (``sigma`` frames, along the first axis) of a landmark track (T, 68, 2)
+    or a track of crop boxes (T, 3); ``sigma`` <= 0 leaves it as it is."""
+    if sigma <= 0 or len(track) < 2:
+        return np.asarray(track, np.float32)
+    return gaussian_filter1d(np.asarray(track, np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
 
 
-def heatmaps(points: torch.Tensor, size: int | tuple[int, int], sigma: float = 1.5) -> torch.Tensor:
-    """Render (B, 68, 2) points as (B, 68, H, W) Gaussian heatmaps peaking at 1 on each point.
-
-    Separable: the outer product of two 1-D Gaussians, each cut to zero farther than
-    :func:`heatmap_radius` from the point, so every channel is non-zero only in a small square.
-    """
-    h, w = (size, size) if isinstance(size, int) else size
-    r = heatmap_radius(sigma)
-    pts = points.float()
-    xs = torch.arange(w, device=pts.device, dtype=pts.dtype)
-    ys = torch.arange(h, device=pts.device, dtype=pts.dtype)
-    dx = xs - pts[..., 0:1]
-    dy = ys - pts[..., 1:2]
-    gx = torch.exp(-(dx**2) / (2 * sigma**2)) * (dx.abs() <= r)
-    gy = torch.exp(-(dy**2) / (2 * sigma**2)) * (dy.abs() <= r)
-    return gy.unsqueeze(-1) * gx.unsqueeze(-2)
-
-
-def heatmaps_to_points(maps: torch.Tensor) -> torch.Tensor:
-    """Sub-pixel (..., 68, 2) coordinates from (..., 68, H, W) heatmaps.
-
-    Argmax, refined along x and y by the vertex of a parabola through the log of the peak and its two
-    neighbours; exact for an untruncated Gaussian peak.
-    """
-    *lead, h, w = maps.shape
-    flat = maps.reshape(-1, h, w).float()
-    idx = flat.reshape(flat.shape[0], -1).argmax(-1)
-    py, px = idx // w, idx % w
-    logm = torch.log(flat.clamp_min(1e-12))
-    n = torch.arange(flat.shape[0], device=maps.device)
-
-    def offset(c, lo, hi):
-        denom = lo - 2 * c + hi
-        off = 0.5 * (lo - hi) / torch.where(denom.abs() < 1e-12, torch.full_like(denom, -1e12), denom)
-        return off.clamp(-0.5, 0.5)
-
-    c = logm[n, py, px]
-    xl = logm[n, py, (px - 1).clamp_min(0)]
-    xr = logm[n, py, (px + 1).clamp_max(w - 1)]
-    yu = logm[n, (py - 1).clamp_min(0), px]
-    yd = logm[n, (py + 1).clamp_max(h - 1), px]
-    ox = torch.where((px > 0) & (px < w - 1), offset(c, xl, xr), torch.zeros_like(c))
-    oy = torch.where((py > 0) & (py < h - 1), offset(c, yu, yd), torch.zeros_like(c))
-    out = torch.stack([px.float() + ox, py.float() + oy], -1)
-    return out.reshape(*lead, 2)
-
-
-# --------------------------------------------------------------------------------------- crop boxes
-def crop_box(points: np.ndarray, scale: float = 1.6) -> np.ndarray:
-    """Square box (cx, cy, side) around (68, 2) points: side = scale x the larger extent."""
-    lo, hi = points.min(-2), points.max(-2)
-    centre = (lo + hi) / 2
-    side = (hi - lo).max(-1) * scale
-    return np.concatenate([centre, side[..., None]], -1).astype(np.float32)
-
-
-def smooth_boxes(boxes: np.ndarray, sigma: float = 3.0) -> np.ndarray:
-    """Smooth a (T, 3) track of crop boxes over time with a Gaussian of ``sigma`` frames."""
-    if sigma <= 0 or len(boxes) < 2:
-        return boxes.astype(np.float32)
-    return gaussian_filter1d(boxes.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
-
-
-def box_to_affine(box: np.ndarray, size: int) -> np.ndarray:
-    """2x3 matrix mapping image pixels into a ``size`` x ``size`` crop of the square ``box``."""
-    cx, cy, side = (float(v) for v in box)
-    s = size / side
-    # continuous coordinates: the box's left edge (cx - side/2) maps to the crop's left edge (-0.5)
-    return np.array(
-        [[s, 0, -0.5 - (cx - side / 2) * s], [0, s, -0.5 - (cy - side / 2) * s]],
-        np.float32,
-    )
-
-
+# ------------------------------------------------------------------------------------------ affines
 def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Apply a 2x3 affine matrix to (..., 2) points."""
     return points @ matrix[:, :2].T + matrix[:, 2]
@@ -226,11 +157,6 @@ def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     scale = np.trace(np.diag(d) @ sign) / var
     lin = scale * rot
     return np.hstack([lin, (mu_d - lin @ mu_s)[:, None]]).astype(np.float32)
-
-
-def procrustes_align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """``src`` moved onto ``dst`` by the best similarity transform."""
-    return apply_affine(src, similarity(src, dst))
 
 
 def retarget(source: np.ndarray, driving: np.ndarray, neutral: int | np.ndarray = 0) -> np.ndarray:

@@ -14,8 +14,10 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import MotionGANError
 
-class MediaError(ValueError):
+
+class MediaError(MotionGANError):
     """A file that cannot be read or written; the message names the file."""
 
 
@@ -40,20 +42,65 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise MediaError(f"{path}: cannot be decoded as an image ({e})") from None
 
 
+VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def check_output(path: str | os.PathLike, suffixes: set[str] | None = None, create_folder: bool = False) -> Path:
+    """An output file name that can be written, checked before any heavy work: the right suffix, not a
+    folder, in an existing writable folder (or one that can be created, with ``create_folder``)."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise MediaError(f"{path}: expected a file name ending in {' or '.join(sorted(suffixes))}")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a folder; give a file name")
+    folder = path.parent
+    if create_folder:
+        check_output_folder(folder)
+    elif not folder.is_dir():
+        raise MediaError(f"{folder}: no such folder (for the output {path.name})")
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        raise MediaError(f"{folder}: folder is not writable (for the output {path.name})")
+    return path
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """An output folder that exists and is writable, or can be created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MediaError(f"{path}: exists and is not a folder")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise MediaError(f"{existing}: folder is not writable (for the output {path})")
+    return path
+
+
+def _atomic(path: Path, write, keep_suffix: bool = False) -> None:
+    """``write(tmp)`` to a hidden temporary name beside ``path``, then rename it into place; any failure
+    leaves no temporary file and is reported as a MediaError naming ``path``."""
+    name = f".{path.stem}.tmp{os.getpid()}{path.suffix}" if keep_suffix else f".{path.name}.tmp{os.getpid()}"
+    tmp = path.with_name(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"{path}: cannot be written ({e.strerror or e})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to a temporary name beside ``path``, then rename it into place."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    _atomic(Path(path), lambda tmp: tmp.write_bytes(data))
 
 
 def write_image(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write an RGB uint8 image atomically (format from the suffix)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    Image.fromarray(rgb).save(tmp)
-    os.replace(tmp, path)
+    _atomic(Path(path), lambda tmp: Image.fromarray(rgb).save(tmp), keep_suffix=True)
 
 
 def video_info(path: str | os.PathLike) -> dict:
@@ -133,7 +180,12 @@ class VideoWriter:
             rgb = np.ascontiguousarray(np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge"))
         if self.proc is None:
             self._start(*rgb.shape[:2])
-        self.proc.stdin.write(rgb.tobytes())
+        try:
+            self.proc.stdin.write(rgb.tobytes())
+        except OSError:  # ffmpeg stopped: say why
+            err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+            self.abort()
+            raise MediaError(f"{self.path}: ffmpeg failed: {err[-1] if err else 'it stopped'}") from None
 
     def close(self) -> None:
         if self.proc is None:
@@ -147,8 +199,13 @@ class VideoWriter:
 
     def abort(self) -> None:
         if self.proc is not None:
-            self.proc.stdin.close()
+            self.proc.kill()
             self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
         self.tmp.unlink(missing_ok=True)
 
     def __enter__(self):

@@ -48,7 +48,7 @@ def _serve(args) -> None:
         raise SystemExit(f"motiongan web: error: {INSTALL_HINT}")
     if args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
-    from .cli_model import _load_model
+    from .cli import _load_model
 
     model = _load_model(args)  # before anything is written: a bad checkpoint leaves no folder behind
     root = Path(tempfile.mkdtemp(prefix="motiongan-web-"))
@@ -256,10 +256,10 @@ def _user_message(e: Exception, files) -> str:
 def build_page(model, results: Path, max_frames: int = 750, expressions: str | None = None):
     """The Gradio Blocks page (queued; launch it with ``.launch()``)."""
     gr = _gradio()
+    from .checkpoint import CheckpointError
     from .face import NoFaceError
     from .landmarks import LandmarkFileError
     from .media import MediaError
-    from .training.checkpoint import CheckpointError
 
     page = Page(model, results, max_frames, expressions)
     user_errors = (NoFaceError, MediaError, LandmarkFileError, CheckpointError, FileNotFoundError, ValueError)
@@ -289,7 +289,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
             gr.Warning(html.escape(_user_message(ValueError(n), [photo])))
         return shown, f"**{Path(photo).name}**: face found (green: landmarks; yellow: what the model sees)"
 
-    def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):
+    def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
         shown, video, status = run(page.animate, [photo, driving], photo, driving, retarget, side_by_side,
                                    paste, progress)
         return shown, video, video, _user_message(ValueError(status), [photo, driving])
@@ -299,7 +299,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                                    target_neutral, strength, paste)
         return shown, image, image, _user_message(ValueError(status), [photo, target, target_neutral])
 
-    def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):
+    def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
         shown, video, status = run(page.speak, [photo, audio], photo, audio, fps, paste, progress)
         return shown, video, video, _user_message(ValueError(status), [photo, audio])
 

@@ -9,7 +9,6 @@ points 36-41 (red) sit on the eye on the image's left in both, as the iBUG order
 import argparse
 from pathlib import Path
 
-
 from motiongan.data import Cache
 from motiongan.draw import draw_landmarks, grid
 from motiongan.landmarks import mirror

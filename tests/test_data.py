@@ -8,11 +8,14 @@ import time
 import cv2
 import numpy as np
 import pytest
+import torch
 
+from motiongan.convention import to_tensor
+from motiongan.crop import box_to_affine
 from motiongan.data import Cache, EvalClips, TrainingClips, split_persons
 from motiongan.data.cache import CacheError
 from motiongan.data.prepare import Settings, prepare
-from motiongan.landmarks import apply_affine, box_to_affine, mirror_points, write_pts
+from motiongan.landmarks import apply_affine, mirror_points, write_pts
 from motiongan.media import VideoWriter, iter_video
 
 
@@ -104,8 +107,11 @@ def test_mirrored_samples_carry_permuted_landmarks_on_the_right_features(grid_ca
 
 def test_eval_clips_are_whole_clips_from_the_first_frame(grid_cache):
     ev = EvalClips(grid_cache, "all")
-    c = ev[0]
-    assert c["frames"].shape[0] == 24 and c["landmarks"].shape == (24, 68, 2) and c["fps"] == 25.0
+    c, clip = ev[0], grid_cache.clip(ev.clip_ids[0])
+    assert len(ev) == 3 and c["frames"].shape[0] == len(clip) == 24 and c["fps"] == 25.0
+    assert torch.equal(c["frames"], to_tensor(np.stack([clip.frame(i) for i in range(len(clip))])))  # in order
+    assert torch.equal(c["landmarks"], torch.from_numpy(clip.landmarks))  # source = frame 0, every frame a target
+    assert EvalClips(grid_cache, "all", max_frames=5)[0]["frames"].shape[0] == 5
 
 
 def test_a_missing_split_is_a_clear_error(grid_cache, tmp_path):

@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 
 from motiongan.face import FaceJudge, NoFaceError, Verification, align_faces, jitter
-from motiongan.face.landmarker import fill_gaps, smooth_track
+from motiongan.face.landmarker import fill_gaps
 from motiongan.face.verification import TEMPLATE_112, sface_path
-from motiongan.landmarks import normalised_error, read_pts
+from motiongan.landmarks import normalised_error, read_pts, smooth
 from motiongan.media import MediaError, VideoWriter, iter_video, read_image
 
 
@@ -88,7 +88,7 @@ def test_video_tracking_follows_the_face_and_smoothing_reduces_jitter(data_dir, 
     for got, ref in zip(track[::10], detected):
         assert normalised_error(got, ref) < 0.05
     raw = fill_gaps(track)
-    assert jitter(smooth_track(raw, 1.5)) < 0.7 * jitter(raw)
+    assert jitter(smooth(raw, 1.5)) < 0.7 * jitter(raw)
 
 
 def test_fill_gaps_uses_the_nearest_found_frame():
@@ -147,7 +147,11 @@ def test_v_and_the_dlib_judge_tell_people_apart(data_dir, landmarker, verificati
     assert judge.same_person(d[0], d[1]) and not judge.same_person(d[0], d[2])
 
 
-def test_v_runs_batched(verification):
-    out = verification(torch.rand(4, 3, 112, 112) * 255)
-    one = verification(torch.rand(1, 3, 112, 112) * 255)
-    assert out.shape == (4, 128) and one.shape == (1, 128)
+def test_v_embeds_each_face_of_a_batch_as_it_would_alone(verification):
+    # frozen batch norm: a face's embedding (and so L_id) does not depend on the rest of the batch
+    faces = torch.rand(4, 3, 112, 112) * 255
+    together = verification(faces)
+    alone = torch.cat([verification(faces[i:i + 1]) for i in range(4)])
+    assert together.shape == (4, 128) and torch.allclose(together, alone, atol=1e-4)
+    verification.train()
+    assert torch.allclose(verification(faces), together, atol=1e-4)  # train() keeps it frozen

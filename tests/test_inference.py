@@ -1,33 +1,25 @@
 import os
-import subprocess
 
 import numpy as np
 import pytest
 import torch
 
 from motiongan.cli import main
-from motiongan.data.prepare import Settings, prepare
+from motiongan.config import load_config
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, load_source, target_track
 from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
 from motiongan.landmarks import apply_affine, write_pts
-from motiongan.media import ffmpeg_exe, has_audio, read_image, video_info, write_image
-from motiongan.training.config import load_config
+from motiongan.media import has_audio, read_image, video_info, write_image
 from motiongan.training.loop import train
-
-TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
-        "T=2", "workers=0", "use_v=false", "test_persons=0", "sample_every=100"]
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, data_dir):
+def checkpoint(tmp_path_factory, one_clip, tiny):
     """A tiny generator trained for a few steps in the test."""
-    src = tmp_path_factory.mktemp("src")
-    os.symlink(data_dir / "grid" / "lbax4n.mpg", src / "lbax4n.mpg")
-    cache = tmp_path_factory.mktemp("cache")
-    prepare(src, "videos", cache, Settings(size=64, max_frames=20), workers=1, progress=False)
     run = tmp_path_factory.mktemp("run")
-    train(load_config("small", TINY), cache, run, steps=3, progress=False)
+    cfg = load_config("small", tiny + ["use_v=false", "test_persons=0", "sample_every=100"])
+    train(cfg, one_clip, run, steps=3, progress=False)
     return run / "generator.safetensors"
 
 
@@ -119,13 +111,28 @@ def test_named_expression_and_transfer_move_the_mouth(landmarker, data_dir):
     np.testing.assert_allclose(transfer_expression(neutral, n5, n5), neutral, atol=1e-3)
 
 
-def test_cli_edit_writes_an_image(checkpoint, data_dir, tmp_path):
+def test_cli_edit_generates_for_the_expression_landmarks_and_pastes_into_the_source(checkpoint, landmarker,
+                                                                                     source_image, data_dir,
+                                                                                     tmp_path):
     src = data_dir / "expressions" / "yale" / "03_normal.png"
-    assert main(["edit", str(src), "--expression", "happy", "-o", str(tmp_path / "e.png"),
+    assert main(["edit", str(src), "--expression", "happy", "-o", str(tmp_path / "e.png"), "--save-landmarks",
                  "--checkpoint", str(checkpoint)]) == 0
-    assert read_image(tmp_path / "e.png").shape == (64, 64, 3)
-    assert main(["edit", str(src), "--target", str(data_dir / "expressions" / "yale" / "05_happy.png"),
+    source = load_source(src, 64, landmarker)
+    target = named_expression(source.landmarks, "happy", load_expressions())
+    np.testing.assert_allclose(np.load(tmp_path / "e.landmarks.npy"), target, atol=1e-4)  # what G was given
+    model = MotionGAN.from_checkpoint(checkpoint)
+    expected = next(Animator(model, landmarker).frames(source, target[None]))
+    assert np.array_equal(read_image(tmp_path / "e.png"), expected)  # G's frame for those landmarks
+    assert main(["edit", str(source_image), "--target", str(data_dir / "expressions" / "yale" / "05_happy.png"),
                  "-o", str(tmp_path / "t.png"), "--checkpoint", str(checkpoint), "--paste"]) == 0
+    pasted, image = read_image(tmp_path / "t.png"), read_image(source_image)
+    matrix = load_source(source_image, 64, landmarker).matrix
+    h, w = image.shape[:2]
+    in_crop = apply_affine(np.stack(np.mgrid[:h, :w][::-1], -1).reshape(-1, 2).astype(np.float32), matrix)
+    outside = ((in_crop < -1) | (in_crop > 65)).any(-1).reshape(h, w)
+    assert pasted.shape == image.shape and outside.mean() > 0.2
+    assert np.array_equal(pasted[outside], image[outside])  # the face is pasted in, the rest kept
+    assert not np.array_equal(pasted[~outside], image[~outside])
 
 
 @pytest.mark.parametrize("case", ["no_face", "bad_driving", "bad_track", "missing_ckpt", "pickled_ckpt",
@@ -161,8 +168,18 @@ def test_bad_input_fails_clearly_without_an_output_file(case, checkpoint, source
     assert not out.exists() and not list(tmp_path.glob(".out*"))
 
 
-def test_ffmpeg_ships_inside_the_package():
-    assert subprocess.run([ffmpeg_exe(), "-version"], capture_output=True).returncode == 0
+def test_video_writer_pads_odd_sizes_and_leaves_nothing_when_interrupted(tmp_path):
+    from motiongan.media import VideoWriter
+
+    with VideoWriter(tmp_path / "odd.mp4", 25) as vw:
+        for i in range(5):
+            vw.write(np.full((47, 63, 3), 40 * i, np.uint8))
+    info = video_info(tmp_path / "odd.mp4")
+    assert (info["frames"], info["width"], info["height"]) == (5, 64, 48)
+    with pytest.raises(KeyboardInterrupt), VideoWriter(tmp_path / "cut.mp4", 25) as vw:
+        vw.write(np.zeros((48, 64, 3), np.uint8))
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.mp4"]
 
 
 def test_demo_animates_the_astronaut_with_the_shipped_track(checkpoint, tmp_path):
@@ -186,7 +203,7 @@ def test_the_shipped_generator_loads_from_its_shards_and_animates_the_demo(tmp_p
 
 
 def test_a_generator_exported_in_fp16_shards_loads_and_generates_like_the_original(checkpoint, tmp_path):
-    from motiongan.training.checkpoint import CheckpointError, save_generator
+    from motiongan.checkpoint import CheckpointError, save_generator
 
     model = MotionGAN.from_checkpoint(checkpoint)
     files = save_generator(tmp_path / "g.safetensors", model.G, model.config.to_json(), 3, half=True,
@@ -211,3 +228,24 @@ def test_export_command_writes_fp16_shards_that_animate(checkpoint, source_image
     assert main(["animate", str(source_image), str(tmp_path / "t.npy"), "-o", str(tmp_path / "o.mp4"),
                  "--checkpoint", str(tmp_path / "exp")]) == 0
     assert frames_of(tmp_path / "o.mp4") == 3
+
+
+def test_an_export_describes_its_generator_and_exports_written_before_that_still_load(checkpoint, tmp_path):
+    import json
+
+    from motiongan.checkpoint import load_tensors, save_tensors
+
+    model = MotionGAN.from_checkpoint(checkpoint)
+    (f,) = model.export(tmp_path / "g.safetensors")
+    tensors, meta = load_tensors(f)
+    assert json.loads(meta["generator"]) == model.G.kwargs
+    old = {"kind": "generator", "config": meta["config"], "step": meta["step"]}  # the format before
+    save_tensors(tmp_path / "old.safetensors", tensors, old)
+    again = MotionGAN.from_checkpoint(tmp_path / "old.safetensors")
+    assert all(torch.equal(a, b) for a, b in zip(model.G.state_dict().values(), again.G.state_dict().values()))
+    # the recorded arguments, not the configuration, build G: a G narrower than its configuration loads
+    from motiongan.networks import Generator
+
+    narrow = Generator(**{**model.G.kwargs, "width": 4})
+    (n,) = MotionGAN(narrow, model.config).export(tmp_path / "narrow.safetensors")
+    assert MotionGAN.from_checkpoint(n).G.kwargs["width"] == 4

@@ -2,12 +2,12 @@ import math
 
 import numpy as np
 import pytest
-import torch
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from motiongan import landmarks as L
+from motiongan.crop import box_to_affine, crop_box
 
 finite = st.floats(-500, 500, allow_nan=False, width=32)
 shapes68 = arrays(np.float32, (68, 2), elements=finite)
@@ -71,54 +71,31 @@ def test_interocular_and_normalised_error():
     assert L.normalised_error(shifted, pts) == pytest.approx(5 / 50)
 
 
-def test_heatmaps_peak_at_one_on_the_point_and_are_zero_far_away():
-    pts = torch.tensor([[[20.0, 30.0]] * 68])
-    maps = L.heatmaps(pts, 64, sigma=1.5)
-    assert maps.shape == (1, 68, 64, 64)
-    assert maps[0, 0, 30, 20] == pytest.approx(1.0)
-    assert maps[0, 0, 30, 20 + L.heatmap_radius(1.5) + 1] == 0.0
-    assert maps[0, 0, 30, 21] == pytest.approx(math.exp(-1 / (2 * 1.5**2)))
-
-
-@settings(max_examples=30, deadline=None)
-@given(arrays(np.float32, (3, 68, 2), elements=st.floats(2, 125, width=32)))
-def test_heatmap_to_points_round_trips_within_5_hundredths_of_a_pixel(points):
-    pts = torch.from_numpy(points)
-    back = L.heatmaps_to_points(L.heatmaps(pts, 128, sigma=1.5))
-    assert (back - pts).abs().max() < 0.05
-
-
-def test_heatmaps_render_on_the_points_device_in_batches():
-    pts = torch.rand(5, 68, 2) * 100
-    maps = L.heatmaps(pts, (96, 112), sigma=2.0)
-    assert maps.shape == (5, 68, 96, 112) and maps.device == pts.device
-
-
 def test_crop_box_is_square_around_the_points_and_maps_into_the_crop():
     pts = np.random.default_rng(1).uniform(100, 200, (68, 2)).astype(np.float32)
-    box = L.crop_box(pts, scale=1.5)
-    m = L.box_to_affine(box, 128)
+    box = crop_box(pts, scale=1.5)
+    m = box_to_affine(box, 128)
     inside = L.apply_affine(pts, m)
     assert inside.min() > 0 and inside.max() < 127
     np.testing.assert_allclose(L.apply_affine(L.apply_affine(pts, m), L.invert_affine(m)), pts, atol=1e-3)
 
 
-def test_smoothed_boxes_keep_a_still_box_and_reduce_jitter():
+def test_smoothing_keeps_a_still_box_and_reduces_jitter():
     rng = np.random.default_rng(2)
     still = np.tile([[50.0, 60.0, 80.0]], (20, 1))
-    np.testing.assert_allclose(L.smooth_boxes(still), still, atol=1e-4)
+    np.testing.assert_allclose(L.smooth(still, 3.0), still, atol=1e-4)
     noisy = still + rng.normal(0, 2, still.shape)
-    assert np.diff(L.smooth_boxes(noisy), axis=0).std() < np.diff(noisy, axis=0).std() / 2
+    assert np.diff(L.smooth(noisy, 3.0), axis=0).std() < np.diff(noisy, axis=0).std() / 2
 
 
 @given(shapes68, st.floats(0.2, 5), st.floats(-3.1, 3.1), st.floats(-100, 100), st.floats(-100, 100))
-def test_procrustes_recovers_a_similarity_transform(points, scale, angle, tx, ty):
+def test_similarity_recovers_a_similarity_transform(points, scale, angle, tx, ty):
     assume(np.ptp(points, axis=0).min() >= 1)
     c, s = math.cos(angle), math.sin(angle)
     m = np.array([[scale * c, -scale * s, tx], [scale * s, scale * c, ty]], np.float32)
     moved = L.apply_affine(points, m)
     tol = 1e-3 * max(1.0, float(np.abs(moved).max()))
-    np.testing.assert_allclose(L.procrustes_align(points, moved), moved, atol=tol)
+    np.testing.assert_allclose(L.apply_affine(points, L.similarity(points, moved)), moved, atol=tol)
 
 
 @given(arrays(np.float32, (6, 68, 2), elements=st.floats(0, 200, width=32)))

@@ -6,10 +6,10 @@ import os
 import pytest
 import torch
 
+from motiongan.checkpoint import load_optimizer, load_tensors, optimizer_tensors
+from motiongan.config import load_config
 from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation.compare import PSNR_TOLERANCE, paired_bootstrap, verdict
-from motiongan.training.checkpoint import load_optimizer, load_tensors, optimizer_tensors
-from motiongan.training.config import load_config
 from motiongan.training.loop import parse_duration, train
 
 TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
@@ -66,7 +66,7 @@ def test_init_generator_stays_frozen_during_the_discriminator_warmup(one_clip, t
 
 
 def test_init_generator_refuses_a_generator_of_another_shape(one_clip, tmp_path):
-    from motiongan.training.checkpoint import CheckpointError
+    from motiongan.checkpoint import CheckpointError
 
     train(load_config("small", TINY), one_clip, tmp_path / "a", steps=1, progress=False)
     with pytest.raises(CheckpointError, match="differs"):

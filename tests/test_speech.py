@@ -94,8 +94,9 @@ def test_speech_model_file_round_trips_and_is_small(speech_model, tmp_path):
 
 
 def test_a_generator_file_is_not_taken_for_a_speech_model(tmp_path):
-    from motiongan.training.checkpoint import CheckpointError, save_tensors
     import torch
+
+    from motiongan.checkpoint import CheckpointError, save_tensors
 
     save_tensors(tmp_path / "g.safetensors", {"w": torch.zeros(2)}, {"kind": "generator"})
     with pytest.raises(CheckpointError, match="g.safetensors"):
@@ -146,8 +147,8 @@ def test_speak_writes_landmarks_and_a_drawn_video_with_audio_without_a_generator
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory, grid_clip):
     """A tiny generator trained for a few steps in the test (no generator ships yet)."""
+    from motiongan.config import load_config
     from motiongan.data.prepare import Settings, prepare
-    from motiongan.training.config import load_config
     from motiongan.training.loop import train
 
     tiny = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",

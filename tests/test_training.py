@@ -7,27 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import TINY
 from safetensors.torch import load_file
 
+from motiongan.checkpoint import CheckpointError, load_tensors
+from motiongan.config import available, load_config
+from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
-from motiongan.data.dataset import to_image
-from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation.metrics import psnr
-from motiongan.training.checkpoint import CheckpointError, load_tensors
-from motiongan.training.config import available, load_config
 from motiongan.training.loop import train
 
-TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2",
-        "stargan_d_layers=3", "batch=1", "T=2", "workers=0", "log_every=1", "sample_every=2", "checkpoint_every=2"]
-
-
-@pytest.fixture(scope="module")
-def one_clip(tmp_path_factory, data_dir):
-    src = tmp_path_factory.mktemp("src")
-    os.symlink(data_dir / "grid" / "bbaf2n.mpg", src / "bbaf2n.mpg")
-    out = tmp_path_factory.mktemp("cache")
-    prepare(src, "videos", out, Settings(size=64), workers=1, progress=False)
-    return out
+EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2"]
 
 
 def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, tmp_path):
@@ -38,7 +28,7 @@ def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, 
     clip = EvalClips(Cache(one_clip), "all", size=64)[0]
     frames, lms = clip["frames"], clip["landmarks"]
     with torch.no_grad():
-        out, _ = trainer.nets["G"](frames[:1], trainer.maps(lms[:1]), trainer.maps(lms)[None])
+        out, _ = trainer.nets["G"](frames[:1], trainer.encoder(lms[:1]), trainer.encoder(lms)[None])
     generated = np.mean([psnr(to_image(out[0, t]), to_image(frames[t])) for t in range(1, len(frames))])
     copy = np.mean([psnr(to_image(frames[0]), to_image(frames[t])) for t in range(1, len(frames))])
     print(f"overfit PSNR: generated {generated:.2f} dB, copy source {copy:.2f} dB")  # pytest -s shows it
@@ -47,7 +37,7 @@ def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, 
 
 @pytest.mark.parametrize("name", ["paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small"])
 def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
-    cfg = load_config(name, TINY + ["test_persons=0", "n_critic=1"])
+    cfg = load_config(name, TINY + EXTRA + ["test_persons=0", "n_critic=1"])
     run = tmp_path / name
     train(cfg, one_clip, run, steps=2, progress=False)
     lines = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
@@ -71,7 +61,7 @@ def test_configurations_switch_the_parts_of_the_objective():
 
 
 def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_path):
-    cfg = load_config("small", TINY + ["test_persons=0", "use_v=false"])
+    cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])
     straight = train(cfg, one_clip, tmp_path / "a", steps=4, progress=False)
     train(cfg, one_clip, tmp_path / "b", steps=2, progress=False)
     resumed = train(cfg, one_clip, tmp_path / "b", steps=4, resume=True, progress=False)
@@ -81,9 +71,9 @@ def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_
 
 
 def test_resume_refuses_a_checkpoint_of_another_configuration(one_clip, tmp_path):
-    cfg = load_config("small", TINY + ["test_persons=0", "use_v=false"])
+    cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])
     train(cfg, one_clip, tmp_path / "r", steps=2, progress=False)
-    other = load_config("small", TINY + ["test_persons=0", "use_v=false", "lr=0.1"])
+    other = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false", "lr=0.1"])
     with pytest.raises(CheckpointError, match="another configuration"):
         train(other, one_clip, tmp_path / "r", steps=4, resume=True, progress=False)
 
@@ -99,8 +89,8 @@ def test_torchrun_with_two_gloo_ranks_keeps_identical_weights(one_clip, tmp_path
     script = tmp_path / "ddp.py"
     script.write_text(
         "import os, sys\nfrom safetensors.torch import save_file\n"
-        "from motiongan.training.config import load_config\nfrom motiongan.training.loop import train\n"
-        f"cfg = load_config('small', {TINY + ['test_persons=0', 'use_v=false']!r})\n"
+        "from motiongan.config import load_config\nfrom motiongan.training.loop import train\n"
+        f"cfg = load_config('small', {TINY + EXTRA + ['test_persons=0', 'use_v=false']!r})\n"
         f"t = train(cfg, {str(one_clip)!r}, {str(tmp_path / 'run')!r}, steps=2, progress=False)\n"
         "w = {f'{n}.{k}': v.contiguous() for n, m in t.nets.items() for k, v in m.state_dict().items()}\n"
         f"save_file(w, {str(tmp_path)!r} + f\"/rank{{os.environ['RANK']}}.safetensors\")\n")
@@ -112,6 +102,22 @@ def test_torchrun_with_two_gloo_ranks_keeps_identical_weights(one_clip, tmp_path
     assert all(torch.equal(a[k], b[k]) for k in a)
     from motiongan.training.trainer import Trainer
 
-    initial = Trainer(load_config("small", TINY + ["use_v=false"])).nets["G"].state_dict()
+    initial = Trainer(load_config("small", TINY + EXTRA + ["use_v=false"])).nets["G"].state_dict()
     assert any(not torch.equal(v, a[f"G.{k}"]) for k, v in initial.items())  # and training moved them
     assert Path(tmp_path / "run" / "checkpoint-00000002.safetensors").exists()
+
+
+def test_resume_passes_over_a_truncated_newest_checkpoint_and_still_matches_a_straight_run(one_clip, tmp_path,
+                                                                                           capsys):
+    cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])
+    straight = train(cfg, one_clip, tmp_path / "a", steps=6, progress=False)
+    train(cfg, one_clip, tmp_path / "b", steps=4, progress=False)
+    newest = tmp_path / "b" / "checkpoint-00000004.safetensors"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # what a kill mid-write could leave
+    resumed = train(cfg, one_clip, tmp_path / "b", steps=6, resume=True, progress=False)
+    assert "checkpoint-00000004.safetensors" in capsys.readouterr().err  # it says so
+    for name, net in straight.nets.items():
+        for (k, a), b in zip(net.state_dict().items(), resumed.nets[name].state_dict().values()):
+            assert torch.equal(a, b), f"{name}.{k}"
+    with pytest.raises(Exception, match="already at step 6"):
+        train(cfg, one_clip, tmp_path / "b", steps=6, resume=True, progress=False)

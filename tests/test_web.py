@@ -70,8 +70,8 @@ def files(tmp_path_factory, data_dir):
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, data_dir):
     """A tiny generator trained for one step in the test."""
+    from motiongan.config import load_config
     from motiongan.data.prepare import Settings, prepare
-    from motiongan.training.config import load_config
     from motiongan.training.loop import train
 
     reason = _missing()

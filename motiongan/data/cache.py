@@ -17,12 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..errors import MotionGANError
 from ..media import atomic_write_bytes
 
 FORMAT_VERSION = 1
 
 
-class CacheError(ValueError):
+class CacheError(MotionGANError):
     """A cache that is missing, incomplete or of another version; the message names it."""
 
 

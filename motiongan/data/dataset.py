@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..convention import to_tensor
 from ..landmarks import mirror_points
 from .cache import Cache, CacheError
 from .split import split_persons
@@ -38,17 +39,6 @@ def clip_indices(cache: Cache, split: str, seed: int = 0, test_fraction: float =
         raise CacheError(f"{cache.root}: the {split!r} split has no clips "
                          f"({len(cache.persons)} people in the cache){hint}")
     return idx
-
-
-def to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """(..., H, W, 3) uint8 -> (..., 3, H, W) float in [-1, 1]."""
-    t = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(127.5).sub_(1.0)
-    return t.movedim(-1, -3)
-
-
-def to_image(x: torch.Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8: the inverse of :func:`to_tensor`."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def _resize(frames: np.ndarray, lms: np.ndarray, size: int):
@@ -161,7 +151,7 @@ class ResidentClips:
         f = torch.where(flip[:, None, None, None, None], f.flip(3), f)
         lm = self.landmarks[ids]
         lm = torch.where(flip[:, None, None, None], mirror_points(lm, self.clips.size), lm)
-        x = f.float().div_(127.5).sub_(1.0).movedim(-1, -3)
+        x = to_tensor(f)
         return {"source": x[:, 0], "source_landmarks": lm[:, 0], "frames": x[:, 1:], "landmarks": lm[:, 1:]}
 
 

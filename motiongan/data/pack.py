@@ -28,7 +28,7 @@ def pack(src: str | Path, out: str | Path, split: str = "train", test_list: str 
     if out.resolve() == cache.root.resolve():
         raise CacheError(f"{out}: the pack must go to another folder than its source")
     if not 1 <= quality <= 100:
-        raise ValueError(f"quality {quality}: expected 1..100")
+        raise CacheError(f"quality {quality}: expected 1..100")
     chosen = select_frames(cache, clip_indices(cache, split, seed, test_list=test_list), max_frames_per_person, seed)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -7,32 +7,40 @@ in parallel over clips, resumes (finished clips are kept), and every clip file i
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
+import signal
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..face.landmarker import smooth_track
-from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, crop_box, read_pts, smooth_boxes)
-from ..media import MediaError, atomic_write_bytes, has_audio, iter_video, read_image, video_info
-from .cache import FORMAT_VERSION, write_clip
-from .split import person_aliases
-
-VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+from ..crop import CROP_SCALE, crop, crop_box
+from ..errors import MotionGANError
+from ..landmarks import LandmarkFileError, apply_affine, read_pts, smooth
+from ..media import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    MediaError,
+    atomic_write_bytes,
+    has_audio,
+    iter_video,
+    read_image,
+    video_info,
+)
+from .cache import FORMAT_VERSION, CacheError, write_clip
+from .split import image_person_and_label, person_aliases
 
 
 @dataclass
 class Settings:
     size: int = 128
-    scale: float = 1.6  # crop side / larger landmark extent
+    scale: float = CROP_SCALE  # crop side / larger landmark extent
     box_sigma: float = 3.0  # temporal smoothing of crop boxes (frames)
     landmark_sigma: float = 0.0  # temporal smoothing of detected landmarks (frames; 0: raw, as the paper)
     quality: int = 95
@@ -83,42 +91,13 @@ def discover(src: Path, layout: str) -> list[Item]:
         for key, members in groups.items():
             items.append(Item(_safe_id(key), layout, key, [m[0] for m in members], [m[1] for m in members]))
     else:
-        raise ValueError(f"unknown layout {layout!r} (300vw, videos or images)")
+        raise MotionGANError(f"unknown layout {layout!r} (300vw, videos or images)")
     aliases = person_aliases()
     for it in items:  # several sources can share one cache: names are qualified by the source folder
         it.clip_id = _safe_id(f"{src.name}-{it.clip_id}")
         it.person = f"{src.name}/{it.person}"
         it.person = aliases.get(it.person, it.person)  # one id per real person across folders
     return items
-
-
-def image_person_and_label(stem: str) -> tuple[str, str]:
-    """Person and expression label from an image's name: ``01_happy`` -> (01, happy);
-    ``happy1`` -> (1, happy); ``happy`` -> (0, happy)."""
-    if "_" in stem:
-        person, label = stem.split("_", 1)
-        return person, label
-    m = re.fullmatch(r"(.*?)(\d*)", stem)
-    return (m.group(2) or "0"), m.group(1)
-
-
-def crop(rgb: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Crop a square box to size x size; returns the crop and the image->crop affine matrix."""
-    m = box_to_affine(box, size)
-    s = float(m[0, 0])
-    pre = 1.0
-    if s < 0.5:  # shrink with area averaging first, so the warp does not alias
-        pre = min(1.0, 2 * s)
-        rgb = cv2.resize(rgb, None, fx=pre, fy=pre, interpolation=cv2.INTER_AREA)
-        # image pixel x -> shrunk pixel (x + 0.5) * pre - 0.5
-        shrink = np.array([[pre, 0, 0.5 * pre - 0.5], [0, pre, 0.5 * pre - 0.5]], np.float32)
-        m_small = m.copy()
-        m_small[:, :2] = m[:, :2] / pre
-        m_small[:, 2] = m[:, 2] - m_small[:, :2] @ shrink[:, 2]
-        out = cv2.warpAffine(rgb, m_small, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    else:
-        out = cv2.warpAffine(rgb, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out, m
 
 
 _LANDMARKER = None
@@ -133,8 +112,10 @@ def _landmarker():
     return _LANDMARKER
 
 
-def _frames_and_landmarks(item: Item, st: Settings):
-    """Frames, landmarks per frame (None where missing) and skip notes, for one item."""
+def _landmarks(item: Item, st: Settings):
+    """Landmarks per frame (None where missing), labels, skip notes and, for images, the decoded images, of
+    one item. A video's frames are not kept: they are decoded again when cropped, so memory does not grow
+    with the video's length or resolution."""
     skipped: list[dict] = []
     if item.layout == "images":
         from ..face import NoFaceError
@@ -153,12 +134,11 @@ def _frames_and_landmarks(item: Item, st: Settings):
             frames.append(rgb)
             lms.append(pts)
             labels.append(label)
-        return frames, lms, labels, skipped
-    frames = list(iter_video(item.paths[0], st.max_frames))
+        return lms, labels, skipped, frames
     if item.layout == "300vw":
         annot = Path(item.paths[0]).parent / "annot"
         lms = []
-        for i in range(len(frames)):
+        for i in range(sum(1 for _ in iter_video(item.paths[0], st.max_frames))):
             f = annot / f"{i + 1:06d}.pts"
             try:
                 lms.append(read_pts(f))
@@ -166,31 +146,42 @@ def _frames_and_landmarks(item: Item, st: Settings):
                 lms.append(None)
                 skipped.append({"path": str(f), "frame": i, "reason": str(e)})
     else:
-        lms = _landmarker().track(frames, name=item.paths[0])
+        lms = _landmarker().track(iter_video(item.paths[0], st.max_frames), name=item.paths[0])
         skipped += [{"path": item.paths[0], "frame": i, "reason": "face lost"} for i, p in enumerate(lms) if p is None]
-    return frames, lms, [""] * len(frames), skipped
+    return lms, [""] * len(lms), skipped, None
+
+
+def _crops(frames, keep: list[int], pts: np.ndarray, boxes: np.ndarray, size: int):
+    """The crops of the kept frames (one frame in memory at a time) and their landmarks in the crops."""
+    where = {i: k for k, i in enumerate(keep)}
+    crops, crop_lms = [], []
+    for i, rgb in enumerate(frames):
+        if i in where:
+            face, m = crop(rgb, boxes[where[i]], size)
+            crops.append(face)
+            crop_lms.append(apply_affine(pts[where[i]], m))
+    if len(crops) != len(keep):
+        raise MediaError(f"decoded {len(crops)} of the {len(keep)} frames found the first time")
+    return crops, crop_lms
 
 
 def prepare_item(item: Item, out: Path, st: Settings) -> dict:
     """Prepare one clip into ``out/clips``; returns its manifest entry (or its failure)."""
     target = out / "clips" / f"{item.clip_id}.npz"
     try:
-        frames, lms, labels, skipped = _frames_and_landmarks(item, st)
+        lms, labels, skipped, images = _landmarks(item, st)
         keep = [i for i, p in enumerate(lms) if p is not None]
         if not keep:
-            reason = "no face in any frame" if frames else "no readable frames"
+            reason = "no face in any frame" if lms else "no readable frames"
             return {"clip_id": item.clip_id, "failed": reason, "skipped": skipped, "paths": item.paths}
         pts = np.stack([lms[i] for i in keep])
         if item.layout == "videos" and st.landmark_sigma > 0:
-            pts = smooth_track(pts, st.landmark_sigma)
+            pts = smooth(pts, st.landmark_sigma)
         boxes = np.stack([crop_box(p, st.scale) for p in pts])
         if item.layout != "images":
-            boxes = smooth_boxes(boxes, st.box_sigma)
-        crops, crop_lms = [], []
-        for k, i in enumerate(keep):
-            face, m = crop(frames[i], boxes[k], st.size)
-            crops.append(face)
-            crop_lms.append(apply_affine(pts[k], m))
+            boxes = smooth(boxes, st.box_sigma)
+        crops, crop_lms = _crops(images if images is not None else iter_video(item.paths[0], st.max_frames),
+                                 keep, pts, boxes, st.size)
         fps = video_info(item.paths[0])["fps"] if item.layout != "images" else 0.0
         audio = item.layout != "images" and has_audio(item.paths[0])
         meta = {"clip_id": item.clip_id, "person": item.person, "layout": item.layout, "source": item.paths,
@@ -211,18 +202,22 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
     """Prepare every clip of ``src`` into the cache ``out`` and write its manifest; returns the manifest."""
     st = settings or Settings()
     out = Path(out)
+    items = discover(src, layout)
+    if not items:
+        wanted = {"300vw": "NNN/ folders holding a video", "videos": "video files (" + " ".join(sorted(VIDEO_SUFFIXES))
+                  + ")", "images": "image files (" + " ".join(sorted(IMAGE_SUFFIXES)) + ")"}[layout]
+        raise MediaError(f"{src}: nothing to prepare with --layout {layout} (looked for {wanted})")
     (out / "clips").mkdir(parents=True, exist_ok=True)
     settings_file = out / "settings.json"
     if settings_file.exists():
         old = json.loads(settings_file.read_text())
         if old["size"] != st.size or old["scale"] != st.scale:
-            raise ValueError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
+            raise CacheError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
                              f"use another --out for size {st.size}, scale {st.scale}")
     else:
         settings_file.write_text(json.dumps(asdict(st)))
     records_dir = out / "records"
     records_dir.mkdir(exist_ok=True)
-    items = discover(src, layout)
     todo = [it for it in items if not (out / "clips" / f"{it.clip_id}.npz").exists()
             or not (records_dir / f"{it.clip_id}.json").exists()]
     workers = workers or min(len(todo), os.cpu_count() or 1) or 1
@@ -237,11 +232,23 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
         for it in todo:
             record(prepare_item(it, out, st))
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        pool = ProcessPoolExecutor(workers, initializer=_die_with_parent)
+        try:
             for fut in as_completed([pool.submit(prepare_item, it, out, st) for it in todo]):
                 record(fut.result())
+        finally:  # on an interruption too: no queued clip starts, no worker outlives this
+            pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
     return write_manifest(out)
+
+
+def _die_with_parent() -> None:
+    """A worker process is killed when the parent dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def write_manifest(out: Path) -> dict:

@@ -9,14 +9,17 @@ source folders.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import MotionGANError
+
 SPLITS_DIR = Path(__file__).resolve().parent / "splits"
 
 
-class SplitError(ValueError):
+class SplitError(MotionGANError):
     """A test list that cannot be read; the message names the file."""
 
 
@@ -49,3 +52,13 @@ def split_persons(persons: list[str], seed: int = 0, test_fraction: float = 0.3,
     n_test = test_persons if test_persons is not None else max(1, round(test_fraction * len(persons)))
     n_test = min(n_test, max(0, len(persons) - 1)) if len(persons) > 1 else 0
     return {"test": sorted(order[:n_test]), "train": sorted(order[n_test:]), "all": persons}
+
+
+def image_person_and_label(stem: str) -> tuple[str, str]:
+    """Person and expression label from an image's name: ``01_happy`` -> (01, happy);
+    ``happy1`` -> (1, happy); ``happy`` -> (0, happy)."""
+    if "_" in stem:
+        person, label = stem.split("_", 1)
+        return person, label
+    m = re.fullmatch(r"(.*?)(\d*)", stem)
+    return (m.group(2) or "0"), m.group(1)

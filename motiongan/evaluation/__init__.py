@@ -1,1 +1,1 @@
-"""Evaluation (paper section 4.2.4): metrics, one registered function each, and the table of a run."""
+"""Evaluation (paper section 4.2.4): metrics, one function each, and the table of a run."""

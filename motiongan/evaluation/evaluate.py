@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..checkpoint import CheckpointError
+from ..convention import to_image, to_tensor
 from ..data import Cache, EvalClips
-from ..data.dataset import to_image
 from ..draw import draw_landmarks
 from ..face import FaceJudge, FaceLandmarker, Verification, jitter
 from ..inference.model import MotionGAN
 from ..landmarks import normalised_error
 from ..media import VideoWriter, atomic_write_bytes
-from ..training.checkpoint import CheckpointError
 from . import metrics as M
 
 UPSCALE = 2
@@ -55,7 +55,7 @@ class Scorer:
         return (self.lm.fit(big, box) + 0.5) / UPSCALE - 0.5
 
     def embed(self, frames: np.ndarray, lms: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(self.device)
+        x = to_tensor(frames).to(self.device)
         with torch.no_grad():
             return self.V.embed(x, torch.from_numpy(lms).to(self.device)).cpu().numpy()
 

@@ -1,29 +1,19 @@
 """Metrics of paper section 4.2.4, each a small function with its conventions stated.
 
-Frames are RGB uint8 (0-255) arrays of shape (H, W, 3) unless stated. ``METRICS`` registers the
-per-frame image metrics by name.
+Frames are RGB uint8 (0-255) arrays of shape (H, W, 3) unless stated.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-METRICS = {}
 
-
-def register(fn):
-    METRICS[fn.__name__] = fn
-    return fn
-
-
-@register
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB on RGB values 0-255 (peak 255), over all pixels and channels."""
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
-@register
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Structural similarity on RGB 0-255 (dynamic range 255), Gaussian window sigma 1.5 truncated at 3.5
     sigma, K1 = 0.01, K2 = 0.03, population covariances, averaged over channels and pixels (Wang et al.

@@ -1,8 +1,8 @@
 """Pretrained face parts that ship inside packages: detector + 68-point landmarker (dlib), the
 verification network V (SFace, as a differentiable PyTorch module) and an independent face-match judge
 (dlib's ResNet descriptor)."""
+from .judge import FaceJudge
 from .landmarker import FaceLandmarker, NoFaceError, jitter
 from .verification import Verification, align_faces
-from .judge import FaceJudge
 
 __all__ = ["FaceLandmarker", "NoFaceError", "jitter", "Verification", "align_faces", "FaceJudge"]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..landmarks import crop_box, interocular
+from ..crop import crop_box
+from ..errors import MotionGANError
+from ..landmarks import interocular
 
 
-class NoFaceError(ValueError):
+class NoFaceError(MotionGANError):
     """No face was found; the message names the file."""
 
 
@@ -118,19 +120,10 @@ def fill_gaps(track: list) -> np.ndarray:
     """(T, 68, 2) array from a track with None gaps, each gap filled with the nearest found frame."""
     idx = [i for i, p in enumerate(track) if p is not None]
     if not idx:
-        raise ValueError("the track has no landmarks at all")
+        raise NoFaceError("the track has no landmarks at all")
     found = np.array(idx)
     nearest = found[np.abs(np.arange(len(track))[:, None] - found[None]).argmin(1)]
     return np.stack([track[j] for j in nearest]).astype(np.float32)
-
-
-def smooth_track(track: np.ndarray, sigma: float = 1.0) -> np.ndarray:
-    """Temporal Gaussian smoothing (``sigma`` frames) of a (T, 68, 2) landmark track."""
-    from scipy.ndimage import gaussian_filter1d
-
-    if sigma <= 0 or len(track) < 2:
-        return track.astype(np.float32)
-    return gaussian_filter1d(track.astype(np.float64), sigma, axis=0, mode="nearest").astype(np.float32)
 
 
 def jitter(track: np.ndarray) -> float:

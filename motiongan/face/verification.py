@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..convention import to_pixels
+
 # SFace / ArcFace 5-point template in its 112 x 112 input (eyes, nose tip, mouth corners).
 TEMPLATE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -155,4 +157,4 @@ class Verification(nn.Module):
     def embed(self, images: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Unit embeddings of (B, 3, H, W) images in [-1, 1] with their (B, 68, 2) landmarks."""
         faces = align_faces(images, points)
-        return F.normalize(self((faces.float() + 1) * 127.5), dim=-1)
+        return F.normalize(self(to_pixels(faces.float())), dim=-1)

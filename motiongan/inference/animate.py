@@ -16,16 +16,13 @@ import cv2
 import numpy as np
 import torch
 
-from ..data.dataset import to_image
+from ..convention import to_image, to_tensor
+from ..crop import box_to_affine, crop_box, crop_face, paste_back
 from ..draw import draw_landmarks
-from ..face.landmarker import FaceLandmarker, fill_gaps, smooth_track
-from ..landmarks import (LandmarkFileError, apply_affine, box_to_affine, check_points, crop_box, invert_affine,
-                         read_pts, retarget, smooth_boxes)
-from ..data.prepare import Settings, crop
+from ..face.landmarker import FaceLandmarker, fill_gaps
+from ..landmarks import LandmarkFileError, apply_affine, check_points, read_pts, retarget, smooth
 from ..media import MediaError, VideoWriter, iter_video, read_image, video_info
 from .model import MotionGAN
-
-CROP_SCALE = Settings.scale  # as ``motiongan prepare``
 
 
 @dataclass
@@ -38,7 +35,7 @@ class Source:
     matrix: np.ndarray  # image -> crop
 
     def tensor(self) -> torch.Tensor:
-        return torch.from_numpy(self.crop).permute(2, 0, 1).float().div(127.5).sub(1)
+        return to_tensor(self.crop)
 
 
 @dataclass
@@ -51,13 +48,6 @@ class Driving:
     size: tuple[int, int] | None = None
 
 
-def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = CROP_SCALE):
-    """The face cropped exactly as ``motiongan prepare`` crops training frames, its landmarks in the crop
-    and the image -> crop matrix."""
-    face, m = crop(image, crop_box(points, scale), size)
-    return face, apply_affine(points, m), m
-
-
 def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source") -> Source:
     """Detect, landmark and crop a source face (a path or an RGB uint8 array)."""
     if isinstance(image, (str, Path)):
@@ -68,7 +58,7 @@ def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "sourc
 
 
 def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | None = None,
-                 smooth: float = 1.0) -> Driving:
+                 smooth_sigma: float = 1.0) -> Driving:
     """A driving track from a video (landmarks tracked), a ``.npy`` (T x 68 x 2) or a folder of ``.pts``."""
     path = Path(path)
     if path.is_dir():
@@ -79,7 +69,7 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
     if path.suffix.lower() == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError) as e:
             raise LandmarkFileError(f"{path}: not a readable .npy array ({e})") from None
         if arr.ndim != 3 or arr.shape[1:] != (68, 2) or len(arr) == 0:
             raise LandmarkFileError(f"{path}: expected a landmark track of shape (N, 68, 2), got {arr.shape}")
@@ -88,7 +78,7 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
         raise MediaError(f"{path}: no such file")
     info = video_info(path)
     track = (landmarker or FaceLandmarker()).track(iter_video(path), name=str(path))
-    return Driving(smooth_track(fill_gaps(track), smooth), fps or info["fps"], path,
+    return Driving(smooth(fill_gaps(track), smooth_sigma), fps or info["fps"], path,
                    (info["width"], info["height"]))
 
 
@@ -96,22 +86,8 @@ def target_track(source: Source, driving: Driving, size: int, retarget_motion: b
     """Target landmarks (T, 68, 2) in the source crop."""
     if retarget_motion:
         return retarget(source.landmarks, driving.track)
-    boxes = smooth_boxes(np.stack([crop_box(p, CROP_SCALE) for p in driving.track]))
+    boxes = smooth(crop_box(driving.track), 3.0)
     return np.stack([apply_affine(p, box_to_affine(b, size)) for p, b in zip(driving.track, boxes)])
-
-
-def paste_back(image: np.ndarray, face: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
-    """The generated crop warped back into the full image, blended over a feathered border."""
-    h, w = image.shape[:2]
-    size = face.shape[0]
-    inv = invert_affine(matrix)
-    mask = np.zeros((size, size), np.float32)
-    b = max(1, int(size * feather))
-    mask[b:-b, b:-b] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
-    warped = cv2.warpAffine(face, inv, (w, h), flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    return (image * (1 - alpha) + warped * alpha).round().astype(np.uint8)
 
 
 class Animator:
@@ -162,7 +138,7 @@ class Animator:
             img = next(frames)
         else:  # a landmark file: draw the landmarks alone, framed like a crop
             img = np.zeros((h, h, 3), np.uint8)
-            m = box_to_affine(crop_box(driving.track[0], CROP_SCALE), h)
+            m = box_to_affine(crop_box(driving.track[0]), h)
             return draw_landmarks(img, apply_affine(pts, m), radius=1)
         crop, lms, _ = crop_face(img, pts, h)
         return draw_landmarks(crop, lms, radius=1)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MotionGANError
 from ..landmarks import apply_affine, check_points, invert_affine, similarity
 from ..media import atomic_write_bytes
 
@@ -37,7 +38,7 @@ def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str =
     """Mean canonical offsets per expression from {person: {label: (68, 2) shape}}."""
     offsets: dict[str, list[np.ndarray]] = {}
     neutrals = []
-    for person, by_label in shapes.items():
+    for _person, by_label in shapes.items():
         if neutral not in by_label:
             continue
         base = to_canonical(by_label[neutral])[0]
@@ -46,7 +47,7 @@ def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str =
             if label != neutral:
                 offsets.setdefault(label, []).append(to_canonical(shape)[0] - base)
     if not neutrals:
-        raise ValueError(f"no person has a {neutral!r} image to measure expressions from")
+        raise MotionGANError(f"no person has a {neutral!r} image to measure expressions from")
     return {"neutral_label": neutral, "neutral": np.mean(neutrals, 0).round(5).tolist(),
             "expressions": {k: {"offsets": np.mean(v, 0).round(5).tolist(), "people": len(v)}
                             for k, v in sorted(offsets.items())}}
@@ -60,7 +61,13 @@ def load_expressions(path: str | os.PathLike | None = None) -> dict:
     path = Path(path or DEFAULT_FILE)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no expressions file; make one with 'motiongan expressions'")
-    return json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MotionGANError(f"{path}: not an expressions file ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("expressions"), dict):
+        raise MotionGANError(f"{path}: not an expressions file (no 'expressions' table)")
+    return data
 
 
 def apply_offsets(source: np.ndarray, offsets: np.ndarray, strength: float = 1.0) -> np.ndarray:
@@ -72,7 +79,7 @@ def apply_offsets(source: np.ndarray, offsets: np.ndarray, strength: float = 1.0
 
 def named_expression(source: np.ndarray, name: str, data: dict, strength: float = 1.0) -> np.ndarray:
     if name not in data["expressions"]:
-        raise ValueError(f"unknown expression {name!r}: available {', '.join(data['expressions'])}")
+        raise MotionGANError(f"unknown expression {name!r}: available {', '.join(data['expressions'])}")
     return apply_offsets(source, data["expressions"][name]["offsets"], strength)
 
 
@@ -83,3 +90,53 @@ def transfer_expression(source: np.ndarray, target: np.ndarray, neutral: np.ndar
     target = check_points(target, "target landmarks")
     base = to_canonical(neutral)[0] if neutral is not None else np.asarray((data or load_expressions())["neutral"])
     return apply_offsets(source, to_canonical(target)[0] - base, strength)
+
+
+def measure_expressions(src: str | os.PathLike, neutral: str = "normal", landmarker=None) -> tuple[dict, int]:
+    """Expressions measured from a folder of ``PERSON_LABEL`` face images, and the number of images in
+    which no face was found."""
+    from ..data.split import image_person_and_label
+    from ..face import FaceLandmarker, NoFaceError
+    from ..media import IMAGE_SUFFIXES, read_image
+
+    lm, shapes, skipped = landmarker or FaceLandmarker(upsample=1), {}, 0
+    for f in sorted(Path(src).rglob("*")):
+        if f.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        person, label = image_person_and_label(f.stem)
+        try:
+            shapes.setdefault(f"{f.parent}/{person}", {})[label] = lm(read_image(f), str(f))
+        except NoFaceError:
+            skipped += 1
+    return compute_expressions(shapes, neutral), skipped
+
+
+def landmarks_of(path: str | os.PathLike, landmarker) -> np.ndarray:
+    """(68, 2) landmarks from a ``.pts`` file, or detected in an image."""
+    from ..landmarks import read_pts
+    from ..media import read_image
+
+    path = Path(path)
+    return read_pts(path) if path.suffix.lower() == ".pts" else landmarker(read_image(path), str(path))
+
+
+def edit_image(animator, source, output, expression: str | None = None, target=None, target_neutral=None,
+               expressions=None, strength: float = 1.0, paste: bool = False) -> np.ndarray:
+    """Write ``source`` with a named expression, or with the expression of ``target`` (an image or .pts,
+    relative to ``target_neutral`` when given), to ``output``; returns the target landmarks (crop)."""
+    from ..crop import paste_back
+    from ..media import write_image
+    from .animate import load_source
+
+    if (target is None) == (expression is None):
+        raise MotionGANError("give exactly one of a target (image or .pts) and a named expression")
+    data = load_expressions(expressions)
+    src = load_source(source, animator.model.size, animator.landmarker)
+    if expression:
+        shape = named_expression(src.landmarks, expression, data, strength)
+    else:
+        neutral = landmarks_of(target_neutral, animator.landmarker) if target_neutral else None
+        shape = transfer_expression(src.landmarks, landmarks_of(target, animator.landmarker), neutral, data, strength)
+    frame = next(animator.frames(src, shape[None]))
+    write_image(output, paste_back(src.image, frame, src.matrix) if paste else frame)
+    return shape

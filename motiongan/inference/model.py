@@ -1,30 +1,36 @@
-"""A trained generator ready to generate frames, one at a time with its recurrent state carried."""
+"""A trained generator ready to generate frames, one at a time with its recurrent state carried; it loads
+from and exports to safetensors files that describe themselves (no training code needed)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from ..landmarks import check_points, heatmaps
+from ..checkpoint import CheckpointError, load_sharded, save_generator
+from ..config import Config
+from ..convention import LandmarkEncoder
+from ..landmarks import check_points
 from ..networks import Generator
-from ..training.checkpoint import CheckpointError, load_sharded
-from ..training.config import Config
 
 
 class MotionGAN:
-    """``MotionGAN.from_checkpoint(path)``; ``model.generate(source, source_lms, targets)`` yields frames."""
+    """``MotionGAN.from_checkpoint(path)``; ``model.generate(source, source_lms, targets)`` yields frames;
+    ``model.export(path)`` writes G alone."""
 
     def __init__(self, generator: Generator, config: Config, device: str = "cpu", name: str = "model",
                  step: int = 0):
         self.G, self.config, self.device, self.name = generator.to(device).eval(), config, torch.device(device), name
         self.size, self.step = config.image_size, step
+        self.encoder = LandmarkEncoder(self.size, config.sigma)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "MotionGAN":
         """Load G from a training checkpoint or a generator export (safetensors; never runs code); a
-        sharded export is given by any of its shards or its folder."""
+        sharded export is given by any of its shards or its folder. G is built from the constructor
+        arguments the export records, or (older files) from its configuration."""
         path = Path(path)
         tensors, meta = load_sharded(path)
         if "config" not in meta:
@@ -32,17 +38,22 @@ class MotionGAN:
         cfg = Config.from_json(meta["config"])
         if meta.get("kind") == "training":
             tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
-        G = Generator(**cfg.generator_kwargs())
+        kwargs = json.loads(meta["generator"]) if "generator" in meta else cfg.generator_kwargs()
+        G = Generator(**kwargs)
         try:
             G.load_state_dict({k: v.float() for k, v in tensors.items()})
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"{path}: its weights do not fit its configuration {cfg.name!r} ({first})") from None
-        return cls(G, cfg, device, name=_row_name(path, cfg), step=int(meta.get("step", 0)))
+        return cls(G, cfg, device, name=_row_name(path), step=int(meta.get("step", 0)))
+
+    def export(self, path: str | Path, half: bool = False, shard_mb: float | None = None) -> list[Path]:
+        """Write G alone (optionally fp16, optionally in shards), loadable by :meth:`from_checkpoint`."""
+        return save_generator(path, self.G, self.config.to_json(), self.step, half=half, shard_mb=shard_mb)
 
     def maps(self, points) -> torch.Tensor:
         pts = torch.as_tensor(np.asarray(points, np.float32), device=self.device)
-        return heatmaps(pts.reshape(-1, 68, 2), self.size, self.config.sigma)
+        return self.encoder(pts.reshape(-1, 68, 2))
 
     @torch.no_grad()
     def generate(self, source: torch.Tensor, source_landmarks, targets: Iterable,
@@ -62,7 +73,7 @@ class MotionGAN:
         if fast:
             from .streaming import Streamer
 
-            stream = Streamer(self.G, s, sm, self.config.sigma, backend="compile" if compile else "eager")
+            stream = Streamer(self.G, s, sm, self.encoder, backend="compile" if compile else "eager")
             for t in targets:
                 yield stream.step(torch.as_tensor(check_points(t, "target landmarks"), device=self.device)[None])[0]
             return
@@ -72,8 +83,6 @@ class MotionGAN:
             yield frame[0]
 
 
-def _row_name(path: Path, cfg: Config) -> str:
+def _row_name(path: Path) -> str:
     """A run folder's name for its checkpoints, else the file's own name."""
     return path.parent.name if (path.parent / "config.json").exists() else path.stem
-
-

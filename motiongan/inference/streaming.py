@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..landmarks import heatmap_radius
+from ..convention import LandmarkEncoder
 from ..networks import Generator
 
 
@@ -60,11 +60,11 @@ def compiled_core(G: Generator, x: torch.Tensor) -> nn.Module:
 
 
 class Streamer:
-    def __init__(self, generator: Generator, source: torch.Tensor, source_maps: torch.Tensor, sigma: float,
-                 backend: str = "eager"):
+    def __init__(self, generator: Generator, source: torch.Tensor, source_maps: torch.Tensor,
+                 encoder: LandmarkEncoder, backend: str = "eager"):
         if backend not in ("eager", "compile"):
             raise ValueError(f"unknown backend {backend!r}: eager or compile")
-        self.G, self.sigma, self.r = generator, sigma, heatmap_radius(sigma)
+        self.G, self.encoder, self.r = generator, encoder, encoder.radius
         self.backend = backend
         self.core = None
         first = generator.encoder.stages[0]
@@ -98,9 +98,9 @@ class Streamer:
         offs = torch.arange(side, device=pts.device, dtype=pts.dtype)
         xs, ys = origin[..., 0:1] + offs, origin[..., 1:2] + offs  # (B, n, side)
         dx, dy = xs - pts[..., 0:1], ys - pts[..., 1:2]
-        # the renderer's formula on the support (see landmarks.heatmaps), zero outside the image
-        gx = torch.exp(-(dx**2) / (2 * self.sigma**2)) * (dx.abs() <= r) * (xs >= 0) * (xs < self.w)
-        gy = torch.exp(-(dy**2) / (2 * self.sigma**2)) * (dy.abs() <= r) * (ys >= 0) * (ys < self.h)
+        # the encoder's profile on the support, zero outside the image
+        gx = self.encoder.profile(dx) * (xs >= 0) * (xs < self.w)
+        gy = self.encoder.profile(dy) * (ys >= 0) * (ys < self.h)
         tx = F.pad(gx, (k - 1, k - 1)).unfold(-1, k, 1)  # (B, n, size, k)
         ty = F.pad(gy, (k - 1, k - 1)).unfold(-1, k, 1)
         C = self.channels

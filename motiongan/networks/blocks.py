@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import ConfigError
+
 
 def _layers(dims: int):
     if dims == 2:
@@ -79,7 +81,7 @@ class Decoder(nn.Module):
         super().__init__()
         conv, convt, norm = _layers(dims)
         if upsample not in ("transposed", "resize"):
-            raise ValueError(f"upsample {upsample!r}: use transposed or resize")
+            raise ConfigError(f"upsample {upsample!r}: use transposed or resize")
         self.res = nn.Sequential(*[ResidualBlock(ch, dims) for _ in range(n_res)])
         up = []
         for _ in range(n_up):

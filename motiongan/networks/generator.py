@@ -36,6 +36,9 @@ class Generator(nn.Module):
     def __init__(self, width: int = 64, n_down: int = 2, n_res: int = 6, n_landmarks: int = 68,
                  recurrent: bool = True, source_landmarks: bool = True, upsample: str = "transposed"):
         super().__init__()
+        # the constructor's arguments, stored with an export so that loading needs nothing else
+        self.kwargs = {"width": width, "n_down": n_down, "n_res": n_res, "n_landmarks": n_landmarks,
+                       "recurrent": recurrent, "source_landmarks": source_landmarks, "upsample": upsample}
         self.recurrent, self.source_landmarks = recurrent, source_landmarks
         cin = 3 + n_landmarks * (2 if source_landmarks else 1)
         self.encoder = Encoder(cin, width, n_down, n_res // 2)

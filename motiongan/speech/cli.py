@@ -18,9 +18,9 @@ def _speak(args):
 
         model = MotionGAN.from_checkpoint(args.checkpoint, args.device or "cpu")
     elif args.output and not args.draw:
-        from ..cli_model import _shipped_model
+        from ..checkpoint import CheckpointError
+        from ..cli import _shipped_model
         from ..inference.model import MotionGAN
-        from ..training.checkpoint import CheckpointError
 
         try:
             path = _shipped_model()

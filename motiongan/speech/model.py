@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..training.checkpoint import CheckpointError, load_tensors, save_tensors
+from ..checkpoint import CheckpointError, load_tensors, save_tensors
 from .audio import N_MELS, Speech
 from .canonical import MOUTH_AND_JAW
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from ..checkpoint import CheckpointError, load_sharded, load_tensors, save_generator, save_tensors
+from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
-from .checkpoint import CheckpointError, load_sharded, load_tensors, save_generator, save_tensors
-from .config import Config
+from ..errors import ConfigError
 from .trainer import Trainer
 
 
@@ -44,6 +46,21 @@ def latest_checkpoint(run: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
+def _intact_checkpoint(run: Path) -> tuple[Path, dict, dict]:
+    """The newest checkpoint of a run that loads; a damaged newer one is reported and passed over."""
+    ckpts = sorted(run.glob("checkpoint-*.safetensors"), reverse=True)
+    if not ckpts:
+        raise CheckpointError(f"{run}: nothing to resume (no checkpoint-*.safetensors)")
+    for i, ckpt in enumerate(ckpts):
+        try:
+            tensors, meta = load_tensors(ckpt)
+            return ckpt, tensors, meta
+        except CheckpointError as e:
+            if i == len(ckpts) - 1:
+                raise
+            print(f"{e}; resuming from {ckpts[i + 1].name} instead", file=sys.stderr)
+
+
 def _setup_distributed(device: str):
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return 0, 1, device
@@ -61,7 +78,7 @@ def parse_duration(text: str) -> float:
     """Seconds in ``90``, ``540s``, ``9m``, ``1.5h`` or ``1h30m``."""
     m = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s?)?\s*", text)
     if not text.strip() or not m or not any(m.groups()):
-        raise ValueError(f"duration {text!r}: expected e.g. 540s, 9m, 1h30m")
+        raise ConfigError(f"duration {text!r}: expected e.g. 540s, 9m, 1h30m")
     h, mi, sec = (float(g) if g else 0.0 for g in m.groups())
     return h * 3600 + mi * 60 + sec
 
@@ -76,49 +93,21 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     out = Path(out)
     rank, world, device = _setup_distributed(device)
     stop = steps if steps is not None else cfg.steps
-    trainer = Trainer(cfg, device, distributed=world > 1)
-    if resume:
-        ckpt = latest_checkpoint(out)
-        if ckpt is None:
-            raise CheckpointError(f"{out}: nothing to resume (no checkpoint-*.safetensors)")
-        tensors, meta = load_tensors(ckpt)
-        if json.loads(meta["config"]) != json.loads(cfg.to_json()):
-            raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
-        trainer.load_tensors(tensors)
-        trainer.step = int(meta["step"])
-    else:
-        if init_generator is not None:
-            trainer.init_generator(load_generator_tensors(init_generator, cfg))
-        if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            if latest_checkpoint(out) is not None:
-                raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
+    cache = Cache(data)  # inputs are checked before anything is built or written
+    trainer = _start(cfg, out, device, world, resume, stop, init_generator)
     if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(json.loads(cfg.to_json()), indent=1))
-    dataset = TrainingClips(Cache(data), "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror,
-                            size=cfg.image_size, seed=cfg.seed, test_fraction=cfg.test_fraction,
-                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power)
-    sampler = StepBatches(trainer.step, stop, cfg.batch, rank, world)
-    if trainer.cuda and cfg.device_data:
-        resident = ResidentClips(dataset, trainer.device)
-        batches = (resident.batch(idx) for idx in sampler)
-    else:
-        batches = DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers, pin_memory=trainer.cuda,
-                             persistent_workers=False)
-    writer = None
-    if rank == 0:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(out / "tensorboard"))
-    bar = tqdm(total=stop, initial=trainer.step, desc=f"train {cfg.name}", unit="step",
+    batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
+    writer = _tensorboard(out) if rank == 0 else None
+    bar = tqdm(total=stop, initial=trainer.iteration, desc=f"train {cfg.name}", unit="step",
                disable=not progress or rank != 0)
-    t0, n0 = time.perf_counter(), trainer.step
+    t0, n0 = time.perf_counter(), trainer.iteration
     first_step_at, save_cost = None, 0.0
     for batch in batches:
-        trainer.set_input(batch)
-        stats = trainer.optimize()
+        stats, fake = trainer.step(batch)
         bar.update(1)
-        s = trainer.step
+        s = trainer.iteration
         if first_step_at is None:
             first_step_at = time.monotonic() - started
         logging = s % cfg.log_every == 0 or s == stop
@@ -127,24 +116,13 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
         if rank == 0 and logging:
             rate = (s - n0) / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{stats.get('G/total', stats.get('D/wgan', 0)):.3f}", steps_per_s=f"{rate:.2f}")
-            record = {"step": s, "steps_per_s": rate, "time": time.time(),
-                      "elapsed_s": time.monotonic() - started, **stats}
-            with open(out / "stats.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-            for k, v in stats.items():
-                writer.add_scalar(k, v, s)
+            _log(out, writer, {"step": s, "steps_per_s": rate, "time": time.time(),
+                               "elapsed_s": time.monotonic() - started, **stats})
         if rank == 0 and (s % cfg.sample_every == 0 or s == stop):
-            _write_samples(trainer, out / "samples", s, writer)
-        out_of_time = False
-        if time_budget is not None:
-            # stop when one more logging interval (at the rate so far) and a checkpoint would not fit
-            per_step = (time.perf_counter() - t0) / (s - n0)
-            left = time_budget - (time.monotonic() - started)
-            out_of_time = left < per_step * (cfg.log_every - s % cfg.log_every) + 2 * save_cost + 5
-            if world > 1:  # every rank stops at the same step
-                flag = torch.tensor([out_of_time], device=trainer.device, dtype=torch.int32)
-                dist.all_reduce(flag)
-                out_of_time = bool(flag.item())
+            _write_samples(batch, fake, out / "samples", s, writer)
+        out_of_time = time_budget is not None and _everyone(
+            _no_time_left(time_budget - (time.monotonic() - started), (time.perf_counter() - t0) / (s - n0),
+                          cfg.log_every - s % cfg.log_every, save_cost), trainer.device, world)
         if s % cfg.checkpoint_every == 0 or s == stop or out_of_time:
             t_save = time.monotonic()
             _checkpoint(trainer, cfg, out, rank)
@@ -153,20 +131,84 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
             break
     bar.close()
     if rank == 0:
-        if time_budget is not None:
-            _write_samples(trainer, out / "samples", trainer.step, writer)
-        summary = {"event": "end", "step": trainer.step, "steps_this_run": trainer.step - n0,
-                   "time_budget_s": time_budget, "elapsed_s": time.monotonic() - started,
-                   "first_step_s": first_step_at, "device": str(trainer.device),
-                   "data_on_device": trainer.cuda and cfg.device_data, "world": world,
-                   "init_generator": str(init_generator) if init_generator else None}
-        with open(out / "stats.jsonl", "a") as f:
-            f.write(json.dumps(summary) + "\n")
+        if time_budget is not None and trainer.iteration > n0:
+            _write_samples(batch, fake, out / "samples", trainer.iteration, writer)
+        _log(out, None, {"event": "end", "step": trainer.iteration, "steps_this_run": trainer.iteration - n0,
+                         "time_budget_s": time_budget, "elapsed_s": time.monotonic() - started,
+                         "first_step_s": first_step_at, "device": str(trainer.device),
+                         "data_on_device": trainer.cuda and cfg.device_data, "world": world,
+                         "init_generator": str(init_generator) if init_generator else None})
     if writer:
         writer.close()
     if world > 1:
         dist.barrier()
     return trainer
+
+
+def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: int,
+           init_generator: str | Path | None) -> Trainer:
+    """The trainer, resumed from the run's newest intact checkpoint or with G from an export; every check
+    comes before the networks are built."""
+    init = None
+    if resume:
+        ckpt, tensors, meta = _intact_checkpoint(out)
+        if json.loads(meta["config"]) != json.loads(cfg.to_json()):
+            raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
+        if stop <= int(meta["step"]):
+            raise ConfigError(f"{ckpt}: the run is already at step {meta['step']}; pass --steps above it")
+    elif latest_checkpoint(out) is not None:
+        raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
+    elif init_generator is not None:
+        init = load_generator_tensors(init_generator, cfg)
+    trainer = Trainer(cfg, device, distributed=world > 1)
+    if resume:
+        trainer.load_state_dict(tensors)
+        trainer.iteration = int(meta["step"])
+    elif init is not None:
+        trainer.init_generator(init)
+    return trainer
+
+
+def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
+    """The training batches of the sampler's steps: from GPU-resident clips, or a DataLoader."""
+    cfg = trainer.cfg
+    dataset = TrainingClips(cache, "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror,
+                            size=cfg.image_size, seed=cfg.seed, test_fraction=cfg.test_fraction,
+                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power)
+    if trainer.cuda and cfg.device_data:
+        resident = ResidentClips(dataset, trainer.device)
+        return (resident.batch(idx) for idx in sampler)
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers, pin_memory=trainer.cuda,
+                      persistent_workers=False)
+
+
+def _tensorboard(out: Path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(str(out / "tensorboard"))
+
+
+def _log(out: Path, writer, record: dict) -> None:
+    with open(out / "stats.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    if writer is not None and "step" in record and "event" not in record:
+        for k, v in record.items():
+            if k not in ("step", "steps_per_s", "time", "elapsed_s"):
+                writer.add_scalar(k, v, record["step"])
+
+
+def _no_time_left(left: float, per_step: float, steps_to_log: int, save_cost: float) -> bool:
+    """Whether one more logging interval (at the rate so far) and a checkpoint would not fit."""
+    return left < per_step * steps_to_log + 2 * save_cost + 5
+
+
+def _everyone(flag: bool, device, world: int) -> bool:
+    """True on every rank when it is true on any (so that all ranks stop at the same step)."""
+    if world <= 1:
+        return flag
+    t = torch.tensor([flag], device=device, dtype=torch.int32)
+    dist.all_reduce(t)
+    return bool(t.item())
 
 
 def load_generator_tensors(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
@@ -186,23 +228,22 @@ def load_generator_tensors(path: str | Path, cfg: Config) -> dict[str, torch.Ten
 def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
     if rank != 0:
         return
-    meta = {"kind": "training", "config": cfg.to_json(), "step": str(trainer.step)}
-    save_tensors(out / f"checkpoint-{trainer.step:08d}.safetensors", trainer.tensors(), meta)
-    save_generator(out / "generator.safetensors", trainer.G_export, cfg.to_json(), trainer.step)
+    meta = {"kind": "training", "config": cfg.to_json(), "step": str(trainer.iteration)}
+    save_tensors(out / f"checkpoint-{trainer.iteration:08d}.safetensors", trainer.state_dict(), meta)
+    save_generator(out / "generator.safetensors", trainer.G_export, cfg.to_json(), trainer.iteration)
     for old in sorted(out.glob("checkpoint-*.safetensors"))[:-2]:  # keep the last two
         old.unlink()
 
 
-def _write_samples(trainer: Trainer, folder: Path, step: int, writer) -> None:
+def _write_samples(batch: dict, fake: torch.Tensor, folder: Path, step: int, writer) -> None:
     """source | target | generated for the first clip of the batch: a PNG strip and TensorBoard (no ffmpeg
     needed, so a bare GPU machine can train)."""
-    from ..data.dataset import to_image
+    from ..convention import to_image
     from ..media import write_image
 
     folder.mkdir(parents=True, exist_ok=True)
-    src = to_image(trainer.source[0])
-    rows = [np.concatenate([src, to_image(trainer.real[0, t]), to_image(trainer.fake[0, t])], 1)
-            for t in range(trainer.real.shape[1])]
+    src, real = to_image(batch["source"][0]), batch["frames"][0]
+    rows = [np.concatenate([src, to_image(real[t]), to_image(fake[0, t])], 1) for t in range(real.shape[0])]
     write_image(folder / f"{step:08d}.png", np.concatenate(rows, 0))
     if writer is not None:
         writer.add_image("samples/source|target|generated", np.concatenate(rows, 0), step, dataformats="HWC")

@@ -6,7 +6,9 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 @dataclass
@@ -26,7 +28,6 @@ class Config:
     dv_width: int = 64
     dv_res: int = 6
     dv_landmark_kernel: int = 7  # spatial kernel of Dv^l's last convolution (the paper is silent)
-    stargan_d_layers: int = 6
     # which parts of the paper's objective are on (the ablations of Table 1)
     use_df: bool = True
     use_dv: bool = True
@@ -37,7 +38,8 @@ class Config:
     lambda_lms: float = 10.0
     lambda_id: float = 0.1
     lambda_dv_lms: float = 100.0
-    # StarGAN baseline's own losses
+    # the StarGAN baseline's own settings (model=stargan only)
+    stargan_d_layers: int = 6
     lambda_gp: float = 10.0
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
@@ -79,13 +81,23 @@ class Config:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        for f in fields(cls):
+            if f.name in data and not _fits(data[f.name], f.type):
+                raise ConfigError(f"{f.name}={json.dumps(data[f.name])}: expected {f.type}")
         return cls(**data)
 
     def generator_kwargs(self) -> dict:
         stargan = self.model == "stargan"
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,
                 "recurrent": not stargan, "source_landmarks": not stargan, "upsample": self.g_upsample}
+
+
+def _fits(value, annotation: str) -> bool:
+    """Whether a JSON value fits a field annotated ``int``, ``float``, ``bool``, ``str``, ``X | None``."""
+    kinds = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),)}
+    allowed = tuple(t for part in annotation.split("|") for t in kinds[part.strip()])
+    return isinstance(value, allowed) and (bool in allowed or not isinstance(value, bool))
 
 
 def available() -> list[str]:
@@ -114,9 +126,9 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> Config
     valid = {f.name for f in fields(Config)}
     for item in overrides or []:
         if "=" not in item:
-            raise ValueError(f"override {item!r}: expected key=value")
+            raise ConfigError(f"override {item!r}: expected key=value")
         key, value = item.split("=", 1)
         if key not in valid:
-            raise ValueError(f"override {item!r}: unknown key {key!r}")
+            raise ConfigError(f"override {item!r}: unknown key {key!r}")
         merged[key] = _coerce(value)
     return Config.from_json(json.dumps(merged))

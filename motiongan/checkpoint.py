@@ -13,10 +13,13 @@ import struct
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .errors import MotionGANError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(MotionGANError):
     """A checkpoint that is missing, unsafe, or of another configuration; the message names the file."""
 
 
@@ -46,7 +49,10 @@ def _check_safetensors(path: Path) -> dict:
 def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
     meta = _check_safetensors(path)
-    return load_file(str(path), device=device), meta
+    try:
+        return load_file(str(path), device=device), meta
+    except SafetensorError as e:
+        raise CheckpointError(f"{path}: a damaged or truncated safetensors file ({e})") from None
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
@@ -86,11 +92,13 @@ def load_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict[str, t
 
 def save_generator(path: str | os.PathLike, generator: torch.nn.Module, config_json: str, step: int,
                    half: bool = False, shard_mb: float | None = None) -> list[Path]:
-    """Export G alone (what inference needs), optionally in fp16, optionally in shards of at most
+    """Export G alone (what inference needs): its weights, optionally in fp16, and in the metadata its
+    constructor arguments (``generator``), the configuration and the step; optionally in shards of at most
     ``shard_mb`` MiB named ``STEM-00001-of-0000N.safetensors`` (for size-limited transfers and repos)."""
     path = Path(path)
     tensors = {k: (v.half() if half and v.is_floating_point() else v) for k, v in generator.state_dict().items()}
-    meta = {"kind": "generator", "config": config_json, "step": str(step)}
+    meta = {"kind": "generator", "generator": json.dumps(generator.kwargs, sort_keys=True), "config": config_json,
+            "step": str(step)}
     if not shard_mb:
         save_tensors(path, tensors, meta)
         return [path]

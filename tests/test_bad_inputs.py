@@ -1,0 +1,181 @@
+"""The bad-input corpus (issue 16): every case ends with exit code 2 and one line that names the file or
+setting at fault, leaves nothing at the output name and an existing output unchanged."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from motiongan.cli import main
+from motiongan.config import load_config
+from motiongan.data.prepare import Settings, prepare
+from motiongan.inference import MotionGAN
+from motiongan.networks import Generator
+
+TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
+        "T=2", "workers=0", "use_v=false", "test_persons=0"]
+
+
+@pytest.fixture(scope="module")
+def f(tmp_path_factory, data_dir):
+    """The files the cases use: good ones (a face, a track, a tiny generator, a cache) and bad ones."""
+    d = tmp_path_factory.mktemp("corpus")
+    cfg = load_config("small", TINY)
+    torch.manual_seed(0)
+    (gen,) = MotionGAN(Generator(**cfg.generator_kwargs()), cfg).export(d / "g.safetensors")
+    track = np.load(os.path.join(os.path.dirname(__file__), "..", "motiongan", "assets", "demo_track.npy"))[:3]
+    np.save(d / "track.npy", track)
+    (d / "empty.npy").write_bytes(b"")
+    np.save(d / "wrong.npy", np.zeros((3, 67, 2), np.float32))
+    data = gen.read_bytes()
+    (d / "truncated.safetensors").write_bytes(data[: len(data) // 2])
+    torch.save({"w": torch.zeros(1)}, d / "pickled.safetensors")
+    (d / "bad.json").write_text("{ not json")
+    (d / "table.json").write_text(json.dumps({"no": "expressions"}))
+    (d / "garbage.png").write_bytes(b"not an image" * 20)
+    (d / "bad.pts").write_text("version: 1\nn_points: 68\n{\n1 2\n}\n")
+    (d / "nopts").mkdir()
+    (d / "emptydir").mkdir()
+    (d / "afile").write_text("x")
+    (d / "exists.mp4").write_bytes(b"keep me")
+    src = d / "videos"
+    src.mkdir()
+    os.symlink(data_dir / "grid" / "bbaf2n.mpg", src / "bbaf2n.mpg")
+    prepare(src, "videos", d / "cache", Settings(size=64, max_frames=6), workers=1, progress=False)
+    os.symlink(data_dir / "stills68" / "image_0001.png", d / "face.png")
+    return d
+
+
+def _cases():
+    m = ["--checkpoint", "{g}"]
+    anim = ["animate", "{face}", "{track}", "-o", "{out}/o.mp4"]
+    edit = ["edit", "{face}", "--expression", "happy", "-o", "{out}/e.png"]
+    ev = ["evaluate", "--checkpoint", "{g}", "--data", "{cache}", "--split", "all", "--test-list", "none",
+          "--out", "{out}/ev"]
+    tr = ["train", "--config", "small", "--data", "{cache}", "--out", "{out}/run", "--set", *TINY]
+    return {
+        # animate
+        "animate: missing source": (["animate", "{d}/nope.png", "{track}", "-o", "{out}/o.mp4"], "nope.png"),
+        "animate: missing driving": (["animate", "{face}", "{d}/nope.npy", "-o", "{out}/o.mp4"], "nope.npy"),
+        "animate: 0-byte track": (["animate", "{face}", "{d}/empty.npy", "-o", "{out}/o.mp4", *m], "empty.npy"),
+        "animate: track of 67 points": (["animate", "{face}", "{d}/wrong.npy", "-o", "{out}/o.mp4", *m],
+                                        "wrong.npy"),
+        "animate: source not an image": (["animate", "{d}/garbage.png", "{track}", "-o", "{out}/o.mp4", *m],
+                                         "garbage.png"),
+        "animate: folder without .pts": (["animate", "{face}", "{d}/nopts", "-o", "{out}/o.mp4", *m], "nopts"),
+        "animate: truncated checkpoint": ([*anim, "--checkpoint", "{d}/truncated.safetensors"],
+                                          "truncated.safetensors"),
+        "animate: pickled checkpoint": ([*anim, "--checkpoint", "{d}/pickled.safetensors"], "pickled.safetensors"),
+        "animate: missing checkpoint": ([*anim, "--checkpoint", "{d}/nope.safetensors"], "nope.safetensors"),
+        "animate: output in a missing folder": (["animate", "{face}", "{track}", "-o", "{out}/no/o.mp4", *m],
+                                                "no"),
+        "animate: output onto a folder": (["animate", "{face}", "{track}", "-o", "{d}/emptydir", *m], "emptydir"),
+        "animate: output .txt": (["animate", "{face}", "{track}", "-o", "{out}/o.txt", *m], "o.txt"),
+        "animate: --device nonsense": ([*anim, *m, "--device", "toaster"], "toaster"),
+        "animate: bad track before 'no model'": (["animate", "{face}", "{d}/empty.npy", "-o", "{out}/o.mp4"],
+                                                 "empty.npy"),
+        "edit: bad expressions before 'no model'": ([*edit, "--expressions", "{d}/bad.json"], "bad.json"),
+        # edit
+        "edit: malformed expressions file": ([*edit, "--expressions", "{d}/bad.json", *m], "bad.json"),
+        "edit: expressions file without a table": ([*edit, "--expressions", "{d}/table.json", *m], "table.json"),
+        "edit: unknown expression": (["edit", "{face}", "--expression", "grumpy", "-o", "{out}/e.png", *m],
+                                     "grumpy"),
+        "edit: both target and expression": ([*edit, "--target", "{face}", *m], "--target"),
+        "edit: neither target nor expression": (["edit", "{face}", "-o", "{out}/e.png", *m], "--expression"),
+        "edit: missing source": (["edit", "{d}/nope.png", "--expression", "happy", "-o", "{out}/e.png"],
+                                 "nope.png"),
+        "edit: malformed target .pts": (["edit", "{face}", "--target", "{d}/bad.pts", "-o", "{out}/e.png", *m],
+                                        "bad.pts"),
+        "edit: output .mp4": (["edit", "{face}", "--expression", "happy", "-o", "{out}/e.mp4", *m], "e.mp4"),
+        "edit: output in a missing folder": (["edit", "{face}", "--expression", "happy", "-o",
+                                              "{out}/no/e.png", *m], "no"),
+        # evaluate
+        "evaluate: --max-frames 0": ([*ev, "--max-frames", "0"], "--max-frames"),
+        "evaluate: missing checkpoint": (["evaluate", "--checkpoint", "{d}/nope.safetensors", "--data", "{cache}",
+                                          "--out", "{out}/ev"], "nope.safetensors"),
+        "evaluate: missing cache": (["evaluate", "--checkpoint", "{g}", "--data", "{d}/nocache", "--out",
+                                     "{out}/ev"], "nocache"),
+        "evaluate: a cache that is not one": (["evaluate", "--checkpoint", "{g}", "--data", "{d}/emptydir",
+                                               "--out", "{out}/ev"], "emptydir"),
+        "evaluate: --out is a file": (["evaluate", "--checkpoint", "{g}", "--data", "{cache}", "--out",
+                                       "{d}/afile"], "afile"),
+        # train
+        "train: --set batch=abc": ([*tr, "batch=abc"], "batch"),
+        "train: --set unknown key": ([*tr, "learning_rate=1"], "learning_rate"),
+        "train: --set without =": ([*tr, "batch"], "batch"),
+        "train: missing config": (["train", "--config", "{d}/nope.json", "--data", "{cache}", "--out",
+                                   "{out}/run"], "nope.json"),
+        "train: missing cache": (["train", "--config", "small", "--data", "{d}/nocache", "--out", "{out}/run"],
+                                 "nocache"),
+        "train: --resume with nothing to resume": ([*tr, "--resume"], "run"),
+        "train: bad --time-budget": ([*tr, "--time-budget", "soon"], "soon"),
+        "train: truncated --init-generator": ([*tr, "--init-generator", "{d}/truncated.safetensors"],
+                                              "truncated.safetensors"),
+        "train: --device nonsense": ([*tr, "--device", "toaster"], "toaster"),
+        # export
+        "export: truncated checkpoint": (["export", "{d}/truncated.safetensors", "-o", "{out}/x.safetensors"],
+                                         "truncated.safetensors"),
+        "export: output .txt": (["export", "{g}", "-o", "{out}/x.txt"], "x.txt"),
+        "export: output folder under a file": (["export", "{g}", "-o", "{d}/afile/x.safetensors"], "afile"),
+        # prepare, pack, expressions
+        "prepare: missing source": (["prepare", "{d}/nosrc", "--layout", "videos", "--out", "{out}/c"], "nosrc"),
+        "prepare: empty folder": (["prepare", "{d}/emptydir", "--layout", "videos", "--out", "{out}/c"],
+                                  "emptydir"),
+        "prepare: wrong layout": (["prepare", "{d}/videos", "--layout", "images", "--out", "{out}/c"], "videos"),
+        "prepare: --out is a file": (["prepare", "{d}/videos", "--layout", "videos", "--out", "{d}/afile"],
+                                     "afile"),
+        "pack: missing cache": (["pack", "{d}/nocache", "--out", "{out}/p"], "nocache"),
+        "expressions: missing folder": (["expressions", "{d}/nosrc", "-o", "{out}/x.json"], "nosrc"),
+        "expressions: output .txt": (["expressions", "{d}/emptydir", "-o", "{out}/x.txt"], "x.txt"),
+    }
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_exits_2_with_one_line_naming_it_and_no_output(case, f, tmp_path, capsys):
+    argv, named = CASES[case]
+    paths = {"d": f, "face": f / "face.png", "track": f / "track.npy", "g": f / "g.safetensors", "cache": f / "cache",
+             "out": tmp_path}
+    argv = [a.format(**paths) for a in argv]
+    before = {p: p.read_bytes() for p in f.rglob("*") if p.is_file()}
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "Traceback" not in lines[0], lines
+    assert list(tmp_path.iterdir()) == []  # no output, no temporary file, no run folder
+    assert before == {p: p.read_bytes() for p in f.rglob("*") if p.is_file()}  # inputs and outputs unchanged
+
+
+def test_device_cuda_without_cuda_is_a_user_error(f, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["animate", str(f / "face.png"), str(f / "track.npy"), "-o", str(tmp_path / "o.mp4"), "--checkpoint",
+                 str(f / "g.safetensors"), "--device", "cuda"]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f, tmp_path):
+    long = np.repeat(np.load(f / "track.npy")[:1], 3000, 0)
+    np.save(tmp_path / "long.npy", long)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", "animate", str(f / "face.png"),
+                             str(tmp_path / "long.npy"), "-o", str(out / "o.mp4"), "--checkpoint",
+                             str(f / "g.safetensors")], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".o.tmp*.mp4")) and proc.poll() is None:
+        time.sleep(0.1)
+    assert list(out.glob(".o.tmp*.mp4")), "the video was not started"
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == code and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("motiongan animate: ")
+    assert list(out.iterdir()) == []  # no partial video, no temporary file
