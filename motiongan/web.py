@@ -305,6 +305,14 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
 
     names = list(page.expressions["expressions"])
     queued = dict(concurrency_limit=1, concurrency_id="model")
+
+    def video_outputs(tab: str):
+        """What a tab that makes a video shows: the detected landmarks, the video, a download, a status."""
+        return (gr.Image(label="What was detected", interactive=False, height=360, elem_id=f"{tab}-detected"),
+                gr.Video(label="Result", interactive=False, height=360, elem_id=f"{tab}-video"),
+                gr.File(label="Download", interactive=False, elem_id=f"{tab}-download"),
+                gr.Markdown(elem_id=f"{tab}-status"))
+
     with gr.Blocks(title="MotionGAN", delete_cache=(600, KEEP_RESULTS_S)) as demo:
         gr.Markdown(f"# MotionGAN\nAnimate a face photo from a driving video or landmark track, change its "
                     f"expression, or make it speak a recording. Model: `{model.name}` ({model.size} x "
@@ -321,11 +329,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                     a_paste = gr.Checkbox(False, label="Paste the face back into the photo")
                     a_btn = gr.Button("Animate", variant="primary", elem_id="animate-run")
                 with gr.Column():
-                    a_seen = gr.Image(label="What was detected", interactive=False, height=360,
-                                      elem_id="animate-detected")
-                    a_video = gr.Video(label="Result", interactive=False, height=360, elem_id="animate-video")
-                    a_file = gr.File(label="Download", interactive=False, elem_id="animate-download")
-                    a_status = gr.Markdown(elem_id="animate-status")
+                    a_seen, a_video, a_file, a_status = video_outputs("animate")
             a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=1, concurrency_id="preview")
             a_btn.click(animate, [a_photo, a_drv, a_ret, a_sbs, a_paste], [a_seen, a_video, a_file, a_status],
                         **queued)
@@ -370,11 +374,7 @@ def build_page(model, results: Path, max_frames: int = 750, expressions: str | N
                         gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
                                     "recording's sound.")
                     with gr.Column():
-                        s_seen = gr.Image(label="What was detected", interactive=False, height=360,
-                                          elem_id="speak-detected")
-                        s_video = gr.Video(label="Result", interactive=False, height=360, elem_id="speak-video")
-                        s_file = gr.File(label="Download", interactive=False, elem_id="speak-download")
-                        s_status = gr.Markdown(elem_id="speak-status")
+                        s_seen, s_video, s_file, s_status = video_outputs("speak")
                 s_photo.change(preview, s_photo, [s_seen, s_status], concurrency_limit=1,
                                concurrency_id="preview")
                 s_btn.click(speak, [s_photo, s_audio, s_fps, s_paste], [s_seen, s_video, s_file, s_status],

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from motiongan.face import FaceLandmarker, jitter
-from motiongan.face.landmarker import fill_gaps, smooth_track
+from motiongan.face.landmarker import fill_gaps
+from motiongan.landmarks import smooth
 from motiongan.media import atomic_write_bytes, iter_video
 
 OUT = Path(__file__).resolve().parents[1] / "motiongan" / "assets" / "demo_track.npy"
@@ -23,7 +24,7 @@ def main():
     ap.add_argument("--clip", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/grid/bbaf2n.mpg")
     args = ap.parse_args()
     raw = fill_gaps(FaceLandmarker().track(iter_video(args.clip), name=str(args.clip)))
-    track = smooth_track(raw, 1.0).round(2).astype(np.float32)
+    track = smooth(raw, 1.0).round(2).astype(np.float32)
     buf = io.BytesIO()
     np.save(buf, track)
     atomic_write_bytes(OUT, buf.getvalue())

@@ -79,7 +79,8 @@ _LANDMARKER = None
 
 def track_video(path: Path, max_frames: int = MAX_FRAMES) -> tuple[np.ndarray, float]:
     """Landmark track (T, 68, 2) of a video's face and its fps."""
-    from ..face.landmarker import FaceLandmarker, fill_gaps, smooth_track
+    from ..face.landmarker import FaceLandmarker, fill_gaps
+    from ..landmarks import smooth
     from ..media import iter_video
 
     global _LANDMARKER
@@ -87,7 +88,7 @@ def track_video(path: Path, max_frames: int = MAX_FRAMES) -> tuple[np.ndarray, f
         _LANDMARKER = FaceLandmarker()
     fps = video_info(path)["fps"]
     track = _LANDMARKER.track(iter_video(path, max_frames), name=str(path))
-    return smooth_track(fill_gaps(track), 1.0), fps
+    return smooth(fill_gaps(track), 1.0), fps
 
 
 def _cached(ref: ClipRef, cache: Path) -> tuple[np.ndarray, float] | None:
