@@ -253,130 +253,141 @@ def _user_message(e: Exception, files) -> str:
     return msg
 
 
-def build_page(model, results: Path, max_frames: int = 750, expressions: str | None = None):
-    """The Gradio Blocks page (queued; launch it with ``.launch()``)."""
-    gr = _gradio()
-    from .checkpoint import CheckpointError
-    from .face import NoFaceError
-    from .landmarks import LandmarkFileError
-    from .media import MediaError
+QUEUED = dict(concurrency_limit=1, concurrency_id="model")  # model work: one request at a time
+PREVIEW = dict(concurrency_limit=1, concurrency_id="preview")
 
-    page = Page(model, results, max_frames, expressions)
-    user_errors = (NoFaceError, MediaError, LandmarkFileError, CheckpointError, FileNotFoundError, ValueError)
 
-    def refuse(message: str, title: str):
+class Handlers:
+    """The page's event handlers: the :class:`Page` calls, with the CLI's messages shown in the page."""
+
+    def __init__(self, gr, page: Page):
+        from .checkpoint import CheckpointError
+        from .face import NoFaceError
+        from .landmarks import LandmarkFileError
+        from .media import MediaError
+
+        self.gr, self.page = gr, page
+        self.user_errors = (NoFaceError, MediaError, LandmarkFileError, CheckpointError, FileNotFoundError,
+                            ValueError)
+
+    def refuse(self, message: str, title: str):
         """The message in the page (until closed) and one line in the server's log, no traceback."""
         print(f"motiongan web: refused: {message}", flush=True)
-        return gr.Error(html.escape(message), duration=None, title=title, print_exception=False)
+        return self.gr.Error(html.escape(message), duration=None, title=title, print_exception=False)
 
-    def run(fn, files, *args, **kw):
+    def run(self, fn, files, *args):
+        """``fn(*args)`` -> (shown, result, result, status) with its notes as warnings."""
         try:
-            out = fn(*args, **kw)
-        except user_errors as e:
-            raise refuse(_user_message(e, files), "Cannot do that") from None
-        for note in out[-1].split("\n\n")[1:]:
-            gr.Warning(html.escape(_user_message(ValueError(note), files)))
-        return out
+            shown, result, status = fn(*args)
+        except self.user_errors as e:
+            raise self.refuse(_user_message(e, files), "Cannot do that") from None
+        for note in status.split("\n\n")[1:]:
+            self.gr.Warning(html.escape(_user_message(ValueError(note), files)))
+        return shown, result, result, _user_message(ValueError(status), files)
 
-    def preview(photo):
+    def preview(self, photo):
         if not photo:
             return None, ""
         try:
-            _, shown, notes = page.detect(photo, page.preview_landmarker)
-        except user_errors as e:
-            raise refuse(_user_message(e, [photo]), "Cannot use this photo") from None
+            _, shown, notes = self.page.detect(photo, self.page.preview_landmarker)
+        except self.user_errors as e:
+            raise self.refuse(_user_message(e, [photo]), "Cannot use this photo") from None
         for n in notes:
-            gr.Warning(html.escape(_user_message(ValueError(n), [photo])))
+            self.gr.Warning(html.escape(_user_message(ValueError(n), [photo])))
         return shown, f"**{Path(photo).name}**: face found (green: landmarks; yellow: what the model sees)"
 
+
+def _video_outputs(gr, tab: str):
+    """What a tab that makes a video shows: the detected landmarks, the video, a download, a status."""
+    return (gr.Image(label="What was detected", interactive=False, height=360, elem_id=f"{tab}-detected"),
+            gr.Video(label="Result", interactive=False, height=360, elem_id=f"{tab}-video"),
+            gr.File(label="Download", interactive=False, elem_id=f"{tab}-download"),
+            gr.Markdown(elem_id=f"{tab}-status"))
+
+
+def _animate_tab(gr, h: Handlers) -> None:
     def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        shown, video, status = run(page.animate, [photo, driving], photo, driving, retarget, side_by_side,
-                                   paste, progress)
-        return shown, video, video, _user_message(ValueError(status), [photo, driving])
+        return h.run(h.page.animate, [photo, driving], photo, driving, retarget, side_by_side, paste, progress)
 
+    with gr.Row():
+        with gr.Column():
+            photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="animate-photo")
+            driving = gr.File(label="Driving video or .npy landmark track (N x 68 x 2)",
+                              file_types=VIDEO_TYPES + [".npy"], elem_id="animate-driving")
+            retarget = gr.Checkbox(True, label="Retarget the driver's motion onto the photo's face "
+                                   "(off: use the driving landmarks as given)")
+            sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
+            paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            button = gr.Button("Animate", variant="primary", elem_id="animate-run")
+        with gr.Column():
+            outputs = _video_outputs(gr, "animate")
+    photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
+    button.click(animate, [photo, driving, retarget, sbs, paste], list(outputs), **QUEUED)
+
+
+def _edit_tab(gr, h: Handlers) -> None:
     def edit(photo, mode, expression, target, target_neutral, strength, paste):
-        shown, image, status = run(page.edit, [photo, target, target_neutral], photo, mode, expression, target,
-                                   target_neutral, strength, paste)
-        return shown, image, image, _user_message(ValueError(status), [photo, target, target_neutral])
+        return h.run(h.page.edit, [photo, target, target_neutral], photo, mode, expression, target,
+                     target_neutral, strength, paste)
 
+    names = list(h.page.expressions["expressions"])
+    with gr.Row():
+        with gr.Column():
+            photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="edit-photo")
+            mode = gr.Radio(["named expression", "target photo"], value="named expression",
+                            label="Expression from", elem_id="edit-mode")
+            expr = gr.Dropdown(names, value=names[0] if names else None, label="Named expression",
+                               elem_id="edit-expression")
+            target = gr.File(label="Target photo (its expression is copied)", file_types=IMAGE_TYPES,
+                             elem_id="edit-target")
+            neutral = gr.File(label="Target person's neutral photo (optional)", file_types=IMAGE_TYPES,
+                              elem_id="edit-target-neutral")
+            strength = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="Strength", elem_id="edit-strength")
+            paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            button = gr.Button("Edit", variant="primary", elem_id="edit-run")
+        with gr.Column():
+            seen = gr.Image(label="Detected (green) and target (red) landmarks", interactive=False,
+                            height=360, elem_id="edit-detected")
+            image = gr.Image(label="Result", interactive=False, height=360, elem_id="edit-image")
+            file = gr.File(label="Download", interactive=False, elem_id="edit-download")
+            status = gr.Markdown(elem_id="edit-status")
+    photo.change(h.preview, photo, [seen, status], **PREVIEW)
+    button.click(edit, [photo, mode, expr, target, neutral, strength, paste], [seen, image, file, status],
+                 **QUEUED)
+
+
+def _speak_tab(gr, h: Handlers) -> None:
     def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        shown, video, status = run(page.speak, [photo, audio], photo, audio, fps, paste, progress)
-        return shown, video, video, _user_message(ValueError(status), [photo, audio])
+        return h.run(h.page.speak, [photo, audio], photo, audio, fps, paste, progress)
 
-    names = list(page.expressions["expressions"])
-    queued = dict(concurrency_limit=1, concurrency_id="model")
+    if speech_function() is None:
+        gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "
+                    "in this installation.", elem_id="speak-missing")
+        return
+    with gr.Row():
+        with gr.Column():
+            photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="speak-photo")
+            audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)", elem_id="speak-audio")
+            fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60, elem_id="speak-fps")
+            paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            button = gr.Button("Speak", variant="primary", elem_id="speak-run")
+            gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
+                        "recording's sound.")
+        with gr.Column():
+            outputs = _video_outputs(gr, "speak")
+    photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
+    button.click(speak, [photo, audio, fps, paste], list(outputs), **QUEUED)
 
-    def video_outputs(tab: str):
-        """What a tab that makes a video shows: the detected landmarks, the video, a download, a status."""
-        return (gr.Image(label="What was detected", interactive=False, height=360, elem_id=f"{tab}-detected"),
-                gr.Video(label="Result", interactive=False, height=360, elem_id=f"{tab}-video"),
-                gr.File(label="Download", interactive=False, elem_id=f"{tab}-download"),
-                gr.Markdown(elem_id=f"{tab}-status"))
 
+def build_page(model, results: Path, max_frames: int = 750, expressions: str | None = None):
+    """The Gradio Blocks page (queued; launch it with ``.launch()``): the Animate, Edit and Speak tabs."""
+    gr = _gradio()
+    h = Handlers(gr, Page(model, results, max_frames, expressions))
     with gr.Blocks(title="MotionGAN", delete_cache=(600, KEEP_RESULTS_S)) as demo:
         gr.Markdown(f"# MotionGAN\nAnimate a face photo from a driving video or landmark track, change its "
                     f"expression, or make it speak a recording. Model: `{model.name}` ({model.size} x "
                     f"{model.size}); videos up to {max_frames} frames.")
-        with gr.Tab("Animate", id="animate"):
-            with gr.Row():
-                with gr.Column():
-                    a_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="animate-photo")
-                    a_drv = gr.File(label="Driving video or .npy landmark track (N x 68 x 2)",
-                                    file_types=VIDEO_TYPES + [".npy"], elem_id="animate-driving")
-                    a_ret = gr.Checkbox(True, label="Retarget the driver's motion onto the photo's face "
-                                        "(off: use the driving landmarks as given)")
-                    a_sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
-                    a_paste = gr.Checkbox(False, label="Paste the face back into the photo")
-                    a_btn = gr.Button("Animate", variant="primary", elem_id="animate-run")
-                with gr.Column():
-                    a_seen, a_video, a_file, a_status = video_outputs("animate")
-            a_photo.change(preview, a_photo, [a_seen, a_status], concurrency_limit=1, concurrency_id="preview")
-            a_btn.click(animate, [a_photo, a_drv, a_ret, a_sbs, a_paste], [a_seen, a_video, a_file, a_status],
-                        **queued)
-        with gr.Tab("Edit", id="edit"):
-            with gr.Row():
-                with gr.Column():
-                    e_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="edit-photo")
-                    e_mode = gr.Radio(["named expression", "target photo"], value="named expression",
-                                      label="Expression from", elem_id="edit-mode")
-                    e_expr = gr.Dropdown(names, value=names[0] if names else None, label="Named expression",
-                                         elem_id="edit-expression")
-                    e_target = gr.File(label="Target photo (its expression is copied)", file_types=IMAGE_TYPES,
-                                       elem_id="edit-target")
-                    e_neutral = gr.File(label="Target person's neutral photo (optional)", file_types=IMAGE_TYPES,
-                                        elem_id="edit-target-neutral")
-                    e_strength = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="Strength", elem_id="edit-strength")
-                    e_paste = gr.Checkbox(False, label="Paste the face back into the photo")
-                    e_btn = gr.Button("Edit", variant="primary", elem_id="edit-run")
-                with gr.Column():
-                    e_seen = gr.Image(label="Detected (green) and target (red) landmarks", interactive=False,
-                                      height=360, elem_id="edit-detected")
-                    e_image = gr.Image(label="Result", interactive=False, height=360, elem_id="edit-image")
-                    e_file = gr.File(label="Download", interactive=False, elem_id="edit-download")
-                    e_status = gr.Markdown(elem_id="edit-status")
-            e_photo.change(preview, e_photo, [e_seen, e_status], concurrency_limit=1, concurrency_id="preview")
-            e_btn.click(edit, [e_photo, e_mode, e_expr, e_target, e_neutral, e_strength, e_paste],
-                        [e_seen, e_image, e_file, e_status], **queued)
-        with gr.Tab("Speak", id="speak"):
-            if speech_function() is None:
-                gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "
-                            "in this installation.", elem_id="speak-missing")
-            else:
-                with gr.Row():
-                    with gr.Column():
-                        s_photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="speak-photo")
-                        s_audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)",
-                                          elem_id="speak-audio")
-                        s_fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60,
-                                          elem_id="speak-fps")
-                        s_paste = gr.Checkbox(False, label="Paste the face back into the photo")
-                        s_btn = gr.Button("Speak", variant="primary", elem_id="speak-run")
-                        gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
-                                    "recording's sound.")
-                    with gr.Column():
-                        s_seen, s_video, s_file, s_status = video_outputs("speak")
-                s_photo.change(preview, s_photo, [s_seen, s_status], concurrency_limit=1,
-                               concurrency_id="preview")
-                s_btn.click(speak, [s_photo, s_audio, s_fps, s_paste], [s_seen, s_video, s_file, s_status],
-                            **queued)
+        for name, tab in (("Animate", _animate_tab), ("Edit", _edit_tab), ("Speak", _speak_tab)):
+            with gr.Tab(name, id=name.lower()):
+                tab(gr, h)
     return demo.queue(max_size=32, default_concurrency_limit=1)
