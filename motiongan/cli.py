@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from .errors import ConfigError, MotionGANError
+from .options import add_options, options_from
 
 STARTED = time.monotonic()  # for train --time-budget: the budget counts from the command's start
 
@@ -40,10 +41,6 @@ def _exists(*paths) -> None:
     for p in paths:
         if p is not None and not Path(p).exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
-
-
-def _test_list(value: str | None) -> str | None:
-    return None if value is None or value.lower() == "none" else value
 
 
 def _animator(args, compile: bool = False):
@@ -80,8 +77,7 @@ def _prepare(args):
 
     _exists(*args.src)
     check_output_folder(args.out)
-    st = Settings(size=args.size, scale=args.scale, box_sigma=args.box_sigma, quality=args.quality,
-                  max_frames=args.max_frames, landmark_sigma=args.landmark_sigma)
+    st = options_from(args, Settings)
     for src in args.src:
         m = prepare(Path(src), args.layout, Path(args.out), st, workers=args.workers, progress=not args.quiet)
     print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people; "
@@ -89,10 +85,9 @@ def _prepare(args):
 
 
 def _pack(args):
-    from .data.pack import pack
+    from .data.pack import PackOptions, pack
 
-    m = pack(args.src, args.out, args.split, _test_list(args.test_list), args.quality,
-             args.max_frames_per_person, args.seed, progress=not args.quiet)
+    m = pack(args.src, args.out, options_from(args, PackOptions), progress=not args.quiet)
     size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
     print(f"{args.out}: {len(m['clips'])} clips, {m['frames']} frames, {len(m['persons'])} people, "
           f"{size / 2**20:.1f} MiB")
@@ -115,26 +110,23 @@ def _train(args):
 
 
 def _evaluate(args):
-    from .evaluation.evaluate import evaluate
+    from .evaluation.evaluate import EvaluateOptions, evaluate
     from .media import check_output_folder
 
     _exists(*args.checkpoint, args.data)
-    if args.max_frames is not None and args.max_frames < 1:
-        raise ConfigError(f"--max-frames {args.max_frames}: need at least 1 frame per clip")
+    options = options_from(args, EvaluateOptions)
     check_output_folder(args.out)
-    res = evaluate(args.checkpoint, args.data, args.out, split=args.split, device=_device(args.device),
-                   max_frames=args.max_frames, seed=args.seed, test_fraction=args.test_fraction,
-                   test_persons=args.test_persons, test_list=_test_list(args.test_list))
+    res = evaluate(args.checkpoint, args.data, args.out, options, device=_device(args.device))
     print((Path(args.out) / "table.md").read_text())
     print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
 
 
 def _compare(args):
-    from .evaluation.compare import compare
+    from .evaluation.compare import CompareOptions, compare
 
     _exists(args.new, args.old, args.data)
-    r = compare(args.new, args.old or _shipped_model(), args.data, args.out, device=_device(args.device),
-                max_frames=args.max_frames, test_list=_test_list(args.test_list))
+    r = compare(args.new, args.old or _shipped_model(), args.data, args.out, options_from(args, CompareOptions),
+                device=_device(args.device))
     print((Path(args.out) / "table.md").read_text())
     for k, d in r["differences"].items():
         print(f"{k}: new {d['new']:.2f}, old {d['old']:.2f}, difference {d['diff']:+.2f} (noise +-{d['noise']:.2f})")
@@ -152,36 +144,35 @@ def _export(args):
 
 
 def _animate(args):
-    from .inference.animate import load_driving
+    from .inference.animate import AnimateOptions, load_driving
     from .media import check_output, read_image, video_info
 
     _exists(args.source, args.driving)
     check_output(args.output, {".mp4"})
+    options = options_from(args, AnimateOptions)
     read_image(args.source)  # the inputs are read once before the model loads, so all errors come first
     driving = Path(args.driving)
     if driving.is_dir() or driving.suffix.lower() == ".npy":
         load_driving(driving)
     else:
         video_info(driving)
-    res = _animator(args, args.compile).animate(
-        args.source, args.driving, args.output, retarget_motion=not args.no_retarget,
-        side_by_side=args.side_by_side, overlay=args.overlay, paste=args.paste, fps=args.fps, progress=True)
+    res = _animator(args, args.compile).animate(args.source, args.driving, args.output, options, progress=True)
     print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
 
 
 def _edit(args):
     import numpy as np
 
-    from .inference.edit import edit_image, load_expressions
+    from .inference.edit import EditOptions, edit_image, load_expressions
     from .media import IMAGE_SUFFIXES, check_output
 
     if (args.target is None) == (args.expression is None):
         raise ConfigError("give exactly one of --target IMAGE_OR_PTS and --expression NAME")
+    options = options_from(args, EditOptions)
     _exists(args.source, args.target, args.target_neutral)
     load_expressions(args.expressions)  # a bad expressions file is reported before the model loads
     check_output(args.output, IMAGE_SUFFIXES)
-    target = edit_image(_animator(args), args.source, args.output, args.expression, args.target,
-                        args.target_neutral, args.expressions, args.strength, args.paste)
+    target = edit_image(_animator(args), args.source, args.output, options)
     if args.save_landmarks:
         np.save(Path(args.output).with_suffix(".landmarks.npy"), target)
     print(f"{args.output}: written")
@@ -211,18 +202,15 @@ def _demo(args):
 
 # ------------------------------------------------------------------------------------------- parser
 def _add_data_commands(sub) -> None:
+    from .data.pack import PackOptions
+    from .data.prepare import Settings
+
     p = sub.add_parser("prepare", help="detect landmarks, crop and cache face videos or images")
     p.add_argument("src", nargs="+", help="source folder(s)")
     p.add_argument("--layout", required=True, choices=["300vw", "videos", "images"])
     p.add_argument("--out", required=True, help="cache folder (created; resumed if it exists)")
-    p.add_argument("--size", type=int, default=128)
-    p.add_argument("--scale", type=float, default=1.6, help="crop side / larger landmark extent")
-    p.add_argument("--box-sigma", type=float, default=3.0, help="temporal smoothing of crop boxes (frames)")
-    p.add_argument("--landmark-sigma", type=float, default=0.0,
-                   help="temporal smoothing of detected landmarks, frames (0: raw)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality of cached frames")
-    p.add_argument("--max-frames", type=int, default=None, help="at most this many frames per video")
-    p.add_argument("--workers", type=int, default=None)
+    add_options(p, Settings)
+    p.add_argument("--workers", type=int, default=None, help="processes (default: the CPU cores)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_prepare)
 
@@ -230,17 +218,15 @@ def _add_data_commands(sub) -> None:
                        "re-encoded) that fits an upload limit")
     p.add_argument("src", help="prepared cache folder")
     p.add_argument("--out", required=True, help="packed cache folder (replaced if it exists)")
-    p.add_argument("--split", default="train", choices=["train", "test", "all"])
-    p.add_argument("--test-list", default="v1", help="fixed test people (v1, or a file); 'none': random split")
-    p.add_argument("--quality", type=int, default=90, help="JPEG quality of the packed frames")
-    p.add_argument("--max-frames-per-person", type=int, default=None,
-                   help="keep whole clips of each person up to this many frames")
-    p.add_argument("--seed", type=int, default=0, help="which clips a capped person keeps")
+    add_options(p, PackOptions)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_pack)
 
 
 def _add_training_commands(sub) -> None:
+    from .evaluation.compare import CompareOptions
+    from .evaluation.evaluate import EvaluateOptions
+
     p = sub.add_parser("train", help="train MotionGAN, an ablation or the StarGAN baseline on a prepared cache")
     p.add_argument("--config", default=None, help="paper, img_only, no_v, no_df, no_dv, stargan, small, or a "
                    "JSON file (default: paper; with --resume, the run's own config.json)")
@@ -261,15 +247,8 @@ def _add_training_commands(sub) -> None:
     p = sub.add_parser("evaluate", help="the paper's metrics and Table 1 on a prepared split")
     p.add_argument("--checkpoint", action="append", required=True, help="a checkpoint (repeat for several)")
     p.add_argument("--data", required=True)
-    p.add_argument("--split", default="test", choices=["train", "test", "all"],
-                   help="all: every clip (for a cache that holds only test people)")
     p.add_argument("--out", required=True)
-    p.add_argument("--max-frames", type=int, default=None, help="evaluate at most this many frames per clip")
-    p.add_argument("--test-list", default="v1", help="the fixed test people (v1, or a file of person ids); "
-                   "'none': a random split by --seed, --test-fraction, --test-persons (for your own data)")
-    p.add_argument("--seed", type=int, default=0, help="the random split's seed (as in training)")
-    p.add_argument("--test-fraction", type=float, default=0.3)
-    p.add_argument("--test-persons", type=int, default=None)
+    add_options(p, EvaluateOptions)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_evaluate)
 
@@ -278,8 +257,7 @@ def _add_training_commands(sub) -> None:
     p.add_argument("old", nargs="?", default=None, help="the generator to beat (default: the shipped one)")
     p.add_argument("--data", required=True, help="a prepared cache holding the test people")
     p.add_argument("--out", required=True)
-    p.add_argument("--max-frames", type=int, default=40, help="frames per clip (the same for both)")
-    p.add_argument("--test-list", default="v1")
+    add_options(p, CompareOptions)
     p.add_argument("--device", default=None)
     p.set_defaults(func=_compare)
 
@@ -297,29 +275,22 @@ def _model_args(p):
 
 
 def _add_inference_commands(sub) -> None:
+    from .inference.animate import AnimateOptions
+    from .inference.edit import EditOptions
+
     p = sub.add_parser("animate", help="animate a face image from a driving video or landmark track")
     p.add_argument("source", help="face image")
     p.add_argument("driving", help="video, .npy landmark track (N x 68 x 2) or folder of .pts files")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
-    p.add_argument("--no-retarget", action="store_true", help="use the driving landmarks as given (paper)")
-    p.add_argument("--side-by-side", action="store_true", help="source | driving with landmarks | result")
-    p.add_argument("--overlay", action="store_true", help="draw the target landmarks on the result")
-    p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
-    p.add_argument("--fps", type=float, default=None, help="default: the driver's (25 for landmark files)")
+    add_options(p, AnimateOptions)
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (for long videos)")
     _model_args(p)
     p.set_defaults(func=_animate)
 
     p = sub.add_parser("edit", help="change a face's expression (from another face or a named expression)")
-    p.add_argument("source")
-    p.add_argument("--target", default=None, help="image or .pts whose expression to transfer")
-    p.add_argument("--target-neutral", default=None, help="the target person's neutral image or .pts")
-    p.add_argument("--expression", default=None, help="a named expression of the --expressions file (the "
-                   "shipped one: " + _shipped_expressions() + ")")
-    p.add_argument("--expressions", default=None, help="expressions file (default: the shipped one)")
-    p.add_argument("--strength", type=float, default=1.0)
-    p.add_argument("--paste", action="store_true")
-    p.add_argument("--save-landmarks", action="store_true")
+    p.add_argument("source", help="face image")
+    add_options(p, EditOptions, more_help={"expression": f"(the shipped file's: {_shipped_expressions()})"})
+    p.add_argument("--save-landmarks", action="store_true", help="also write the target landmarks (.npy)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
     _model_args(p)
     p.set_defaults(func=_edit)

@@ -175,9 +175,11 @@ class Page:
         _, shown, notes = self.detect(photo)
         if progress is not None:
             progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != ".npy" else "starting")
+        from .inference.animate import AnimateOptions
+
         out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
-        res = self.animator.animate(photo, driving, out, retarget_motion=retarget, side_by_side=side_by_side,
-                                    paste=paste, progress=progress is not None)
+        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste)
+        res = self.animator.animate(photo, driving, out, options, progress=progress is not None)
         status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps"
                   + (", with the driver's audio" if res["audio"] else "") + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
@@ -186,24 +188,23 @@ class Page:
         """Change the expression of ``photo``; returns (overlay with target landmarks, image path, status)."""
         from .inference import edit as E
         from .inference.animate import paste_back
-        from .media import read_image, write_image
+        from .media import write_image
 
         if not photo:
             raise ValueError("upload a photo of a face first")
         source, _, notes = self.detect(photo)
-        lm = self.animator.landmarker
         if mode == "target photo":
             if not target:
                 raise ValueError("upload a target photo whose expression to copy (or choose a named expression)")
-            shape = lm(read_image(target), str(target))
-            neutral = lm(read_image(target_neutral), str(target_neutral)) if target_neutral else None
-            goal = E.transfer_expression(source.landmarks, shape, neutral, self.expressions, strength)
+            options = E.EditOptions(target=target, target_neutral=target_neutral or None, strength=strength,
+                                    paste=paste)
             what = f"the expression of {Path(target).name}"
         else:
-            goal = E.named_expression(source.landmarks, expression, self.expressions, strength)
+            options = E.EditOptions(expression=expression, strength=strength, paste=paste)
             what = f"{expression!r}"
+        goal = E.target_shape(source.landmarks, options, self.animator.landmarker, self.expressions)
         frame = next(self.animator.frames(source, goal[None]))
-        if paste:
+        if options.paste:
             frame = paste_back(source.image, frame, source.matrix)
         out = self.job_folder() / f"{Path(photo).stem}_edited.png"
         write_image(out, frame)
@@ -232,8 +233,10 @@ class Page:
         out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"
         limit = self.max_frames / fps
         try:
-            res = fn(photo, audio, out, fps=fps, model=self.model, speech_model=self._speech_model,
-                     landmarker=self.animator.landmarker, max_seconds=limit, paste=paste,
+            from .speech.speak import SpeakOptions
+
+            res = fn(photo, audio, out, options=SpeakOptions(fps=fps, paste=paste, max_seconds=limit),
+                     model=self.model, speech_model=self._speech_model, landmarker=self.animator.landmarker,
                      progress=progress is not None)
         except ValueError as e:  # the CLI's message, with this page's limit in place of the CLI's flag
             raise type(e)(str(e).replace("raise the limit with --max-seconds", (

@@ -11,7 +11,7 @@ from motiongan.config import load_config
 from motiongan.data.cache import CacheError
 from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.evaluate import evaluate
+from motiongan.evaluation.evaluate import EvaluateOptions, evaluate
 from motiongan.networks import Generator
 
 TINY = ["image_size=64", "width=8", "n_res=2"]
@@ -66,7 +66,7 @@ def untrained(tmp_path_factory):
 
 def test_evaluate_writes_videos_landmarks_metrics_tables_and_the_ced_plot(small_cache, untrained, tmp_path):
     out = tmp_path / "eval"
-    res = evaluate([str(untrained)], str(small_cache), str(out), split="all", progress=False)
+    res = evaluate([str(untrained)], str(small_cache), str(out), EvaluateOptions(split="all"), progress=False)
     rows = res["table"]
     assert list(rows)[:2] == ["real video", "copy source"] and len(rows) == 3
     for clip in ("src0-bbaf2n", "src0-lbax4n"):
@@ -92,14 +92,14 @@ def test_a_checkpoint_that_does_not_fit_its_configuration_gives_no_table(small_c
     save_file(tensors, str(tmp_path / "other.safetensors"), metadata=meta)  # width 16 config, width 8 weights
     with pytest.raises(CheckpointError, match="do not fit its configuration"):
         evaluate([str(untrained), str(tmp_path / "other.safetensors")], str(small_cache), str(tmp_path / "e"),
-                 split="all", progress=False)
+                 EvaluateOptions(split="all"), progress=False)
     assert not (tmp_path / "e").exists()
 
 
 def test_a_cache_without_the_requested_split_gives_no_table(small_cache, untrained, tmp_path):
     with pytest.raises(CacheError, match="'test' split has no clips"):
-        evaluate([str(untrained)], str(small_cache), str(tmp_path / "e"), split="test", test_persons=0,
-                 progress=False)
+        evaluate([str(untrained)], str(small_cache), str(tmp_path / "e"),
+                 EvaluateOptions(split="test", test_list="none", test_persons=0), progress=False)
     assert not (tmp_path / "e").exists()
 
 
@@ -108,4 +108,4 @@ def test_a_checkpoint_at_another_resolution_is_refused(small_cache, tmp_path):
     path = tmp_path / "g32.safetensors"
     save_generator(path, Generator(**cfg.generator_kwargs()), cfg.to_json(), 0)
     with pytest.raises(CheckpointError, match="generates 32 x 32 frames"):
-        evaluate([str(path)], str(small_cache), str(tmp_path / "e"), split="all", progress=False)
+        evaluate([str(path)], str(small_cache), str(tmp_path / "e"), EvaluateOptions(split="all"), progress=False)

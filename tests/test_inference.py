@@ -7,7 +7,7 @@ import torch
 from motiongan.cli import main
 from motiongan.config import load_config
 from motiongan.inference import MotionGAN
-from motiongan.inference.animate import Animator, Driving, load_source, target_track
+from motiongan.inference.animate import AnimateOptions, Animator, Driving, load_source, target_track
 from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
 from motiongan.landmarks import apply_affine, write_pts
 from motiongan.media import has_audio, read_image, video_info, write_image
@@ -40,7 +40,7 @@ def frames_of(path):
 def test_video_driving_keeps_frame_count_fps_and_audio(model, landmarker, source_image, data_dir, tmp_path):
     out = tmp_path / "out.mp4"
     drv = data_dir / "grid" / "bbaf2n.mpg"
-    res = Animator(model, landmarker).animate(source_image, drv, out, side_by_side=True)
+    res = Animator(model, landmarker).animate(source_image, drv, out, AnimateOptions(side_by_side=True))
     info = video_info(out)
     assert res["frames"] == 75 and info["frames"] == 75 and info["fps"] == pytest.approx(25.0)
     assert has_audio(out)
@@ -54,8 +54,8 @@ def test_npy_and_pts_driving_give_one_frame_per_landmark_set(model, landmarker, 
     for i, p in enumerate(track[:7]):
         write_pts(tmp_path / "pts" / f"{i:04d}.pts", p)
     anim = Animator(model, landmarker)
-    a = anim.animate(source_image, tmp_path / "track.npy", tmp_path / "a.mp4", fps=10, overlay=True)
-    b = anim.animate(source_image, tmp_path / "pts", tmp_path / "b.mp4", paste=True)
+    a = anim.animate(source_image, tmp_path / "track.npy", tmp_path / "a.mp4", AnimateOptions(fps=10, overlay=True))
+    b = anim.animate(source_image, tmp_path / "pts", tmp_path / "b.mp4", AnimateOptions(paste=True))
     assert frames_of(tmp_path / "a.mp4") == a["frames"] == 12 and video_info(tmp_path / "a.mp4")["fps"] == 10
     assert frames_of(tmp_path / "b.mp4") == b["frames"] == 7 and not has_audio(tmp_path / "b.mp4")
     assert video_info(tmp_path / "b.mp4")["width"] >= read_image(source_image).shape[1]  # pasted: full image

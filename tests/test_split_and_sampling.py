@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from motiongan.data import Cache, ResidentClips, TrainingClips, read_test_list
-from motiongan.data.pack import pack
+from motiongan.data.pack import PackOptions, pack
 from motiongan.data.prepare import Settings, prepare
 from motiongan.training.loop import StepBatches
 
@@ -100,7 +100,7 @@ def test_device_resident_samples_equal_the_datasets(mixed_cache):
 
 
 def test_pack_keeps_training_people_within_the_frame_cap(mixed_cache, tmp_path):
-    m = pack(mixed_cache.root, tmp_path / "p", quality=80, max_frames_per_person=30, progress=False)
+    m = pack(mixed_cache.root, tmp_path / "p", PackOptions(quality=80, max_frames_per_person=30), progress=False)
     packed = Cache(tmp_path / "p")
     frames = Counter()
     for i, c in enumerate(packed.clips):
@@ -111,5 +111,5 @@ def test_pack_keeps_training_people_within_the_frame_cap(mixed_cache, tmp_path):
     assert frames["grid_s1/s1"] == 30 and all(v <= 30 for v in frames.values())
     size = lambda root: sum(p.stat().st_size for p in (root / "clips").iterdir())  # noqa: E731
     assert m["frames"] == sum(frames.values())
-    full = pack(mixed_cache.root, tmp_path / "q", quality=95, max_frames_per_person=30, progress=False)
+    full = pack(mixed_cache.root, tmp_path / "q", PackOptions(quality=95, max_frames_per_person=30), progress=False)
     assert full["frames"] == m["frames"] and size(tmp_path / "p") < size(tmp_path / "q")

@@ -35,7 +35,7 @@ def clip_indices(cache: Cache, split: str, seed: int = 0, test_fraction: float =
     idx = [i for i, c in enumerate(cache.clips) if c["person"] in keep]
     if not idx:
         hint = (f"; none of its people is on the test list {test_list!r}: use a random split (test list "
-                "'none') for your own data" if test_list is not None and split == "test" else "")
+                "'none') for your own data" if test_list not in (None, "none") and split == "test" else "")
         raise CacheError(f"{cache.root}: the {split!r} split has no clips "
                          f"({len(cache.persons)} people in the cache){hint}")
     return idx

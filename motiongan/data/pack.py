@@ -10,26 +10,39 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from ..media import atomic_write_bytes
+from ..options import option
 from .cache import FORMAT_VERSION, Cache, CacheError, write_clip
 from .dataset import clip_indices
 
 
-def pack(src: str | Path, out: str | Path, split: str = "train", test_list: str | None = "v1",
-         quality: int = 90, max_frames_per_person: int | None = None, seed: int = 0,
-         progress: bool = True) -> dict:
+@dataclass
+class PackOptions:
+    """What ``pack`` keeps and how it re-encodes it (the CLI's flags are made from these fields)."""
+
+    split: str = option("train", "which people to keep", choices=["train", "test", "all"])
+    test_list: str | None = option("v1", "fixed test people (v1, or a file); 'none': random split")
+    quality: int = option(90, "JPEG quality of the packed frames")
+    max_frames_per_person: int | None = option(None, "keep whole clips of each person up to this many frames")
+    seed: int = option(0, "which clips a capped person keeps")
+
+
+def pack(src: str | Path, out: str | Path, options: PackOptions | None = None, progress: bool = True) -> dict:
     """Write the packed cache ``out`` from the prepared cache ``src``; returns its manifest."""
+    o = options or PackOptions()
+    split, test_list, quality, seed = o.split, o.test_list, o.quality, o.seed
     cache, out = Cache(src), Path(out)
     if out.resolve() == cache.root.resolve():
         raise CacheError(f"{out}: the pack must go to another folder than its source")
     if not 1 <= quality <= 100:
         raise CacheError(f"quality {quality}: expected 1..100")
-    chosen = select_frames(cache, clip_indices(cache, split, seed, test_list=test_list), max_frames_per_person, seed)
+    chosen = select_frames(cache, clip_indices(cache, split, seed, test_list=test_list), o.max_frames_per_person, seed)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "clips").mkdir(parents=True)
@@ -45,8 +58,7 @@ def pack(src: str | Path, out: str | Path, split: str = "train", test_list: str 
     manifest = {"format": FORMAT_VERSION, "settings": settings, "clips": entries,
                 "persons": sorted({e["person"] for e in entries}), "frames": int(sum(e["frames"] for e in entries)),
                 "failed": [], "skipped": [],
-                "packed_from": {"cache": str(cache.root), "split": split, "test_list": test_list, "quality": quality,
-                                "max_frames_per_person": max_frames_per_person, "seed": seed}}
+                "packed_from": {"cache": str(cache.root), **asdict(o)}}
     atomic_write_bytes(tmp / "manifest.json", json.dumps(manifest, indent=1).encode())
     atomic_write_bytes(tmp / "settings.json", json.dumps(settings).encode())
     if out.exists():

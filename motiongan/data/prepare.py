@@ -33,18 +33,21 @@ from ..media import (
     read_image,
     video_info,
 )
+from ..options import option
 from .cache import FORMAT_VERSION, CacheError, write_clip
 from .split import image_person_and_label, person_aliases
 
 
 @dataclass
 class Settings:
-    size: int = 128
-    scale: float = CROP_SCALE  # crop side / larger landmark extent
-    box_sigma: float = 3.0  # temporal smoothing of crop boxes (frames)
-    landmark_sigma: float = 0.0  # temporal smoothing of detected landmarks (frames; 0: raw, as the paper)
-    quality: int = 95
-    max_frames: int | None = None
+    """How a cache is made (recorded in it; the CLI's flags are made from these fields)."""
+
+    size: int = option(128, "side of the cached face crops, pixels")
+    scale: float = option(CROP_SCALE, "crop side / larger landmark extent")
+    box_sigma: float = option(3.0, "temporal smoothing of crop boxes, frames")
+    landmark_sigma: float = option(0.0, "temporal smoothing of detected landmarks, frames (0: raw, as the paper)")
+    quality: int = option(95, "JPEG quality of cached frames")
+    max_frames: int | None = option(None, "at most this many frames per video")
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 Two ways: a fixed, versioned list of test people committed in ``motiongan/data/splits`` (``test_list="v1"``,
 or a path to a text file of person ids), used for training, evaluation and every comparison between two
-models; or, for a user's own data, a seeded random split of the cache's people (``test_list=None``).
+models; or, for a user's own data, a seeded random split of the cache's people (``test_list=None`` or
+``"none"``).
 ``person_aliases.json`` maps a clip-derived person id to the real person when one person appears in two
 source folders.
 """
@@ -42,9 +43,10 @@ def read_test_list(name: str) -> list[str]:
 
 def split_persons(persons: list[str], seed: int = 0, test_fraction: float = 0.3,
                   test_persons: int | None = None, test_list: str | None = None) -> dict[str, list[str]]:
-    """Split people into train and test: by ``test_list`` when given, else deterministically from ``seed``."""
+    """Split people into train and test: by ``test_list`` when given, else (None or ``"none"``)
+    deterministically from ``seed``."""
     persons = sorted(set(persons))
-    if test_list is not None:
+    if test_list is not None and test_list.lower() != "none":
         listed = set(read_test_list(test_list))
         test = [p for p in persons if p in listed]
         return {"test": test, "train": [p for p in persons if p not in listed], "all": persons}

@@ -7,13 +7,15 @@ are the independent samples: frames of one clip are strongly correlated).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..media import atomic_write_bytes
+from ..options import option
 from . import metrics as M
-from .evaluate import evaluate
+from .evaluate import EvaluateOptions, evaluate
 
 PSNR_TOLERANCE = 0.2  # dB
 
@@ -54,11 +56,19 @@ def verdict(d: dict) -> tuple[bool, list[str]]:
     return not reasons, reasons
 
 
-def compare(new: str, old: str, data: str, out: str, device: str = "cpu", max_frames: int | None = 40,
-            test_list: str | None = "v1", progress: bool = True) -> dict:
+@dataclass
+class CompareOptions:
+    """Which test clips and frames ``compare`` scores (the CLI's flags are made from these fields)."""
+
+    max_frames: int | None = option(40, "frames per clip (the same for both generators)")
+    test_list: str | None = option("v1", "the fixed test people (v1, or a file of person ids)")
+
+
+def compare(new: str, old: str, data: str, out: str, options: CompareOptions | None = None, device: str = "cpu",
+            progress: bool = True) -> dict:
     """Evaluate ``new`` and ``old`` on the same clips and frames, and decide whether ``new`` is better."""
-    res = evaluate([new, old], data, out, split="test", device=device, max_frames=max_frames, test_list=test_list,
-                   progress=progress)
+    o = options or CompareOptions()
+    res = evaluate([new, old], data, out, EvaluateOptions("test", o.max_frames, o.test_list), device, progress)
     n_name, o_name = res["names"]
     diffs = {k: paired_bootstrap(res["rows"][n_name], res["rows"][o_name], k)
              for k in ("AUC@0.1", "same person %", "PSNR")}

@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -25,10 +26,12 @@ from ..checkpoint import CheckpointError
 from ..convention import to_image, to_tensor
 from ..data import Cache, EvalClips
 from ..draw import draw_landmarks
+from ..errors import ConfigError
 from ..face import FaceJudge, FaceLandmarker, Verification, jitter
 from ..inference.model import MotionGAN
 from ..landmarks import normalised_error
 from ..media import VideoWriter, atomic_write_bytes
+from ..options import option
 from . import metrics as M
 
 UPSCALE = 2
@@ -98,10 +101,28 @@ def summarise(per_clip: list[dict]) -> dict:
     return row
 
 
-def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", device: str = "cpu",
-             max_frames: int | None = None, seed: int = 0, test_fraction: float = 0.3,
-             test_persons: int | None = None, progress: bool = True, test_list: str | None = "v1") -> dict:
-    out = Path(out)
+@dataclass
+class EvaluateOptions:
+    """Which clips and frames ``evaluate`` scores (the CLI's flags are made from these fields)."""
+
+    split: str = option("test", "all: every clip (for a cache that holds only test people)",
+                        choices=["train", "test", "all"])
+    max_frames: int | None = option(None, "evaluate at most this many frames per clip")
+    test_list: str | None = option("v1", "the fixed test people (v1, or a file of person ids); 'none': a random "
+                                         "split by --seed, --test-fraction, --test-persons (for your own data)")
+    seed: int = option(0, "the random split's seed (as in training)")
+    test_fraction: float = option(0.3, "the random split's share of test people")
+    test_persons: int | None = option(None, "the random split's number of test people (instead of the share)")
+
+    def __post_init__(self):
+        if self.max_frames is not None and self.max_frames < 1:
+            raise ConfigError(f"--max-frames {self.max_frames}: need at least 1 frame per clip")
+
+
+def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptions | None = None,
+             device: str = "cpu", progress: bool = True) -> dict:
+    """Score every checkpoint and the two reference rows on the same clips; write the tables to ``out``."""
+    o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
     # check everything before generating anything: no partial table
     models = [MotionGAN.from_checkpoint(c, device) for c in checkpoints]
@@ -110,8 +131,8 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
             raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {data} holds {cache.size} x "
                                   f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
     names = _unique([m.name for m in models])
-    clips = EvalClips(cache, split, seed=seed, test_fraction=test_fraction, test_persons=test_persons,
-                      max_frames=max_frames, test_list=test_list)
+    clips = EvalClips(cache, o.split, seed=o.seed, test_fraction=o.test_fraction, test_persons=o.test_persons,
+                      max_frames=o.max_frames, test_list=o.test_list)
     scorer = Scorer(device)
     rows = {"real video": [], "copy source": [], **{n: [] for n in names}}
     for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):
@@ -130,7 +151,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, split: str = "test", d
             rows[name].append(scores)
             _write_clip(out / name / cid, gen, real, lms, fps, scores)
     table = {name: summarise(per) for name, per in rows.items()}
-    meta = {"data": str(data), "split": split, "clips": len(clips), "frames": int(sum(len(r["landmark_error"])
+    meta = {"data": str(data), "split": o.split, "clips": len(clips), "frames": int(sum(len(r["landmark_error"])
             for r in rows["real video"])), "checkpoints": dict(zip(names, checkpoints)),
             "detector": "dlib 68-point shape predictor (iBUG 300-W), target-landmark box, frames x2",
             "identity": "SFace cosine to the real first frame; dlib ResNet descriptor distance < 0.6",

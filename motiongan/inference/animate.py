@@ -22,7 +22,21 @@ from ..draw import draw_landmarks
 from ..face.landmarker import FaceLandmarker, fill_gaps
 from ..landmarks import LandmarkFileError, apply_affine, check_points, read_pts, retarget, smooth
 from ..media import MediaError, VideoWriter, iter_video, read_image, video_info
+from ..options import option
 from .model import MotionGAN
+
+
+@dataclass
+class AnimateOptions:
+    """How ``animate`` turns a driver into a video (the CLI's flags are made from these fields)."""
+
+    retarget: bool = option(True, "move the source face by the driver's motion, not its shape (relative motion)",
+                            negative="use the driving landmarks as given (the paper's setting, for a driver who "
+                                     "is the source person)")
+    side_by_side: bool = option(False, "source | driving with landmarks | result")
+    overlay: bool = option(False, "draw the target landmarks on the result")
+    paste: bool = option(False, "paste the generated crop back into the source image")
+    fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)")
 
 
 @dataclass
@@ -101,26 +115,25 @@ class Animator:
         for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile):
             yield to_image(f)
 
-    def animate(self, source_path, driving_path, out, retarget_motion: bool = True, side_by_side: bool = False,
-                overlay: bool = False, paste: bool = False, fps: float | None = None,
+    def animate(self, source_path, driving_path, out, options: AnimateOptions | None = None,
                 progress: bool = False) -> dict:
         """Write an MP4 (frames written as they come; the driver's audio copied in). Returns a summary."""
-        size = self.model.size
+        o, size = options or AnimateOptions(), self.model.size
         source = load_source(source_path, size, self.landmarker)
-        driving = load_driving(driving_path, self.landmarker, fps)
-        targets = target_track(source, driving, size, retarget_motion)
-        drv_frames = iter_video(driving.video) if (side_by_side and driving.video) else None
+        driving = load_driving(driving_path, self.landmarker, o.fps)
+        targets = target_track(source, driving, size, o.retarget)
+        drv_frames = iter_video(driving.video) if (o.side_by_side and driving.video) else None
         from tqdm import tqdm
 
         n = 0
         with VideoWriter(out, driving.fps, audio_from=driving.video) as vw:
             for frame, t in tqdm(zip(self.frames(source, targets), targets), total=len(targets), unit="frame",
                                  desc="animate", disable=not progress):
-                shown = draw_landmarks(frame, t, radius=1) if overlay else frame
-                if paste:
+                shown = draw_landmarks(frame, t, radius=1) if o.overlay else frame
+                if o.paste:
                     shown = paste_back(source.image, shown, source.matrix)
-                if side_by_side:
-                    shown = np.concatenate([self._panel(source.crop if not paste else source.image, shown),
+                if o.side_by_side:
+                    shown = np.concatenate([self._panel(source.crop if not o.paste else source.image, shown),
                                             self._driver_panel(drv_frames, driving, n, shown.shape[0]),
                                             shown], 1)
                 vw.write(shown)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from ..errors import MotionGANError
 from ..landmarks import apply_affine, check_points, invert_affine, similarity
 from ..media import atomic_write_bytes
+from ..options import option
 
 STABLE = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "assets" / "expressions.json"
@@ -120,23 +122,43 @@ def landmarks_of(path: str | os.PathLike, landmarker) -> np.ndarray:
     return read_pts(path) if path.suffix.lower() == ".pts" else landmarker(read_image(path), str(path))
 
 
-def edit_image(animator, source, output, expression: str | None = None, target=None, target_neutral=None,
-               expressions=None, strength: float = 1.0, paste: bool = False) -> np.ndarray:
-    """Write ``source`` with a named expression, or with the expression of ``target`` (an image or .pts,
-    relative to ``target_neutral`` when given), to ``output``; returns the target landmarks (crop)."""
+@dataclass
+class EditOptions:
+    """What ``edit`` puts on the source face: a named expression, or another face's (the CLI's flags are made
+    from these fields)."""
+
+    expression: str | None = option(None, "a named expression of the expressions file")
+    target: str | None = option(None, "image or .pts whose expression to transfer")
+    target_neutral: str | None = option(None, "the target person's neutral image or .pts")
+    expressions: str | None = option(None, "expressions file (default: the shipped one)")
+    strength: float = option(1.0, "how far to move towards the expression (0: unchanged)")
+    paste: bool = option(False, "paste the edited crop back into the source image")
+
+    def __post_init__(self):
+        if (self.target is None) == (self.expression is None):
+            raise MotionGANError("give exactly one of a target (image or .pts) and a named expression")
+
+
+def target_shape(source_landmarks: np.ndarray, options: EditOptions, landmarker,
+                 data: dict | None = None) -> np.ndarray:
+    """The source's landmarks with the edit of ``options`` applied (named expression or target's expression)."""
+    data = data or load_expressions(options.expressions)
+    if options.expression:
+        return named_expression(source_landmarks, options.expression, data, options.strength)
+    neutral = landmarks_of(options.target_neutral, landmarker) if options.target_neutral else None
+    return transfer_expression(source_landmarks, landmarks_of(options.target, landmarker), neutral, data,
+                               options.strength)
+
+
+def edit_image(animator, source, output, options: EditOptions) -> np.ndarray:
+    """Write ``source`` edited as ``options`` say to ``output``; returns the target landmarks (crop)."""
     from ..crop import paste_back
     from ..media import write_image
     from .animate import load_source
 
-    if (target is None) == (expression is None):
-        raise MotionGANError("give exactly one of a target (image or .pts) and a named expression")
-    data = load_expressions(expressions)
+    data = load_expressions(options.expressions)
     src = load_source(source, animator.model.size, animator.landmarker)
-    if expression:
-        shape = named_expression(src.landmarks, expression, data, strength)
-    else:
-        neutral = landmarks_of(target_neutral, animator.landmarker) if target_neutral else None
-        shape = transfer_expression(src.landmarks, landmarks_of(target, animator.landmarker), neutral, data, strength)
+    shape = target_shape(src.landmarks, options, animator.landmarker, data)
     frame = next(animator.frames(src, shape[None]))
-    write_image(output, paste_back(src.image, frame, src.matrix) if paste else frame)
+    write_image(output, paste_back(src.image, frame, src.matrix) if options.paste else frame)
     return shape

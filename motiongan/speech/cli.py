@@ -4,13 +4,15 @@ from __future__ import annotations
 import shlex
 import sys
 
+from ..options import add_options, options_from
+
 DEFAULT_DATA = "../shared/data"
 DEFAULT_TRACKS = "runs/speech-tracks"
 
 
 def _speak(args):
     from .model import SpeechModel
-    from .speak import speak
+    from .speak import SpeakOptions, speak
 
     model = None
     if args.checkpoint:
@@ -28,9 +30,8 @@ def _speak(args):
             raise CheckpointError(f"{e}, or use --draw or --landmarks-only (no generator needed)") from None
         model = MotionGAN.from_checkpoint(path, args.device or "cpu")
     sm = SpeechModel.load(args.speech_model) if args.speech_model else None
-    res = speak(args.source, args.audio, args.output, fps=args.fps, landmarks_only=args.landmarks_only,
-                draw=args.draw, model=model, speech_model=sm, max_seconds=args.max_seconds, paste=args.paste,
-                progress=not args.quiet)
+    res = speak(args.source, args.audio, args.output, args.landmarks_only, options_from(args, SpeakOptions),
+                model=model, speech_model=sm, progress=not args.quiet)
     if "out" in res:
         print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
               "with audio")
@@ -40,16 +41,15 @@ def _speak(args):
 
 def _train_speech(args):
     from .evaluate import evaluate_speech, table
-    from .train import train_speech
+    from .train import SpeechTrainOptions, train_speech
 
     cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
-    model = train_speech(args.data, args.output, args.tracks, epochs=args.epochs, seed=args.seed,
-                         balance=args.balance, loss=args.loss, warp=args.warp,
-                         workers=args.workers, progress=not args.quiet, command=cmd)
+    options = options_from(args, SpeechTrainOptions)
+    model = train_speech(args.data, args.output, args.tracks, options, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
           f"{model.info['people']} people, {model.info['seconds']:.0f} s")
     if not args.no_eval:
-        print(table(evaluate_speech(model, args.data, args.tracks, args.workers, progress=False)))
+        print(table(evaluate_speech(model, args.data, args.tracks, options.workers, progress=False)))
 
 
 def _evaluate_speech(args):
@@ -67,18 +67,18 @@ def _evaluate_speech(args):
 
 
 def add_commands(sub) -> None:
+    from .speak import SpeakOptions
+    from .train import SpeechTrainOptions
+
     p = sub.add_parser("speak", help="a talking-face video (or landmarks) from a face image and a recording")
     p.add_argument("source", help="face image")
     p.add_argument("audio", help="speech: any file ffmpeg reads (wav, mp3, m4a, a video's audio)")
     p.add_argument("-o", "--output", default=None, help="output .mp4 (the recording's audio is muxed in)")
-    p.add_argument("--fps", type=float, default=25.0)
     p.add_argument("--landmarks-only", default=None, metavar="OUT.npy",
                    help="write the landmark track (N x 68 x 2, source image pixels)")
-    p.add_argument("--draw", action="store_true", help="draw the landmarks over the face (no generator needed)")
-    p.add_argument("--paste", action="store_true", help="paste the generated crop back into the source image")
+    add_options(p, SpeakOptions)
     p.add_argument("--checkpoint", default=None, help="MotionGAN generator (default: the shipped one)")
     p.add_argument("--speech-model", default=None, help="speech model (default: the shipped one)")
-    p.add_argument("--max-seconds", type=float, default=600.0, help="refuse longer recordings")
     p.add_argument("--device", default=None)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_speak)
@@ -87,13 +87,7 @@ def add_commands(sub) -> None:
     p.add_argument("--data", default=DEFAULT_DATA, help="folder laid out like ../shared/data")
     p.add_argument("--tracks", default=DEFAULT_TRACKS, help="landmark track cache (created, reused)")
     p.add_argument("-o", "--output", required=True, help="output .safetensors")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--balance", type=float, default=0.0,
-                   help="draw frames with weight (frames of their person)^-BALANCE (0: uniform, 1: per person)")
-    p.add_argument("--loss", default="mse", choices=["mse", "smooth-l1"])
-    p.add_argument("--warp", type=int, default=3, help="augmentation: shift the mel axis by up to this many bands")
-    p.add_argument("--workers", type=int, default=2)
+    add_options(p, SpeechTrainOptions)
     p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train_speech)

@@ -9,17 +9,29 @@ from __future__ import annotations
 
 import io
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..draw import draw_landmarks
 from ..landmarks import retarget
 from ..media import MediaError, VideoWriter, atomic_write_bytes, read_image
+from ..options import option
 from .audio import MAX_SECONDS, Speech
 from .canonical import drive
 from .model import SpeechModel
 
 DRAW_SIZE = 256
+
+
+@dataclass
+class SpeakOptions:
+    """How ``speak`` makes its video (the CLI's flags are made from these fields)."""
+
+    fps: float = option(25.0, "frames per second of the video and the landmark track")
+    draw: bool = option(False, "draw the landmarks over the face (no generator needed)")
+    paste: bool = option(False, "paste the generated crop back into the source image")
+    max_seconds: float = option(MAX_SECONDS, "refuse longer recordings")
 
 
 def speech_track(speech_model: SpeechModel, speech: Speech, fps: float) -> np.ndarray:
@@ -29,22 +41,23 @@ def speech_track(speech_model: SpeechModel, speech: Speech, fps: float) -> np.nd
     return drive(speech_model.template, speech_model.displacements(speech, fps))
 
 
-def speak(source, audio, out=None, fps: float = 25.0, landmarks_only=None, draw: bool = False, model=None,
-          speech_model: SpeechModel | None = None, landmarker=None, max_seconds: float = MAX_SECONDS,
-          paste: bool = False, progress: bool = False) -> dict:
+def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | None = None, model=None,
+          speech_model: SpeechModel | None = None, landmarker=None, progress: bool = False) -> dict:
     """Write ``out`` (MP4 with ``audio``'s sound) and/or ``landmarks_only`` (.npy, source image pixels).
 
-    ``model``: a :class:`motiongan.inference.MotionGAN`; without one, ``draw`` must be set (a video of the
-    landmarks drawn over the source crop) or only landmarks are written.
+    ``model``: a :class:`motiongan.inference.MotionGAN`; without one, ``options.draw`` must be set (a video
+    of the landmarks drawn over the source crop) or only landmarks are written.
     """
     from ..face import FaceLandmarker
     from ..inference.animate import Animator, crop_face, load_source, paste_back
 
+    o = options or SpeakOptions()
+    fps = o.fps
     if out is None and landmarks_only is None:
         raise ValueError("give -o OUT.mp4, --landmarks-only OUT.npy, or both")
-    if out is not None and model is None and not draw:
+    if out is not None and model is None and not o.draw:
         raise ValueError("a video needs a generator (--checkpoint) or --draw")
-    speech = Speech.from_file(audio, max_seconds)  # every audio problem is raised before any output
+    speech = Speech.from_file(audio, o.max_seconds)  # every audio problem is raised before any output
     speech_model = speech_model or SpeechModel.shipped()
     track = speech_track(speech_model, speech, fps)
     landmarker = landmarker or FaceLandmarker()
@@ -61,11 +74,11 @@ def speak(source, audio, out=None, fps: float = 25.0, landmarks_only=None, draw:
         return summary
     from tqdm import tqdm
 
-    if model is not None and not draw:
+    if model is not None and not o.draw:
         src = load_source(image, model.size, landmarker)
         targets = retarget(src.landmarks, track, neutral=speech_model.template)
         frames = Animator(model, landmarker).frames(src, targets)
-        if paste:
+        if o.paste:
             frames = (paste_back(src.image, f, src.matrix) for f in frames)
     else:
         crop, lms, _ = crop_face(image, points, DRAW_SIZE)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..options import option
 from .audio import Speech
 from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
 from .data import TRAIN, Clip, find_clips, load_clips
@@ -60,44 +62,56 @@ def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": y.mean(0), "loud_a": coef[0].reshape(y.shape[1:]), "loud_b": coef[1].reshape(y.shape[1:])}
 
 
-def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike, epochs: int = 20,
-                 batch: int = 128, lr: float = 2e-3, seed: int = 0, balance: float = 0.0, loss: str = "mse",
-                 warp: int = 3, workers: int = 2, progress: bool = True,
-                 command: str = "") -> SpeechModel:
+@dataclass
+class SpeechTrainOptions:
+    """How ``train-speech`` fits the network (the CLI's flags are made from these fields)."""
+
+    epochs: int = option(20, "passes over the training frames")
+    batch: int = option(128, "frames per step")
+    lr: float = option(2e-3, "peak learning rate (one-cycle schedule, AdamW)")
+    seed: int = option(0, "seed of the initial weights, the frame order and the augmentation")
+    balance: float = option(0.0, "draw frames with weight (frames of their person)^-BALANCE (0: uniform, "
+                                 "1: per person)")
+    loss: str = option("mse", "regression loss", choices=["mse", "smooth-l1"])
+    warp: int = option(3, "augmentation: shift the mel axis by up to this many bands")
+    workers: int = option(2, "processes that read and track the clips")
+
+
+def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike,
+                 options: SpeechTrainOptions | None = None, progress: bool = True, command: str = "") -> SpeechModel:
     """Train on the training split of ``data`` and save the model to ``out`` (safetensors)."""
     t0 = time.time()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small batches: one thread is several times faster than two fighting
     try:
-        return _train(data, out, tracks, epochs, batch, lr, seed, balance, loss, warp, workers, progress, command,
-                      t0)
+        return _train(data, out, tracks, options or SpeechTrainOptions(), progress, command, t0)
     finally:
         torch.set_num_threads(threads)
 
 
-def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, warp, workers, progress, command,
-           t0) -> SpeechModel:
+def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> SpeechModel:
+    seed, batch, warp, loss_name = o.seed, o.batch, o.warp, o.loss
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    clips = [c for c in load_clips(find_clips(data), tracks, workers, progress) if c.ref.split == TRAIN]
+    clips = [c for c in load_clips(find_clips(data), tracks, o.workers, progress) if c.ref.split == TRAIN]
     if not clips:
         raise ValueError(f"{data}: no training clips with audio and a face were found")
     template = fit_template([c.track for c in clips])
     net = SpeechNet()
     x, y, e, person = examples(clips, template, net.config["context"])
     # frames are drawn with weight frames_of_person ** -balance: GRID s1 alone has more than half of them
-    weight = np.bincount(person)[person].astype(np.float64) ** -balance
+    weight = np.bincount(person)[person].astype(np.float64) ** -o.balance
     weight /= weight.sum()
     baselines = fit_baselines(y, e)
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * (len(x) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=steps)
+    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=1e-4)
+    steps = o.epochs * (len(x) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, o.lr, total_steps=steps)
     from tqdm import tqdm
 
     bar = tqdm(total=steps, unit="step", desc="train-speech", disable=not progress)
     net.train()
-    for _ in range(epochs):
+    for _ in range(o.epochs):
         order = torch.from_numpy(rng.choice(len(x), len(x), p=weight))
         for i in range(len(x) // batch):
             idx = order[i * batch:(i + 1) * batch]
@@ -114,7 +128,7 @@ def _train(data, out, tracks, epochs, batch, lr, seed, balance, loss_name, warp,
     bar.close()
     people = sorted({c.ref.person for c in clips})
     info = {"command": command, "clips": len(clips), "frames": int(len(x)), "people": len(people),
-            "epochs": epochs, "seed": seed, "balance": balance, "loss": loss_name, "warp": warp,
+            "epochs": o.epochs, "seed": seed, "balance": o.balance, "loss": loss_name, "warp": warp,
             "seconds": round(time.time() - t0, 1),
             "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
                     "(training people); landmarks: dlib 68-point tracker"}
