@@ -1,12 +1,11 @@
 """The web page (``motiongan web``) served on 127.0.0.1 and driven by a real headless Chromium.
 
 The server runs as its own process, exactly as a user starts it, with a tiny generator trained here for
-one step (no trained model ships yet; its output is noise, which is all these tests need). The browser is
+one step (fast on CPU; its output is noise, which is all these tests need). The browser is
 Debian's ``chromium`` driven through Playwright; nothing is downloaded. Without Chromium, Playwright or
 Gradio the browser tests skip and say which is missing.
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -204,10 +203,6 @@ def test_animate_from_a_track_plays_in_the_browser_with_one_frame_per_landmark_s
     detected = page.get_attribute("#animate-detected img", "src")  # the photo with what was detected
     shown = read_image(_fetch(page, detected, tmp_path / "detected.webp"))
     assert shown.shape == read_image(files / "astronaut.png").shape
-    shot = tmp_path / "web.png"
-    page.screenshot(path=str(shot), full_page=True)
-    if os.environ.get("MOTIONGAN_SCREENSHOT"):
-        shutil.copyfile(shot, os.environ["MOTIONGAN_SCREENSHOT"])
 
 
 def test_a_driving_video_side_by_side_shows_photo_driver_and_result(page, files, tmp_path):
