@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import struct
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import MotionGANError
+from .media import temporary_name
 
 
 class CheckpointError(MotionGANError):
@@ -56,12 +58,22 @@ def load_tensors(path: str | os.PathLike, device: str = "cpu") -> tuple[dict[str
 
 
 def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> None:
+    """Write a safetensors file atomically. safetensors writes a temporary file of its own beside its
+    target, so both live in a temporary folder named after this process (which
+    :func:`~motiongan.media.remove_stale_temporaries` recognises once the process is gone)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=meta)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    tmp = temporary_name(path)
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / path.name), metadata=meta)
+        os.chmod(tmp / path.name, 0o644)
+        os.replace(tmp / path.name, path)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be written ({e.strerror or e})") from None
+    except SafetensorError as e:
+        raise CheckpointError(f"{path}: cannot be written ({e})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def optimizer_tensors(prefix: str, opt: torch.optim.Optimizer) -> dict[str, torch.Tensor]:

@@ -6,6 +6,8 @@ Videos are written through the ``ffmpeg`` binary that ships inside ``imageio-ffm
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Iterator
@@ -77,11 +79,45 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     return path
 
 
+_TEMPORARY = re.compile(r"\..+\.tmp(\d+)(\.\w+)?")  # .NAME.tmpPID or .STEM.tmpPID.SUFFIX
+
+
+def temporary_name(path: Path, keep_suffix: bool = False) -> Path:
+    """The hidden name beside ``path`` under which this process writes it before renaming it into place."""
+    name = f".{path.stem}.tmp{os.getpid()}{path.suffix}" if keep_suffix else f".{path.name}.tmp{os.getpid()}"
+    return path.with_name(name)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` whose writing process is gone (what a killed
+    command leaves); returns them. Those of running processes are left alone."""
+    stale = []
+    for p in Path(folder).glob(".*.tmp*"):
+        m = _TEMPORARY.fullmatch(p.name)
+        if m is None or _running(int(m.group(1))):
+            continue
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        stale.append(p)
+    return stale
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
 def _atomic(path: Path, write, keep_suffix: bool = False) -> None:
     """``write(tmp)`` to a hidden temporary name beside ``path``, then rename it into place; any failure
     leaves no temporary file and is reported as a MediaError naming ``path``."""
-    name = f".{path.stem}.tmp{os.getpid()}{path.suffix}" if keep_suffix else f".{path.name}.tmp{os.getpid()}"
-    tmp = path.with_name(name)
+    tmp = temporary_name(path, keep_suffix)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -91,6 +127,15 @@ def _atomic(path: Path, write, keep_suffix: bool = False) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_file(path: str | os.PathLike, write) -> None:
+    """``write(f)`` into a binary file under a temporary name beside ``path``, then rename it into place."""
+    def to(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            write(f)
+
+    _atomic(Path(path), to)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

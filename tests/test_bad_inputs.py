@@ -1,21 +1,26 @@
 """The bad-input corpus (issue 16): every case ends with exit code 2 and one line that names the file or
 setting at fault, leaves nothing at the output name and an existing output unchanged."""
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from motiongan.cli import main
 from motiongan.config import load_config
 from motiongan.data.prepare import Settings, prepare
 from motiongan.inference import MotionGAN
 from motiongan.networks import Generator
+from motiongan.training.loop import train
 
 TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
         "T=2", "workers=0", "use_v=false", "test_persons=0"]
@@ -179,3 +184,167 @@ def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f
     assert proc.returncode == code and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("motiongan animate: ")
     assert list(out.iterdir()) == []  # no partial video, no temporary file
+
+
+# ------------------------------------------------------------------------------ read-only output locations
+def _obeying_permissions() -> list[str]:
+    """A command prefix under which a child process is refused a read-only folder. Root ignores permission
+    bits through two capabilities, so as root they are dropped from the child's bounding set (with
+    util-linux's setpriv): the child stays uid 0, owner of the test files, and is denied writing where the
+    owner may not. (Running it as 'nobody' instead would need the interpreter, here a pyenv under /root,
+    to be readable by everyone.)"""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv (util-linux): cannot make a folder read-only to a child")
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*_obeying_permissions(), sys.executable, "-m", "motiongan.cli", *argv],
+                          capture_output=True, text=True, timeout=120)
+
+
+def _read_only(*folders: Path) -> None:
+    for folder in folders:
+        folder.chmod(0o555)
+    probe = subprocess.run([*_obeying_permissions(), sys.executable, "-c", f"open({str(folders[0] / 'p')!r}, 'w')"],
+                           capture_output=True, text=True)
+    if "PermissionError" not in probe.stderr:  # the case would prove nothing
+        pytest.fail(f"{folders[0]} is not read-only to a child process: {probe.stderr or 'it wrote a file'}")
+
+
+def _ro_animate(f, ro):
+    (ro / "o.mp4").write_bytes(b"an earlier video")
+    return ["animate", f / "face.png", f / "track.npy", "-o", ro / "o.mp4", "--checkpoint", f / "g.safetensors"], [ro]
+
+
+def _ro_edit(f, ro):
+    (ro / "e.png").write_bytes(b"an earlier edit")
+    return ["edit", f / "face.png", "--expression", "happy", "-o", ro / "e.png", "--checkpoint",
+            f / "g.safetensors"], [ro]
+
+
+def _ro_evaluate(f, ro):
+    (ro / "table.md").write_text("an earlier evaluation")
+    return ["evaluate", "--checkpoint", f / "g.safetensors", "--data", f / "cache", "--split", "all", "--test-list",
+            "none", "--out", ro], [ro]
+
+
+def _ro_prepare(f, ro):  # a prepared cache, all read-only
+    shutil.copytree(f / "cache", ro, dirs_exist_ok=True)
+    return ["prepare", f / "videos", "--layout", "videos", "--out", ro, "--size", "64"], [ro, ro / "clips",
+                                                                                          ro / "records"]
+
+
+def _ro_prepare_clips(f, ro):  # an empty cache: the cache folder is writable, the folder of its clips is not
+    shutil.copytree(f / "cache", ro, dirs_exist_ok=True)
+    for p in [*(ro / "clips").iterdir(), *(ro / "records").iterdir()]:
+        p.unlink()
+    return ["prepare", f / "videos", "--layout", "videos", "--out", ro, "--size", "64"], [ro / "clips"]
+
+
+def _ro_export(f, ro):
+    (ro / "x.safetensors").write_bytes(b"an earlier export")
+    return ["export", f / "g.safetensors", "-o", ro / "x.safetensors", "--half"], [ro]
+
+
+READ_ONLY = {"animate -o": _ro_animate, "edit -o": _ro_edit, "evaluate --out": _ro_evaluate,
+             "prepare --out": _ro_prepare, "prepare --out, clips folder read-only": _ro_prepare_clips,
+             "export -o": _ro_export}
+
+
+@pytest.mark.parametrize("case", list(READ_ONLY))
+def test_a_read_only_output_location_exits_2_naming_it_and_writes_nothing(case, f, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    argv, read_only = READ_ONLY[case](f, ro)  # the first read-only folder is the one the message names
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    try:
+        _read_only(*read_only)
+        res = _cli(*map(str, argv))
+    finally:
+        for folder in read_only:
+            folder.chmod(0o755)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2, res.stderr
+    assert len(lines) == 1 and f"{read_only[0]}: folder is not writable" in lines[0], lines
+    assert before == {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}  # nothing written or changed
+
+
+# -------------------------------------------------------------------------------------- interruptions
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as stat:
+            if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:  # after the name: state, parent
+                found.add(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_and_resumes(sig, code, said, data_dir,
+                                                                                          tmp_path, capsys):
+    src, out = tmp_path / "videos", tmp_path / "cache"
+    src.mkdir()
+    for name in ("bbaf2n", "brbk7n"):
+        os.symlink(data_dir / "grid" / f"{name}.mpg", src / f"{name}.mpg")
+    argv = ["prepare", str(src), "--layout", "videos", "--out", str(out), "--size", "64", "--max-frames", "30",
+            "--quiet"]
+    proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", *argv, "--workers", "2"], stderr=subprocess.PIPE,
+                            text=True)
+    deadline, workers = time.time() + 60, set()
+    while time.time() < deadline and len(workers) < 2 and proc.poll() is None:
+        workers |= _children(proc.pid)
+        time.sleep(0.01)
+    assert len(workers) == 2, "the workers did not start"
+    for pid in workers:  # each worker in the middle of writing its clip, as far as the cache can tell
+        (out / "clips" / f".videos-clip{pid}.npz.tmp{pid}").write_bytes(b"half a clip")
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == code and err.strip().splitlines() == [f"motiongan prepare: {said}"], err
+    assert not (out / "manifest.json").exists()  # it stopped before the end
+    assert [pid for pid in workers if os.path.exists(f"/proc/{pid}")] == []  # no worker outlives it
+    assert list(out.rglob(".*")) == []  # no temporary file
+    assert main([*argv, "--workers", "1"]) == 0  # and it resumes
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["clips"]) == 2 and manifest["frames"] == 60 and not manifest["failed"]
+
+
+def test_train_killed_while_writing_a_checkpoint_resumes_from_the_last_intact_one_and_ends_as_a_straight_run(
+        one_clip, tmp_path, capsys):
+    sets = [*TINY, "log_every=1", "sample_every=1000", "checkpoint_every=1"]
+    train(load_config("small", sets), one_clip, tmp_path / "straight", steps=6, progress=False)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", "train", "--config", "small", "--data",
+                             str(one_clip), "--out", str(run), "--steps", "6", "--device", "cpu", "--set", *sets],
+                            stderr=subprocess.DEVNULL)
+
+    def writing() -> Path | None:
+        """The temporary folder of a checkpoint after the first that is being written: it holds
+        safetensors' temporary file (or the finished file) and the checkpoint is not in place yet."""
+        for step in range(2, 6):
+            tmp = run / f".checkpoint-{step:08d}.safetensors.tmp{proc.pid}"
+            with contextlib.suppress(FileNotFoundError):
+                if os.listdir(tmp) and not (run / f"checkpoint-{step:08d}.safetensors").exists():
+                    return tmp
+        return None
+
+    caught = None
+    while caught is None and proc.poll() is None:
+        time.sleep(0.001)
+        if writing():
+            proc.send_signal(signal.SIGSTOP)  # frozen, then killed only if it is still in the middle of the write
+            caught = writing()
+            proc.send_signal(signal.SIGKILL if caught else signal.SIGCONT)
+    proc.wait()
+    assert caught is not None, "no checkpoint write was caught in progress"
+    step = int(caught.name[12:20])
+    assert main(["train", "--data", str(one_clip), "--out", str(run), "--steps", "6", "--device", "cpu",
+                 "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"resuming from checkpoint-{step - 1:08d}.safetensors (step {step - 1}); removed 1 temporary" in err, err
+    assert list(run.glob(".*")) == []  # the killed write's temporary folder is gone
+    straight = load_file(str(tmp_path / "straight" / "checkpoint-00000006.safetensors"))
+    resumed = load_file(str(run / "checkpoint-00000006.safetensors"))
+    assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)

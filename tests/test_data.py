@@ -153,8 +153,10 @@ def test_a_killed_preparation_resumes_without_redoing_or_corrupting_clips(tmp_pa
     proc.wait()
     done = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
     assert 2 <= len(done) < 5
-    (out / "clips" / ".src-x.npz.tmp999").write_bytes(b"half a clip")  # what a kill mid-write leaves
+    leftover = out / "clips" / f".src-x.npz.tmp{proc.pid}"
+    leftover.write_bytes(b"half a clip")  # what a kill mid-write leaves
     m = prepare(src, "videos", out, Settings(size=64), workers=1, progress=False)
+    assert not leftover.exists()
     assert len(m["clips"]) == 5 and m["frames"] == 5 * 75
     for name, mtime in done.items():
         assert (out / "clips" / name).stat().st_mtime_ns == mtime  # not redone

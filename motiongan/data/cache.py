@@ -8,17 +8,17 @@ temporary name and renamed.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
 
 from ..errors import MotionGANError
-from ..media import atomic_write_bytes
+from ..media import atomic_write_file
 
 FORMAT_VERSION = 1
 
@@ -38,17 +38,19 @@ def decode_jpeg(data: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
 
 
-def write_clip(path: Path, frames: list[np.ndarray], landmarks: np.ndarray, boxes: np.ndarray,
+def write_clip(path: Path, frames: Iterable[np.ndarray], landmarks: np.ndarray, boxes: np.ndarray,
                frame_index: np.ndarray, meta: dict, quality: int = 95, labels: list[str] | None = None) -> None:
-    """Write one clip atomically (temporary name, then rename)."""
-    blobs = [np.frombuffer(encode_jpeg(f, quality), np.uint8) for f in frames]
-    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    buf = io.BytesIO()
-    np.savez(buf, jpeg=np.concatenate(blobs), offsets=offsets, landmarks=landmarks.astype(np.float32),
-             boxes=boxes.astype(np.float32), frame_index=frame_index.astype(np.int64),
-             labels=np.array(labels or [""] * len(frames)),
-             meta=np.array(json.dumps({**meta, "format": FORMAT_VERSION})))
-    atomic_write_bytes(path, buf.getvalue())
+    """Write one clip atomically (temporary name, then rename). Each frame is encoded as it comes, so a
+    generator of frames keeps one decoded frame in memory, and the clip's JPEG bytes once."""
+    jpeg, offsets = bytearray(), [0]
+    for f in frames:
+        jpeg += encode_jpeg(f, quality)
+        offsets.append(len(jpeg))
+    arrays = {"jpeg": np.frombuffer(jpeg, np.uint8), "offsets": np.array(offsets, np.int64),
+              "landmarks": landmarks.astype(np.float32), "boxes": boxes.astype(np.float32),
+              "frame_index": frame_index.astype(np.int64), "labels": np.array(labels or [""] * (len(offsets) - 1)),
+              "meta": np.array(json.dumps({**meta, "format": FORMAT_VERSION}))}
+    atomic_write_file(path, lambda f: np.savez(f, **arrays))
 
 
 class ClipFile:

@@ -49,7 +49,7 @@ def pack(src: str | Path, out: str | Path, options: PackOptions | None = None, p
     entries = []
     for i, (a, b) in tqdm(chosen, desc=f"pack {out.name}", unit="clip", disable=not progress):
         clip, entry = cache.clip(i), dict(cache.clips[i])
-        frames = [clip.frame(j) for j in range(a, b)]
+        frames = (clip.frame(j) for j in range(a, b))
         write_clip(tmp / "clips" / entry["file"], frames, clip.landmarks[a:b], clip.boxes[a:b],
                    clip.frame_index[a:b], clip.meta, quality, clip.labels[a:b])
         entry["frames"] = b - a

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..crop import CROP_SCALE, crop, crop_box
+from ..crop import CROP_SCALE, box_to_affine, crop, crop_box
 from ..errors import MotionGANError
 from ..landmarks import LandmarkFileError, apply_affine, read_pts, smooth
 from ..media import (
@@ -28,9 +29,11 @@ from ..media import (
     VIDEO_SUFFIXES,
     MediaError,
     atomic_write_bytes,
+    check_output_folder,
     has_audio,
     iter_video,
     read_image,
+    remove_stale_temporaries,
     video_info,
 )
 from ..options import option
@@ -116,14 +119,14 @@ def _landmarker():
 
 
 def _landmarks(item: Item, st: Settings):
-    """Landmarks per frame (None where missing), labels, skip notes and, for images, the decoded images, of
-    one item. A video's frames are not kept: they are decoded again when cropped, so memory does not grow
-    with the video's length or resolution."""
+    """Landmarks per frame (None where missing), labels, skip notes and, for images, the paths of the images
+    with a face, of one item. No decoded frame is kept: frames are decoded again when cropped, so memory
+    does not grow with a video's length or resolution."""
     skipped: list[dict] = []
     if item.layout == "images":
         from ..face import NoFaceError
 
-        frames, lms, labels = [], [], []
+        found, lms, labels = [], [], []
         for path, label in zip(item.paths, item.labels):
             try:
                 rgb = read_image(path)
@@ -134,10 +137,10 @@ def _landmarks(item: Item, st: Settings):
             except NoFaceError:
                 skipped.append({"path": path, "reason": "no frontal face (profile or no face): dropped"})
                 continue
-            frames.append(rgb)
+            found.append(path)
             lms.append(pts)
             labels.append(label)
-        return lms, labels, skipped, frames
+        return lms, labels, skipped, found
     if item.layout == "300vw":
         annot = Path(item.paths[0]).parent / "annot"
         lms = []
@@ -154,25 +157,23 @@ def _landmarks(item: Item, st: Settings):
     return lms, [""] * len(lms), skipped, None
 
 
-def _crops(frames, keep: list[int], pts: np.ndarray, boxes: np.ndarray, size: int):
-    """The crops of the kept frames (one frame in memory at a time) and their landmarks in the crops."""
+def _crops(frames, keep: list[int], boxes: np.ndarray, size: int):
+    """The crops of the kept frames, one at a time."""
     where = {i: k for k, i in enumerate(keep)}
-    crops, crop_lms = [], []
+    n = 0
     for i, rgb in enumerate(frames):
         if i in where:
-            face, m = crop(rgb, boxes[where[i]], size)
-            crops.append(face)
-            crop_lms.append(apply_affine(pts[where[i]], m))
-    if len(crops) != len(keep):
-        raise MediaError(f"decoded {len(crops)} of the {len(keep)} frames found the first time")
-    return crops, crop_lms
+            yield crop(rgb, boxes[where[i]], size)[0]
+            n += 1
+    if n != len(keep):
+        raise MediaError(f"decoded {n} of the {len(keep)} frames found the first time")
 
 
 def prepare_item(item: Item, out: Path, st: Settings) -> dict:
     """Prepare one clip into ``out/clips``; returns its manifest entry (or its failure)."""
     target = out / "clips" / f"{item.clip_id}.npz"
     try:
-        lms, labels, skipped, images = _landmarks(item, st)
+        lms, labels, skipped, image_paths = _landmarks(item, st)
         keep = [i for i, p in enumerate(lms) if p is not None]
         if not keep:
             reason = "no face in any frame" if lms else "no readable frames"
@@ -183,13 +184,13 @@ def prepare_item(item: Item, out: Path, st: Settings) -> dict:
         boxes = np.stack([crop_box(p, st.scale) for p in pts])
         if item.layout != "images":
             boxes = smooth(boxes, st.box_sigma)
-        crops, crop_lms = _crops(images if images is not None else iter_video(item.paths[0], st.max_frames),
-                                 keep, pts, boxes, st.size)
+        crop_lms = np.stack([apply_affine(p, box_to_affine(b, st.size)) for p, b in zip(pts, boxes)])
+        frames = map(read_image, image_paths) if image_paths is not None else iter_video(item.paths[0], st.max_frames)
         fps = video_info(item.paths[0])["fps"] if item.layout != "images" else 0.0
         audio = item.layout != "images" and has_audio(item.paths[0])
         meta = {"clip_id": item.clip_id, "person": item.person, "layout": item.layout, "source": item.paths,
                 "fps": fps, "audio": item.paths[0] if audio else None, "size": st.size, "scale": st.scale}
-        write_clip(target, crops, np.stack(crop_lms), boxes, np.array(keep), meta, st.quality,
+        write_clip(target, _crops(frames, keep, boxes, st.size), crop_lms, boxes, np.array(keep), meta, st.quality,
                    [labels[i] for i in keep])
         return {"clip_id": item.clip_id, "file": target.name, "person": item.person, "frames": len(keep),
                 "fps": fps, "audio": meta["audio"], "source": item.paths, "labels": sorted(set(labels) - {""}),
@@ -210,6 +211,8 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
         wanted = {"300vw": "NNN/ folders holding a video", "videos": "video files (" + " ".join(sorted(VIDEO_SUFFIXES))
                   + ")", "images": "image files (" + " ".join(sorted(IMAGE_SUFFIXES)) + ")"}[layout]
         raise MediaError(f"{src}: nothing to prepare with --layout {layout} (looked for {wanted})")
+    for folder in (out, out / "clips", out / "records"):  # before any work: a read-only cache is refused
+        check_output_folder(folder)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     settings_file = out / "settings.json"
     if settings_file.exists():
@@ -218,9 +221,11 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
             raise CacheError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
                              f"use another --out for size {st.size}, scale {st.scale}")
     else:
-        settings_file.write_text(json.dumps(asdict(st)))
+        atomic_write_bytes(settings_file, json.dumps(asdict(st)).encode())
     records_dir = out / "records"
     records_dir.mkdir(exist_ok=True)
+    for folder in (out, out / "clips", records_dir):  # what a killed preparation left
+        remove_stale_temporaries(folder)
     todo = [it for it in items if not (out / "clips" / f"{it.clip_id}.npz").exists()
             or not (records_dir / f"{it.clip_id}.json").exists()]
     workers = workers or min(len(todo), os.cpu_count() or 1) or 1
@@ -235,14 +240,27 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
         for it in todo:
             record(prepare_item(it, out, st))
     else:
-        pool = ProcessPoolExecutor(workers, initializer=_die_with_parent)
-        try:
-            for fut in as_completed([pool.submit(prepare_item, it, out, st) for it in todo]):
-                record(fut.result())
-        finally:  # on an interruption too: no queued clip starts, no worker outlives this
-            pool.shutdown(wait=True, cancel_futures=True)
+        _in_workers(todo, out, st, workers, record)
     bar.close()
     return write_manifest(out)
+
+
+def _in_workers(todo: list[Item], out: Path, st: Settings, workers: int, record) -> None:
+    """``record`` each clip's entry, prepared by ``workers`` processes. On an interruption the workers are
+    killed at once (a long clip could keep them for minutes) and their temporary files removed."""
+    before = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(workers, initializer=_die_with_parent)
+    try:
+        for fut in as_completed([pool.submit(prepare_item, it, out, st) for it in todo]):
+            record(fut.result())
+    except BaseException:
+        for proc in set(multiprocessing.active_children()) - before:
+            proc.kill()
+            proc.join()
+        remove_stale_temporaries(out / "clips")
+        raise
+    finally:  # no queued clip starts, no worker outlives this
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _die_with_parent() -> None:

@@ -22,6 +22,7 @@ from ..checkpoint import CheckpointError, load_sharded, load_tensors, save_gener
 from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
+from ..media import atomic_write_bytes, remove_stale_temporaries
 from .trainer import Trainer
 
 
@@ -94,10 +95,14 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     rank, world, device = _setup_distributed(device)
     stop = steps if steps is not None else cfg.steps
     cache = Cache(data)  # inputs are checked before anything is built or written
-    trainer = _start(cfg, out, device, world, resume, stop, init_generator)
+    trainer, resumed_from = _start(cfg, out, device, world, resume, stop, init_generator)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(json.loads(cfg.to_json()), indent=1))
+        stale = [p for folder in (out, out / "samples") for p in remove_stale_temporaries(folder)]
+        if resumed_from is not None:
+            print(f"resuming from {resumed_from.name} (step {trainer.iteration})"
+                  + (f"; removed {len(stale)} temporary file(s) of a killed run" if stale else ""), file=sys.stderr)
+        atomic_write_bytes(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1).encode())
     batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
     writer = _tensorboard(out) if rank == 0 else None
     bar = tqdm(total=stop, initial=trainer.iteration, desc=f"train {cfg.name}", unit="step",
@@ -146,10 +151,10 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
 
 
 def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: int,
-           init_generator: str | Path | None) -> Trainer:
-    """The trainer, resumed from the run's newest intact checkpoint or with G from an export; every check
-    comes before the networks are built."""
-    init = None
+           init_generator: str | Path | None) -> tuple[Trainer, Path | None]:
+    """The trainer, resumed from the run's newest intact checkpoint (returned too) or with G from an export;
+    every check comes before the networks are built."""
+    init, ckpt = None, None
     if resume:
         ckpt, tensors, meta = _intact_checkpoint(out)
         if json.loads(meta["config"]) != json.loads(cfg.to_json()):
@@ -166,7 +171,7 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
         trainer.iteration = int(meta["step"])
     elif init is not None:
         trainer.init_generator(init)
-    return trainer
+    return trainer, ckpt
 
 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
@@ -178,8 +183,10 @@ def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
     if trainer.cuda and cfg.device_data:
         resident = ResidentClips(dataset, trainer.device)
         return (resident.batch(idx) for idx in sampler)
+    # its own generator: starting an iterator draws a seed, which must not come from the global generator
+    # that a checkpoint restores (WGAN-GP draws its interpolates from it, so a resumed run would diverge)
     return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers, pin_memory=trainer.cuda,
-                      persistent_workers=False)
+                      persistent_workers=False, generator=torch.Generator())
 
 
 def _tensorboard(out: Path):
