@@ -164,7 +164,7 @@ def _edit(args):
     import numpy as np
 
     from .inference.edit import EditOptions, edit_image, load_expressions
-    from .media import IMAGE_SUFFIXES, check_output
+    from .media import IMAGE_SUFFIXES, atomic_write_file, check_output
 
     if (args.target is None) == (args.expression is None):
         raise ConfigError("give exactly one of --target IMAGE_OR_PTS and --expression NAME")
@@ -174,7 +174,7 @@ def _edit(args):
     check_output(args.output, IMAGE_SUFFIXES)
     target = edit_image(_animator(args), args.source, args.output, options)
     if args.save_landmarks:
-        np.save(Path(args.output).with_suffix(".landmarks.npy"), target)
+        atomic_write_file(Path(args.output).with_suffix(".landmarks.npy"), lambda f: np.save(f, target))
     print(f"{args.output}: written")
 
 
