@@ -63,6 +63,8 @@ def check_output(path: str | os.PathLike, suffixes: set[str] | None = None, crea
         raise MediaError(f"{folder}: no such folder (for the output {path.name})")
     elif not os.access(folder, os.W_OK | os.X_OK):
         raise MediaError(f"{folder}: folder is not writable (for the output {path.name})")
+    if folder.is_dir():
+        remove_stale_temporaries(folder, of=path.name)
     return path
 
 
@@ -82,19 +84,24 @@ def check_output_folder(path: str | os.PathLike) -> Path:
 _TEMPORARY = re.compile(r"\..+\.tmp(\d+)(\.\w+)?")  # .NAME.tmpPID or .STEM.tmpPID.SUFFIX
 
 
-def temporary_name(path: Path, keep_suffix: bool = False) -> Path:
-    """The hidden name beside ``path`` under which this process writes it before renaming it into place."""
-    name = f".{path.stem}.tmp{os.getpid()}{path.suffix}" if keep_suffix else f".{path.name}.tmp{os.getpid()}"
+def temporary_name(path: Path, keep_suffix: bool = False, pid: int | None = None) -> Path:
+    """The hidden name beside ``path`` under which this process (or process ``pid``) writes it before
+    renaming it into place."""
+    pid = os.getpid() if pid is None else pid
+    name = f".{path.stem}.tmp{pid}{path.suffix}" if keep_suffix else f".{path.name}.tmp{pid}"
     return path.with_name(name)
 
 
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+def remove_stale_temporaries(folder: str | os.PathLike, of: str | None = None) -> list[Path]:
     """Remove the temporary files and folders in ``folder`` whose writing process is gone (what a killed
-    command leaves); returns them. Those of running processes are left alone."""
+    command leaves), only those of the file named ``of`` if given; returns them. Those of running
+    processes are left alone."""
     stale = []
     for p in Path(folder).glob(".*.tmp*"):
         m = _TEMPORARY.fullmatch(p.name)
         if m is None or _running(int(m.group(1))):
+            continue
+        if of is not None and p.name not in {temporary_name(Path(of), k, int(m.group(1))).name for k in (0, 1)}:
             continue
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -203,7 +210,7 @@ class VideoWriter:
 
     def __init__(self, path, fps: float, audio_from=None, crf: int = 18):
         self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{os.getpid()}.mp4")
+        self.tmp = temporary_name(self.path.with_suffix(".mp4"), keep_suffix=True)
         self.fps, self.crf = fps, crf
         self.audio_from = audio_from if audio_from and has_audio(audio_from) else None
         self.proc = None

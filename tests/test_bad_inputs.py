@@ -166,12 +166,8 @@ def test_device_cuda_without_cuda_is_a_user_error(f, tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f, tmp_path):
-    long = np.repeat(np.load(f / "track.npy")[:1], 3000, 0)
-    np.save(tmp_path / "long.npy", long)
-    out = tmp_path / "out"
-    out.mkdir()
+def _animate_until_the_video_is_started(f, tmp_path, out: Path) -> subprocess.Popen:
+    np.save(tmp_path / "long.npy", np.repeat(np.load(f / "track.npy")[:1], 3000, 0))
     proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", "animate", str(f / "face.png"),
                              str(tmp_path / "long.npy"), "-o", str(out / "o.mp4"), "--checkpoint",
                              str(f / "g.safetensors")], stderr=subprocess.PIPE, text=True)
@@ -179,6 +175,27 @@ def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f
     while time.time() < deadline and not list(out.glob(".o.tmp*.mp4")) and proc.poll() is None:
         time.sleep(0.1)
     assert list(out.glob(".o.tmp*.mp4")), "the video was not started"
+    return proc
+
+
+def test_the_partial_video_of_a_killed_animate_is_removed_by_the_next_run_to_that_output(f, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _animate_until_the_video_is_started(f, tmp_path, out)
+    proc.kill()  # SIGKILL: nothing can clean up
+    proc.communicate(timeout=60)
+    other = out / f".other.tmp{proc.pid}.mp4"  # another output's temporary, also of a dead process
+    other.write_bytes(b"")
+    assert main(["animate", str(f / "face.png"), str(f / "track.npy"), "-o", str(out / "o.mp4"),
+                 "--checkpoint", str(f / "g.safetensors")]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [other.name, "o.mp4"]
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = _animate_until_the_video_is_started(f, tmp_path, out)
     proc.send_signal(sig)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == code and "Traceback" not in err
