@@ -1,24 +1,26 @@
 """Generator speed and memory, plain eager vs the streaming generator (motiongan.inference.streaming);
 prints JSON. Paper-size G (128 x 128, width 64, 6 residual blocks, ConvLSTM) unless told otherwise.
 
-    python benchmarks/generator.py [--frames 12] [--batch 8] [--device cpu|cuda]
+    python benchmarks/generator.py [--frames 12] [--batch 8] [--device cpu|cuda] [--json PATH]
 
 Figures: ms per frame when streaming (batch 1, state carried) for both paths, the speed-up, frames/s in
 batches, GFLOPs per frame (torch's FLOP counter), achieved GFLOP/s against a matrix-multiply rate measured
 in the same run, peak memory, memory against video length, and the largest difference between the
 paths' frames (on [-1, 1]). The fast path is timed eager and through ``torch.compile`` (its setup time
-printed too). On CUDA also bf16 autocast.
+printed too). On CUDA also bf16 autocast at batch 1 and --batch: frames/s of the streamer eager and
+compiled, each as it is and replayed as a CUDA graph (``GraphedStreamer``).
 """
 import argparse
 import json
 import resource
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from motiongan.convention import LandmarkEncoder
-from motiongan.inference.streaming import Streamer
+from motiongan.inference.streaming import GraphedStreamer, Streamer
 from motiongan.networks import Generator
 
 
@@ -50,6 +52,8 @@ def main():
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cuda-frames", type=int, default=300, help="frames timed per bf16 variant on CUDA")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here as they come")
     args = ap.parse_args()
     dev = torch.device(args.device)
     torch.manual_seed(0)
@@ -87,6 +91,12 @@ def main():
         return frames
 
     backends = ["eager", "compile"]
+    if dev.type == "cuda":  # first: the figures a GPU slot is for
+        for B in (1, args.batch):
+            out[f"bf16_batch{B}"] = {}
+            with torch.no_grad():
+                for _ in bf16_streaming(G, src, sm, track, B, args.cuda_frames, out[f"bf16_batch{B}"]):
+                    emit(out, args.json)
 
     with torch.no_grad():
         with FlopCounterMode(display=False) as fc:
@@ -147,14 +157,45 @@ def main():
                 mem[i] = round(torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda" else rss_mb(), 1)
         out["memory_mb_at_frames"] = mem
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        if dev.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                fast_run(2)
-                torch.cuda.synchronize()
-                t = time.perf_counter()
-                fast_run(args.frames)
-                out["ms_per_frame_fast_bf16"] = round((time.perf_counter() - t) / args.frames * 1000, 2)
+        emit(out, args.json)
     print(json.dumps(out, indent=1))
+
+
+def bf16_streaming(G, src, sm, track, B, n, res):
+    """Into ``res``, yielding after each variant: bf16 frames/s over ``n`` streamed frames of B videos, the
+    streamer eager and compiled, each as it is and replayed as a CUDA graph; and each one's largest
+    difference from eager bf16 over the track."""
+    enc, bf16 = LandmarkEncoder(src.shape[-1], 1.5), torch.bfloat16
+    sb, smb = src.expand(B, -1, -1, -1).contiguous(), sm.expand(B, -1, -1, -1).contiguous()
+    pts = [p.expand(B, -1, -1).contiguous() for p in track]
+    ref = None
+    for backend in ("eager", "compile"):
+        for graph in (False, True):
+            name = backend + ("_cuda_graph" if graph else "")
+            t = time.perf_counter()
+            with torch.autocast("cuda", dtype=bf16):
+                st = Streamer(G, sb, smb, enc, backend=backend)
+                if graph:
+                    st = GraphedStreamer(st, pts[0], dtype=bf16)
+                frames = [st.step(p).float() for p in pts]  # from the first frame
+            torch.cuda.synchronize()
+            res[f"setup_and_first_{len(pts)}_frames_s_{name}"] = round(time.perf_counter() - t, 1)
+            ref = frames if ref is None else ref
+            res[f"max_abs_diff_{name}_vs_eager"] = max(float((a - b).abs().max()) for a, b in zip(frames, ref))
+            with torch.autocast("cuda", dtype=bf16):
+                t = time.perf_counter()
+                for i in range(n):
+                    st.step(pts[i % len(pts)])
+                torch.cuda.synchronize()
+            res[f"frames_per_s_{name}"] = round(n * B / (time.perf_counter() - t), 1)
+            del st
+            torch.cuda.empty_cache()
+            yield
+
+
+def emit(out, path):
+    if path:
+        path.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,19 @@
-"""Model size, FLOPs and training-step time for a configuration; prints JSON.
+"""Training-step speed, counted model FLOPs and MFU for a configuration, eager and compiled; prints JSON.
 
-    python benchmarks/training.py [--config paper] [--batch 1 ...] [--steps 2] [--device cpu|cuda] [--set k=v ...]
+    python benchmarks/training.py [--config paper] [--batch 1 ...] [--steps 2] [--device cpu|cuda|meta]
+                                  [--compile] [--set k=v ...] [--json PATH]
 
-Parameters and forward GFLOPs per generated frame of G, Df, Dv (a T-frame clip, divided by T) and V
-(torch's FLOP counter); seconds per training step; where the step's time goes (profiler regions of
-the trainer: G forward, the discriminators' features and V inside G's loss, G's backward, the Df and Dv
-updates); for each --batch: steps/s, clips/s, model FLOPs per step (counted forward x 3 for forward +
-backward), the matrix-multiply rate measured in the same run (bf16 on CUDA, fp32 on CPU) and the
-model-FLOPs utilisation against it; and the seconds from process start to the end of the first step.
+For each --batch, an eager run and (with --compile, first) a run with ``compile=true``, each a fresh
+Trainer on one full-size batch (random frames and landmarks: FLOPs do not depend on the values): the first
+step's seconds (compilation included), then steps/s and clips/s over --steps more. Model FLOPs per step
+are counted by torch's FLOP counter around one whole eager ``trainer.step`` (forward and backward of G,
+Df, Dv and V as the objective runs them); MFU is those FLOPs per second against the dense
+matrix-multiply rate measured in the same run (bf16 on CUDA, fp32 on CPU). A compiled run also reports
+how far its first step's losses are from the eager run's (same initial weights, same batch). Also: the
+seconds from process start to the end of the process's first step (a compiled one with --compile),
+parameters and forward GFLOPs per generated frame of each network, and where an eager step's time goes
+(profiler regions of the objective). --json rewrites PATH after each batch. ``--device meta`` only
+counts: the same steps on shapes alone, in seconds on any machine.
 """
 import time
 
@@ -15,8 +21,10 @@ STARTED = time.monotonic()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402 (after STARTED: the start-up is timed)
+import torch._dynamo  # noqa: E402 (after STARTED: the start-up is timed)
 from torch.profiler import ProfilerActivity, profile  # noqa: E402 (after STARTED: the start-up is timed)
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402 (after STARTED: the start-up is timed)
 
@@ -31,7 +39,8 @@ def batch_for(cfg, B, device):
     S = cfg.image_size
     pts = torch.rand(B, cfg.T + 1, 68, 2) * (S * 0.5) + S * 0.25
     frames = torch.rand(B, cfg.T + 1, 3, S, S) * 2 - 1
-    return {"source": frames[:, 0], "source_landmarks": pts[:, 0], "frames": frames[:, 1:], "landmarks": pts[:, 1:]}
+    batch = {"source": frames[:, 0], "source_landmarks": pts[:, 0], "frames": frames[:, 1:], "landmarks": pts[:, 1:]}
+    return {k: v.to(device) for k, v in batch.items()}
 
 
 def matmul_tflops(device, n=8192, reps=20):
@@ -41,20 +50,76 @@ def matmul_tflops(device, n=8192, reps=20):
     dtype = torch.bfloat16 if cuda else torch.float32
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    if cuda:
-        torch.cuda.synchronize()
+    sync(device)
     t = time.perf_counter()
     for _ in range(reps):
         a @ b
-    if cuda:
-        torch.cuda.synchronize()
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
 
 
-def flops(fn):
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def flops(fn, *args):
     with FlopCounterMode(display=False) as fc:
-        fn()
+        fn(*args)
     return fc.get_total_flops()
+
+
+def per_frame(tr, cfg):
+    """Parameters and forward GFLOPs per generated frame of each network (Dv: a T-frame clip / T)."""
+    bt = tr.batch(batch_for(cfg, 1, tr.device))
+    s, sm, tm = bt.source, bt.source_maps, bt.target_maps
+    G, V, out = tr.nets["G"], getattr(tr.objective, "V", None), {}
+    with torch.no_grad():
+        out["G"] = flops(lambda: G.step(s, sm, tm[:, 0], None) if G.recurrent else G.step(s, None, tm[:, 0]))
+        if "Df" in tr.nets:
+            out["Df"] = flops(lambda: tr.nets["Df"](s, sm, bt.real[:, 0], tm[:, 0]))
+        if "Dv" in tr.nets:
+            out["Dv"] = flops(lambda: tr.nets["Dv"](bt.real)) / cfg.T
+        if "D" in tr.nets:
+            out["D"] = flops(lambda: tr.nets["D"](bt.real[:, 0]))
+        if V is not None:
+            out["V"] = flops(lambda: V.embed(s, bt.source_lms))
+    return {n: {"params_M": round(sum(p.numel() for p in (V if n == "V" else tr.nets[n]).parameters()) / 1e6, 2),
+                "gflops_per_frame": round(f / 1e9, 2)} for n, f in out.items()}
+
+
+def timed_run(cfg, device, B, steps):
+    """A fresh Trainer: its first step (seconds, losses, when it ended), then the mean seconds of ``steps`` more."""
+    tr = Trainer(cfg, device)
+    batch = batch_for(cfg, B, tr.device)
+    t = time.perf_counter()
+    stats, _ = tr.step(batch)
+    sync(tr.device)
+    first, first_end = time.perf_counter() - t, time.monotonic()
+    stats = {k: float(v) for k, v in stats.items()}
+    if cfg.compile:
+        tr.step(batch)  # any recompilation happens here, not in the timed steps
+        sync(tr.device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        tr.step(batch)
+    sync(tr.device)
+    return tr, batch, {"first": first, "first_end": first_end, "losses": stats,
+                       "step_s": (time.perf_counter() - t) / steps}
+
+
+def step_time_shares(tr, batch):
+    """Share of one eager step's time per profiler region of the objective (device time on CUDA)."""
+    dev = tr.device
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        tr.step(batch)
+        sync(dev)
+    avg = {e.key: e for e in prof.key_averages()}
+    key = "device_time_total" if dev.type == "cuda" else "cpu_time_total"
+    regions = {r: getattr(avg[r], key, 0) for r in REGIONS if r in avg}
+    total = sum(regions.values()) or 1
+    return {r: round(100 * v / total, 1) for r, v in regions.items()}
 
 
 def main():
@@ -64,62 +129,68 @@ def main():
     ap.add_argument("--batch", type=int, nargs="+", default=[1])
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--compile", action="store_true", help="also time each batch with compile=true")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here after each batch")
     args = ap.parse_args()
-    cfg = load_config(args.config, args.set + ([] if args.device.startswith("cuda") else ["amp=false"]))
-    tr = Trainer(cfg, args.device)
-    dev = tr.device
-    sync = (lambda: torch.cuda.synchronize()) if dev.type == "cuda" else (lambda: None)
-    b = batch_for(cfg, 1, dev)
-    bt = tr.batch(b)
-    out = {"config": cfg.name, "device": str(dev), "threads": torch.get_num_threads(), "size": cfg.image_size,
-           "T": cfg.T, "networks": {}}
-    s, sm, tm = bt.source, bt.source_maps, bt.target_maps
-    per_frame = {}
-    with torch.no_grad():
-        G = tr.nets["G"]
-        per_frame["G"] = flops(lambda: G.step(s, sm, tm[:, 0], None) if G.recurrent else G.step(s, None, tm[:, 0]))
-        if "Df" in tr.nets:
-            per_frame["Df"] = flops(lambda: tr.nets["Df"](s, sm, bt.real[:, 0], tm[:, 0]))
-        if "Dv" in tr.nets:
-            per_frame["Dv"] = flops(lambda: tr.nets["Dv"](bt.real)) / cfg.T
-        if "D" in tr.nets:
-            per_frame["D"] = flops(lambda: tr.nets["D"](bt.real[:, 0]))
-        if getattr(tr.objective, "V", None) is not None:
-            per_frame["V"] = flops(lambda: tr.objective.V.embed(s, bt.source_lms))
-    for name, f in per_frame.items():
-        net = tr.objective.V if name == "V" else tr.nets[name]
-        out["networks"][name] = {"params_M": round(sum(p.numel() for p in net.parameters()) / 1e6, 2),
-                                 "gflops_per_frame": round(f / 1e9, 2)}
-    rate = matmul_tflops(dev)
-    out["matmul_tflops_measured"] = round(rate, 3)
-    out["batches"] = []
-    for B in args.batch:
-        tr = Trainer(cfg, args.device)
-        batch = batch_for(cfg, B, dev)
-        tr.step(batch)  # warm-up
-        sync()
-        if "first_step_s" not in out:
-            out["first_step_s"] = round(time.monotonic() - STARTED, 1)
-        t = time.perf_counter()
-        for _ in range(args.steps):
-            tr.step(batch)
-        sync()
-        step_s = (time.perf_counter() - t) / args.steps
-        model_flops = 3 * sum(per_frame.values()) * B * cfg.T
-        out["batches"].append({"batch": B, "seconds_per_step": round(step_s, 3), "steps_per_s": round(1 / step_s, 3),
-                               "clips_per_s": round(B / step_s, 1),
-                               "model_tflops_per_step": round(model_flops / 1e12, 3),
-                               "mfu_%": round(100 * model_flops / step_s / (rate * 1e12), 1)})
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
-    with profile(activities=acts) as prof:
-        tr.step(batch)
-        sync()
-    avg = {e.key: e for e in prof.key_averages()}
-    key = "device_time_total" if dev.type == "cuda" else "cpu_time_total"
-    regions = {r: getattr(avg[r], key) / 1e6 for r in REGIONS if r in avg}
-    total = sum(regions.values())
-    out["step_time_share_%"] = {r: round(100 * v / total, 1) for r, v in regions.items()}
+    overrides = args.set + ([] if args.device.startswith("cuda") else ["amp=false"])
+    eager_cfg = load_config(args.config, overrides + ["compile=false"])
+    compiled_cfg = load_config(args.config, overrides + ["compile=true"])
+    out = {"config": eager_cfg.name, "device": args.device, "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "size": eager_cfg.image_size, "T": eager_cfg.T,
+           "amp_bf16": eager_cfg.amp and args.device.startswith("cuda")}
+    runs = []
+    if args.device == "meta":  # FLOPs only: the same counted step without arithmetic (any size, no GPU)
+        for B in args.batch:
+            tr = Trainer(eager_cfg, "meta")
+            step_flops = flops(tr.step, batch_for(eager_cfg, B, tr.device))
+            runs.append({"batch": B, "model_tflops_per_step": sig(step_flops / 1e12)})
+        out |= {"networks": per_frame(tr, eager_cfg), "runs": runs}
+        print(json.dumps(out, indent=1))
+        return
+
+    for i, B in enumerate(args.batch):
+        comp = None
+        if args.compile:  # first, so that the process's first step is a compiled one
+            torch._dynamo.reset()  # compiled afresh for each batch size, as in a training run
+            tr, _, comp = timed_run(compiled_cfg, args.device, B, args.steps)
+            del tr
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        tr, batch, eager = timed_run(eager_cfg, args.device, B, args.steps)
+        if i == 0:
+            out["process_start_to_first_step_s"] = round((comp or eager)["first_end"] - STARTED, 1)
+            out["first_step_of_the_process"] = "compiled" if comp else "eager"
+            out["device"] = str(tr.device)
+            if tr.cuda:
+                out["gpu"] = torch.cuda.get_device_name(tr.device)
+            out["networks"] = per_frame(tr, eager_cfg)
+            out["step_time_share_%_eager"] = step_time_shares(tr, batch)
+            out["runs"] = runs
+        step_flops = flops(tr.step, batch)  # one whole real step, counted (eager)
+        rate = matmul_tflops(tr.device)  # next to this batch's runs (a shared CPU's rate drifts)
+        del tr
+        runs.append(row(B, "eager", eager, step_flops, rate))
+        if comp:
+            ref = eager["losses"]
+            diff = max(abs(comp["losses"][k] - v) / max(abs(v), 1e-8) for k, v in ref.items())
+            extra = {"first_step_losses_max_rel_diff_vs_eager": sig(diff, 2)}
+            runs.append(row(B, "compiled", comp, step_flops, rate) | extra)
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
     print(json.dumps(out, indent=1))
+
+
+def row(B, mode, run, step_flops, rate):
+    step_s = run["step_s"]
+    return {"batch": B, "mode": mode, "first_step_s": round(run["first"], 2), "seconds_per_step": sig(step_s),
+            "steps_per_s": sig(1 / step_s), "clips_per_s": sig(B / step_s),
+            "model_tflops_per_step": sig(step_flops / 1e12), "model_tflops_per_s": sig(step_flops / step_s / 1e12),
+            "matmul_tflops_measured": sig(rate), "mfu_%": round(100 * step_flops / step_s / (rate * 1e12), 1)}
+
+
+def sig(x, n=4):
+    """``x`` to ``n`` significant digits."""
+    return float(f"{x:.{n}g}")
 
 
 if __name__ == "__main__":

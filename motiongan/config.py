@@ -62,6 +62,9 @@ class Config:
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # on CUDA
     device_data: bool = True  # on CUDA: decode the cache once into GPU memory, no loader workers
+    # torch.compile G, Df and Dv (StarGAN: G) for training: the same maths in fused kernels, compiled
+    # during the first steps; checkpoints unchanged; a run may resume with the other value (trainer.py)
+    compile: bool = False
     # exponential moving average of G for the export (StyleGAN): half-life ema_kimg thousand clips,
     # ramped up to ema_rampup x the clips seen so far; 0 switches it off
     ema_kimg: float = 0.0

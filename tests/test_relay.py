@@ -10,7 +10,9 @@ from motiongan.checkpoint import load_optimizer, load_tensors, optimizer_tensors
 from motiongan.config import load_config
 from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation.compare import PSNR_TOLERANCE, paired_bootstrap, verdict
-from motiongan.training.loop import parse_duration, train
+from motiongan.inference import MotionGAN
+from motiongan.training.loop import _steps_to_next_vote, _votes, parse_duration, train
+from motiongan.training.trainer import Trainer
 
 TINY = ["image_size=64", "width=8", "n_res=2", "d_width=4", "d_res=2", "dv_width=4", "dv_res=2", "batch=1",
         "T=2", "workers=0", "log_every=1", "sample_every=1000", "checkpoint_every=1000", "use_v=false",
@@ -37,14 +39,21 @@ def test_durations_parse_in_seconds():
         parse_duration("soon")
 
 
-def test_time_budget_stops_early_with_a_checkpoint_and_an_export(one_clip, tmp_path):
-    cfg = load_config("small", TINY)
+def test_time_budget_decided_at_logging_steps_stops_in_time_with_a_loadable_checkpoint_and_export(one_clip, tmp_path):
+    cfg = load_config("small", TINY + ["log_every=4"])
     run = tmp_path / "run"
     train(cfg, one_clip, run, steps=100000, progress=False, time_budget=30.0)
     end = json.loads((run / "stats.jsonl").read_text().splitlines()[-1])
-    assert end["event"] == "end" and 0 < end["step"] < 100000 and end["time_budget_s"] == 30.0
-    assert end["elapsed_s"] <= 30.0
-    assert (run / f"checkpoint-{end['step']:08d}.safetensors").exists() and (run / "generator.safetensors").exists()
+    assert end["event"] == "end" and 2 < end["step"] < 100000 and end["step"] % 4 == 0
+    assert end["time_budget_s"] == 30.0 and end["elapsed_s"] <= 30.0
+    Trainer(cfg).load_state_dict(load_tensors(run / f"checkpoint-{end['step']:08d}.safetensors")[0])
+    assert MotionGAN.from_checkpoint(run / "generator.safetensors").step == end["step"]
+
+
+def test_ranks_vote_on_the_budget_after_the_first_two_steps_and_at_logging_steps_only():
+    votes = [s for s in range(101, 160) if _votes(s - 100, s, 25)]
+    assert votes == [101, 102, 125, 150]
+    assert [_steps_to_next_vote(s - 100, s, 25) for s in votes] == [1, 23, 25, 25]
 
 
 def test_init_generator_stays_frozen_during_the_discriminator_warmup(one_clip, tmp_path):

@@ -1,8 +1,9 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
 from motiongan.convention import LandmarkEncoder
-from motiongan.inference.streaming import Streamer
+from motiongan.inference.streaming import GraphedStreamer, Streamer
 from motiongan.networks import Generator
 
 
@@ -65,3 +66,16 @@ def test_compiled_streaming_frames_equal_the_plain_generator_over_a_sequence():
             pts = base + torch.randn_like(base)
             plain, state = G.step(src, sm, heatmaps(pts, 64, 1.5), state)
             assert (stream.step(pts) - plain).abs().max() < 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+def test_cuda_graph_streaming_frames_equal_the_streamer_over_a_sequence():
+    G = make(seed=4).cuda()
+    src = torch.rand(2, 3, 64, 64, device="cuda") * 2 - 1
+    base = torch.rand(2, 68, 2, device="cuda") * 40 + 12
+    sm = heatmaps(base, 64, 1.5)
+    plain = Streamer(G, src, sm, LandmarkEncoder(64, 1.5))
+    graphed = GraphedStreamer(Streamer(G, src, sm, LandmarkEncoder(64, 1.5)), base)
+    for _ in range(6):
+        pts = base + torch.randn_like(base)
+        assert (graphed.step(pts) - plain.step(pts)).abs().max() < 1e-3

@@ -2,20 +2,20 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import TINY
-from safetensors.torch import load_file
 
 from motiongan.checkpoint import CheckpointError, load_tensors
 from motiongan.config import available, load_config
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.metrics import psnr
+from motiongan.training import trainer as trainer_module
 from motiongan.training.loop import train
+from motiongan.training.trainer import Trainer
 
 EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2"]
 
@@ -70,6 +70,27 @@ def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_
             assert torch.equal(a, b), f"{name}.{k}"
 
 
+def test_compiled_training_matches_eager_and_shares_its_checkpoints(one_clip, tmp_path, monkeypatch):
+    # inductor's CPU build of these graphs takes minutes here: benchmarks/training.py --compile checks it
+    monkeypatch.setitem(trainer_module.COMPILE, "backend", "aot_eager")
+    base = TINY + EXTRA + ["test_persons=0", "use_v=false"]
+    eager = train(load_config("small", base), one_clip, tmp_path / "e", steps=2, progress=False)
+    compiled = train(load_config("small", base + ["compile=true"]), one_clip, tmp_path / "c", steps=2, progress=False)
+    assert all(getattr(compiled.nets[n], "_compiled_call_impl", None) for n in ("G", "Df", "Dv"))
+    stats = [[json.loads(line) for line in (tmp_path / r / "stats.jsonl").read_text().splitlines()][1] for r in "ec"]
+    losses = [k for k in stats[0] if "/" in k]
+    assert losses and all(abs(stats[0][k] - stats[1][k]) <= 1e-5 * abs(stats[0][k]) for k in losses)
+    for name, net in eager.nets.items():
+        for k, v in net.state_dict().items():
+            assert torch.allclose(v, compiled.nets[name].state_dict()[k], atol=1e-6), f"{name}.{k}"
+    a, b = (load_tensors(tmp_path / r / "checkpoint-00000002.safetensors")[0] for r in "ec")
+    assert a.keys() == b.keys()  # no "_orig_mod." in the names
+    Trainer(load_config("small", base)).load_state_dict(b)  # a compiled run's checkpoint loads eager (strict)
+    resumed = train(load_config("small", base + ["compile=true"]), one_clip, tmp_path / "e", steps=3, resume=True,
+                    progress=False)  # and an eager run resumes compiled
+    assert resumed.iteration == 3
+
+
 def test_resume_refuses_a_checkpoint_of_another_configuration(one_clip, tmp_path):
     cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])
     train(cfg, one_clip, tmp_path / "r", steps=2, progress=False)
@@ -85,26 +106,31 @@ def test_a_pickled_checkpoint_is_refused(tmp_path):
         load_tensors(path)
 
 
-def test_torchrun_with_two_gloo_ranks_keeps_identical_weights(one_clip, tmp_path):
+def test_torchrun_two_gloo_ranks_stop_at_the_same_step_within_the_time_budget_with_identical_weights(one_clip,
+                                                                                                    tmp_path):
     script = tmp_path / "ddp.py"
+    settings = TINY + EXTRA + ["test_persons=0", "use_v=false", "log_every=3", "sample_every=1000",
+                               "checkpoint_every=1000"]
     script.write_text(
         "import os, sys\nfrom safetensors.torch import save_file\n"
         "from motiongan.config import load_config\nfrom motiongan.training.loop import train\n"
-        f"cfg = load_config('small', {TINY + EXTRA + ['test_persons=0', 'use_v=false']!r})\n"
-        f"t = train(cfg, {str(one_clip)!r}, {str(tmp_path / 'run')!r}, steps=2, progress=False)\n"
+        f"cfg = load_config('small', {settings!r})\n"
+        f"t = train(cfg, {str(one_clip)!r}, {str(tmp_path / 'run')!r}, steps=100000, progress=False, time_budget=15)\n"
         "w = {f'{n}.{k}': v.contiguous() for n, m in t.nets.items() for k, v in m.state_dict().items()}\n"
-        f"save_file(w, {str(tmp_path)!r} + f\"/rank{{os.environ['RANK']}}.safetensors\")\n")
+        f"path = {str(tmp_path)!r} + f\"/rank{{os.environ['RANK']}}.safetensors\"\n"
+        "save_file(w, path, {'step': str(t.iteration)})\n")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
                     "29533", str(script)], check=True, env=env, timeout=300)
-    a, b = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    (a, meta_a), (b, meta_b) = (load_tensors(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
+    end = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
+    assert meta_a["step"] == meta_b["step"] == str(end["step"]) and 2 < end["step"] < 100000
+    assert end["step"] % 3 == 0 and end["elapsed_s"] <= 15  # stopped at a vote (a logging step), in time
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    from motiongan.training.trainer import Trainer
-
-    initial = Trainer(load_config("small", TINY + EXTRA + ["use_v=false"])).nets["G"].state_dict()
+    initial = Trainer(load_config("small", settings)).nets["G"].state_dict()
     assert any(not torch.equal(v, a[f"G.{k}"]) for k, v in initial.items())  # and training moved them
-    assert Path(tmp_path / "run" / "checkpoint-00000002.safetensors").exists()
+    assert (tmp_path / "run" / f"checkpoint-{end['step']:08d}.safetensors").exists()
 
 
 def test_resume_passes_over_a_truncated_newest_checkpoint_and_still_matches_a_straight_run(one_clip, tmp_path,

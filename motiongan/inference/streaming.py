@@ -9,7 +9,8 @@ conv(W_s, [s, l]) + conv(W_t, l_t):
   kernel, added into the map at the point's place: ~0.01 GFLOPs for all 68 channels instead of 7.
 The rest of G (instance norm onward, ConvLSTM, decoder) runs unchanged, either ``eager`` (the default)
 or through ``compile`` (torch.compile with frozen weights: fuses norms and activations; ~15-20 s to
-compile on a 2-core CPU, so only worth it for long videos). Same output up to float rounding.
+compile on a 2-core CPU, so only worth it for long videos). Same output up to float rounding. On a GPU,
+:class:`GraphedStreamer` replays either as one CUDA graph per frame.
 """
 from __future__ import annotations
 
@@ -143,6 +144,51 @@ class Streamer:
             h, self.state = G.lstm(x, self.state)
             x = x + h
         return G.decoder(x)
+
+
+class GraphedStreamer:
+    """A :class:`Streamer` whose step is captured once as a CUDA graph and replayed for every frame: one
+    launch per frame instead of one per kernel (small batches are launch-bound). CUDA only, for the batch
+    size of ``points``; the video starts from the first frame (zero state); ``dtype`` captures under
+    autocast. Same frames as the streamer it wraps."""
+
+    def __init__(self, streamer: Streamer, points: torch.Tensor, dtype: torch.dtype | None = None,
+                 warmup: int = 3):
+        if points.device.type != "cuda":
+            raise ValueError("CUDA graphs need a CUDA device")
+        self.s, self.points = streamer, points.clone()
+        self.autocast = lambda: torch.autocast("cuda", dtype=dtype, cache_enabled=False, enabled=dtype is not None)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(warmup):  # outside the capture: a compiled core is built, the state buffers made
+                self._step()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.frame = self._step()
+        for buf in self.s.state or ():
+            buf.zero_()
+
+    @torch.no_grad()
+    def _step(self) -> torch.Tensor:
+        """The streamer's step, its new state copied into the buffers that the next step reads."""
+        old = self.s.state
+        with self.autocast():
+            frame = self.s.step(self.points)
+        if old is not None:
+            for buf, new in zip(old, self.s.state):
+                buf.copy_(new)
+            self.s.state = old
+        elif self.s.state is not None:  # the first step's state becomes the buffers
+            self.s.state = tuple(t.clone() for t in self.s.state)
+        return frame
+
+    def step(self, points: torch.Tensor) -> torch.Tensor:
+        """The next frame (B, 3, H, W) for target landmarks (B, 68, 2), as :meth:`Streamer.step`."""
+        self.points.copy_(points)
+        self.graph.replay()
+        return self.frame.clone()
 
 
 def _n_down(G: Generator) -> int:

@@ -89,7 +89,9 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
           started: float | None = None, init_generator: str | Path | None = None) -> Trainer:
     """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``steps``, or until
     ``time_budget`` seconds after ``started`` (a ``time.monotonic()`` reading; default: now) would be
-    exceeded by the steps to the next logging point plus a checkpoint. ``init_generator`` starts G from an export."""
+    exceeded by the steps to the next vote plus a checkpoint: the ranks decide together after the run's first
+    two steps and at logging steps only, so the budget costs no host sync per step. ``init_generator``
+    starts G from an export."""
     started = time.monotonic() if started is None else started
     out = Path(out)
     rank, world, device = _setup_distributed(device)
@@ -108,7 +110,7 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     bar = tqdm(total=stop, initial=trainer.iteration, desc=f"train {cfg.name}", unit="step",
                disable=not progress or rank != 0)
     t0, n0 = time.perf_counter(), trainer.iteration
-    first_step_at, save_cost = None, 0.0
+    first_step_at, save_cost, loop_start = None, 0.0, time.monotonic()
     for batch in batches:
         stats, fake = trainer.step(batch)
         bar.update(1)
@@ -125,9 +127,18 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
                                "elapsed_s": time.monotonic() - started, **stats})
         if rank == 0 and (s % cfg.sample_every == 0 or s == stop):
             _write_samples(batch, fake, out / "samples", s, writer)
-        out_of_time = time_budget is not None and _everyone(
-            _no_time_left(time_budget - (time.monotonic() - started), (time.perf_counter() - t0) / (s - n0),
-                          cfg.log_every - s % cfg.log_every, save_cost), trainer.device, world)
+        out_of_time = False
+        if time_budget is not None and _votes(s - n0, s, cfg.log_every):
+            if trainer.cuda:
+                torch.cuda.synchronize(trainer.device)  # the clock reads the work done, not the work queued
+            now = time.monotonic()
+            if s - n0 == 1:  # the first step holds the warm-up (and any compilation): the rate comes from later ones
+                first_step_end, per_step = now, now - loop_start
+            else:
+                per_step = (now - first_step_end) / (s - n0 - 1)
+            out_of_time = _everyone(_no_time_left(time_budget - (now - started), per_step,
+                                                  _steps_to_next_vote(s - n0, s, cfg.log_every), save_cost),
+                                    trainer.device, world)
         if s % cfg.checkpoint_every == 0 or s == stop or out_of_time:
             t_save = time.monotonic()
             _checkpoint(trainer, cfg, out, rank)
@@ -157,7 +168,7 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
     init, ckpt = None, None
     if resume:
         ckpt, tensors, meta = _intact_checkpoint(out)
-        if json.loads(meta["config"]) != json.loads(cfg.to_json()):
+        if not _same_training(meta["config"], cfg):
             raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
         if stop <= int(meta["step"]):
             raise ConfigError(f"{ckpt}: the run is already at step {meta['step']}; pass --steps above it")
@@ -172,6 +183,12 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
     elif init is not None:
         trainer.init_generator(init)
     return trainer, ckpt
+
+
+def _same_training(saved: str, cfg: Config) -> bool:
+    """Whether a checkpoint's configuration trains what ``cfg`` trains (``compile`` only changes how)."""
+    strip = lambda c: {k: v for k, v in json.loads(c).items() if k != "compile"}  # noqa: E731
+    return strip(saved) == strip(cfg.to_json())
 
 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
@@ -204,9 +221,20 @@ def _log(out: Path, writer, record: dict) -> None:
                 writer.add_scalar(k, v, record["step"])
 
 
-def _no_time_left(left: float, per_step: float, steps_to_log: int, save_cost: float) -> bool:
-    """Whether one more logging interval (at the rate so far) and a checkpoint would not fit."""
-    return left < per_step * steps_to_log + 2 * save_cost + 5
+def _votes(done: int, step: int, log_every: int) -> bool:
+    """Whether the ranks decide on the time budget after ``step`` (``done`` steps into this run): after
+    the run's first two steps and at logging steps, whose statistics sync the host anyway."""
+    return done <= 2 or step % log_every == 0
+
+
+def _steps_to_next_vote(done: int, step: int, log_every: int) -> int:
+    """Steps from ``step`` to the next vote."""
+    return 1 if done == 1 else log_every - step % log_every
+
+
+def _no_time_left(left: float, per_step: float, steps: int, save_cost: float) -> bool:
+    """Whether ``steps`` more steps (to the next vote, at ``per_step`` seconds) and a checkpoint would not fit."""
+    return left < per_step * steps + 2 * save_cost + 5
 
 
 def _everyone(flag: bool, device, world: int) -> bool:

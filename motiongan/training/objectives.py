@@ -57,6 +57,8 @@ def _update(engine, name: str, loss: torch.Tensor) -> None:
 class MotionGANObjective:
     """The paper's objective: G, and Df, Dv and the frozen V as the configuration switches them on."""
 
+    compiled = ("G", "Df", "Dv")  # what ``cfg.compile`` compiles (V is frozen and cheap)
+
     @staticmethod
     def networks(cfg: Config) -> dict[str, nn.Module]:
         nets = {"G": Generator(**cfg.generator_kwargs())}
@@ -152,6 +154,8 @@ class MotionGANObjective:
 class StarGANObjective:
     """The baseline "StarGAN with landmarks": WGAN-GP critic D with a landmark regression head, G every
     ``n_critic`` iterations with StarGAN's adversarial, landmark and cycle reconstruction losses."""
+
+    compiled = ("G",)  # D's gradient penalty differentiates twice, which compiled graphs cannot
 
     @staticmethod
     def networks(cfg: Config) -> dict[str, nn.Module]:

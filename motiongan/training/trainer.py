@@ -5,6 +5,13 @@ With ``ema_kimg`` > 0 an exponential moving average of G's weights (StyleGAN's G
 export. Statistics stay on the device as tensors; the loop reads them only when it logs (no host sync
 per step). Checkpoint tensor names: ``<net>.<param>``, ``opt.<net>.<id>.<state>``, ``G_ema.<param>``,
 ``rng.torch``, ``rng.cuda``.
+
+With ``compile`` the objective's networks are compiled in place (``nn.Module.compile``: their calls go
+through ``torch.compile``), so parameter names and checkpoints are those of eager training. Inductor's default
+mode with static shapes: ``max-autotune`` benchmarks candidate kernels for every convolution and matrix
+shape, minutes of compilation in a slot of a few minutes; CUDA graphs (``reduce-overhead``) remove launch
+overhead, which is small beside a training step's large kernels, and keep their own memory pools. Under
+DDP a compiled network's gradients are all-reduced after its whole backward (no overlap).
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ from ..face.verification import Verification
 from .objectives import Batch, MotionGANObjective, StarGANObjective
 
 OBJECTIVES = {"motiongan": MotionGANObjective, "stargan": StarGANObjective}
+COMPILE = {"dynamic": False}  # torch.compile's arguments when ``cfg.compile``
 
 
 class Trainer:
@@ -43,6 +51,10 @@ class Trainer:
                                          fused=self.cuda or None)
                      for n, m in self.nets.items()}
         self.G_ema = copy.deepcopy(self.nets["G"]).requires_grad_(False) if cfg.ema_kimg > 0 else None
+        if cfg.compile:
+            for name in kind.compiled:
+                if name in self.nets:
+                    self.nets[name].compile(**COMPILE)
         # DDP wrappers are used for the network's own update; the bare network inside another's loss
         self.wrapped = {n: DDP(m) if distributed else m for n, m in self.nets.items()}
         self.world = torch.distributed.get_world_size() if distributed else 1
