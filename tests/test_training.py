@@ -145,5 +145,8 @@ def test_resume_passes_over_a_truncated_newest_checkpoint_and_still_matches_a_st
     for name, net in straight.nets.items():
         for (k, a), b in zip(net.state_dict().items(), resumed.nets[name].state_dict().values()):
             assert torch.equal(a, b), f"{name}.{k}"
+    logged = [[json.loads(line) for line in (tmp_path / r / "stats.jsonl").read_text().splitlines()] for r in "ab"]
+    steps = [[(r["step"], r["G/img"]) for r in run if "event" not in r] for run in logged]
+    assert steps[1] == steps[0]  # each step logged once, with the straight run's losses, although 3-4 ran twice
     with pytest.raises(Exception, match="already at step 6"):
         train(cfg, one_clip, tmp_path / "b", steps=6, resume=True, progress=False)

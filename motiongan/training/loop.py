@@ -102,8 +102,10 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
         out.mkdir(parents=True, exist_ok=True)
         stale = [p for folder in (out, out / "samples") for p in remove_stale_temporaries(folder)]
         if resumed_from is not None:
+            dropped = _forget_stats_after(out / "stats.jsonl", trainer.iteration)
             print(f"resuming from {resumed_from.name} (step {trainer.iteration})"
-                  + (f"; removed {len(stale)} temporary file(s) of a killed run" if stale else ""), file=sys.stderr)
+                  + (f"; removed {len(stale)} temporary file(s) of a killed run" if stale else "")
+                  + (f"; {dropped} logged step(s) after it will be logged again" if dropped else ""), file=sys.stderr)
         atomic_write_bytes(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1).encode())
     batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
     writer = _tensorboard(out) if rank == 0 else None
@@ -210,6 +212,25 @@ def _tensorboard(out: Path):
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(str(out / "tensorboard"))
+
+
+def _forget_stats_after(path: Path, step: int) -> int:
+    """Drop the records of steps after ``step`` from ``stats.jsonl`` (the resumed run logs them again, so
+    each step appears once) and a last line cut short by a kill; returns how many step records went."""
+    if not path.exists():
+        return 0
+    keep, dropped = [], 0
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if record.get("step", 0) > step:
+            dropped += "event" not in record
+            continue
+        keep.append(line + "\n")
+    atomic_write_bytes(path, "".join(keep).encode())
+    return dropped
 
 
 def _log(out: Path, writer, record: dict) -> None:
