@@ -74,9 +74,15 @@ class Config:
     log_every: int = 50
     sample_every: int = 1000
     checkpoint_every: int = 2000
+    checkpoint_minutes: float = 10.0  # also checkpoint at the first logging step this long after the last (0: off)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    def trains_like(self, other: "Config") -> bool:
+        """Whether the two train the same networks the same way (they may differ in :data:`HOW`)."""
+        mine, theirs = asdict(self), asdict(other)
+        return all(mine[k] == theirs[k] for k in mine if k not in HOW)
 
     @classmethod
     def from_json(cls, text: str) -> "Config":
@@ -94,6 +100,11 @@ class Config:
         stargan = self.model == "stargan"
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,
                 "recurrent": not stargan, "source_landmarks": not stargan, "upsample": self.g_upsample}
+
+
+# settings that change how a run is carried out, not what it computes: a run may resume with other values
+HOW = {"compile", "workers", "device_data", "steps", "log_every", "sample_every", "checkpoint_every",
+       "checkpoint_minutes"}
 
 
 def _fits(value, annotation: str) -> bool:

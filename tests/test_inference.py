@@ -37,14 +37,18 @@ def frames_of(path):
     return video_info(path)["frames"]
 
 
-def test_video_driving_keeps_frame_count_fps_and_audio(model, landmarker, source_image, data_dir, tmp_path):
+def test_video_driving_keeps_frame_count_fps_and_audio_and_shows_the_tracking(model, landmarker, source_image,
+                                                                                data_dir, tmp_path, capsys):
     out = tmp_path / "out.mp4"
     drv = data_dir / "grid" / "bbaf2n.mpg"
-    res = Animator(model, landmarker).animate(source_image, drv, out, AnimateOptions(side_by_side=True))
+    res = Animator(model, landmarker).animate(source_image, drv, out, AnimateOptions(side_by_side=True),
+                                              progress=True)
     info = video_info(out)
     assert res["frames"] == 75 and info["frames"] == 75 and info["fps"] == pytest.approx(25.0)
     assert has_audio(out)
     assert info["width"] == 64 * 3 and info["height"] == 64
+    err = capsys.readouterr().err
+    assert "track driver" in err and "75/75" in err.split("track driver")[-1].split("animate")[0]
 
 
 def test_npy_and_pts_driving_give_one_frame_per_landmark_set(model, landmarker, source_image, tmp_path):

@@ -70,6 +70,17 @@ def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_
             assert torch.equal(a, b), f"{name}.{k}"
 
 
+def test_a_slow_run_checkpoints_by_the_clock_and_resumes_with_other_bookkeeping(one_clip, tmp_path):
+    base = TINY + ["test_persons=0", "use_v=false", "log_every=1", "sample_every=100", "checkpoint_every=1000"]
+    train(load_config("small", base + ["checkpoint_minutes=0"]), one_clip, tmp_path / "a", steps=3, progress=False)
+    assert [p.name for p in sorted((tmp_path / "a").glob("checkpoint-*"))] == ["checkpoint-00000003.safetensors"]
+    train(load_config("small", base + ["checkpoint_minutes=1e-6"]), one_clip, tmp_path / "b", steps=3, progress=False)
+    assert [p.name for p in sorted((tmp_path / "b").glob("checkpoint-*"))] == [
+        "checkpoint-00000002.safetensors", "checkpoint-00000003.safetensors"]  # every logged step; the last two kept
+    other = load_config("small", base + ["checkpoint_minutes=5", "log_every=2", "workers=1"])
+    assert train(other, one_clip, tmp_path / "b", steps=4, resume=True, progress=False).iteration == 4
+
+
 def test_compiled_training_matches_eager_and_shares_its_checkpoints(one_clip, tmp_path, monkeypatch):
     # inductor's CPU build of these graphs takes minutes here: benchmarks/training.py --compile checks it
     monkeypatch.setitem(trainer_module.COMPILE, "backend", "aot_eager")

@@ -15,6 +15,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..convention import to_image, to_tensor
 from ..crop import box_to_affine, crop_box, crop_face, paste_back
@@ -72,8 +73,9 @@ def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "sourc
 
 
 def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | None = None,
-                 smooth_sigma: float = 1.0) -> Driving:
-    """A driving track from a video (landmarks tracked), a ``.npy`` (T x 68 x 2) or a folder of ``.pts``."""
+                 smooth_sigma: float = 1.0, progress: bool = False) -> Driving:
+    """A driving track from a video (landmarks tracked, with a progress bar if ``progress``), a ``.npy``
+    (T x 68 x 2) or a folder of ``.pts``."""
     path = Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.pts"))
@@ -91,7 +93,9 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
     if not path.exists():
         raise MediaError(f"{path}: no such file")
     info = video_info(path)
-    track = (landmarker or FaceLandmarker()).track(iter_video(path), name=str(path))
+    frames = tqdm(iter_video(path), total=info["frames"] or None, unit="frame", desc="track driver",
+                  disable=not progress)
+    track = (landmarker or FaceLandmarker()).track(frames, name=str(path))
     return Driving(smooth(fill_gaps(track), smooth_sigma), fps or info["fps"], path,
                    (info["width"], info["height"]))
 
@@ -120,10 +124,9 @@ class Animator:
         """Write an MP4 (frames written as they come; the driver's audio copied in). Returns a summary."""
         o, size = options or AnimateOptions(), self.model.size
         source = load_source(source_path, size, self.landmarker)
-        driving = load_driving(driving_path, self.landmarker, o.fps)
+        driving = load_driving(driving_path, self.landmarker, o.fps, progress=progress)
         targets = target_track(source, driving, size, o.retarget)
         drv_frames = iter_video(driving.video) if (o.side_by_side and driving.video) else None
-        from tqdm import tqdm
 
         n = 0
         with VideoWriter(out, driving.fps, audio_from=driving.video) as vw:

@@ -113,6 +113,7 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
                disable=not progress or rank != 0)
     t0, n0 = time.perf_counter(), trainer.iteration
     first_step_at, save_cost, loop_start = None, 0.0, time.monotonic()
+    last_save = loop_start
     for batch in batches:
         stats, fake = trainer.step(batch)
         bar.update(1)
@@ -141,10 +142,12 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
             out_of_time = _everyone(_no_time_left(time_budget - (now - started), per_step,
                                                   _steps_to_next_vote(s - n0, s, cfg.log_every), save_cost),
                                     trainer.device, world)
-        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time:
+        due = logging and cfg.checkpoint_minutes > 0 and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
+        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time or due:
             t_save = time.monotonic()
             _checkpoint(trainer, cfg, out, rank)
-            save_cost = max(save_cost, time.monotonic() - t_save)
+            last_save = time.monotonic()
+            save_cost = max(save_cost, last_save - t_save)
         if out_of_time:
             break
     bar.close()
@@ -170,7 +173,7 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
     init, ckpt = None, None
     if resume:
         ckpt, tensors, meta = _intact_checkpoint(out)
-        if not _same_training(meta["config"], cfg):
+        if not Config.from_json(meta["config"]).trains_like(cfg):
             raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
         if stop <= int(meta["step"]):
             raise ConfigError(f"{ckpt}: the run is already at step {meta['step']}; pass --steps above it")
@@ -185,12 +188,6 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
     elif init is not None:
         trainer.init_generator(init)
     return trainer, ckpt
-
-
-def _same_training(saved: str, cfg: Config) -> bool:
-    """Whether a checkpoint's configuration trains what ``cfg`` trains (``compile`` only changes how)."""
-    strip = lambda c: {k: v for k, v in json.loads(c).items() if k != "compile"}  # noqa: E731
-    return strip(saved) == strip(cfg.to_json())
 
 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
