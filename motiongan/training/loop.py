@@ -92,62 +92,37 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     exceeded by the steps to the next vote plus a checkpoint: the ranks decide together after the run's first
     two steps and at logging steps only, so the budget costs no host sync per step. ``init_generator``
     starts G from an export."""
-    started = time.monotonic() if started is None else started
+    clock = _Clock(time.monotonic() if started is None else started, time_budget)
     out = Path(out)
     rank, world, device = _setup_distributed(device)
     stop = steps if steps is not None else cfg.steps
     cache = Cache(data)  # inputs are checked before anything is built or written
     trainer, resumed_from = _start(cfg, out, device, world, resume, stop, init_generator)
     if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        stale = [p for folder in (out, out / "samples") for p in remove_stale_temporaries(folder)]
-        if resumed_from is not None:
-            dropped = _forget_stats_after(out / "stats.jsonl", trainer.iteration)
-            print(f"resuming from {resumed_from.name} (step {trainer.iteration})"
-                  + (f"; removed {len(stale)} temporary file(s) of a killed run" if stale else "")
-                  + (f"; {dropped} logged step(s) after it will be logged again" if dropped else ""), file=sys.stderr)
-        atomic_write_bytes(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1).encode())
+        _open_run(cfg, out, trainer.iteration, resumed_from)
     batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
     writer = _tensorboard(out) if rank == 0 else None
     bar = tqdm(total=stop, initial=trainer.iteration, desc=f"train {cfg.name}", unit="step",
                disable=not progress or rank != 0)
-    t0, n0 = time.perf_counter(), trainer.iteration
-    first_step_at, save_cost, loop_start = None, 0.0, time.monotonic()
-    last_save = loop_start
+    t0, n0, first_step_at = time.perf_counter(), trainer.iteration, None
     for batch in batches:
         stats, fake = trainer.step(batch)
         bar.update(1)
         s = trainer.iteration
-        if first_step_at is None:
-            first_step_at = time.monotonic() - started
+        first_step_at = first_step_at or clock.since_start()
         logging = s % cfg.log_every == 0 or s == stop
         if logging:
             stats = {k: float(v) for k, v in stats.items()}  # the only host sync
         if rank == 0 and logging:
             rate = (s - n0) / max(time.perf_counter() - t0, 1e-9)
             bar.set_postfix(loss=f"{stats.get('G/total', stats.get('D/wgan', 0)):.3f}", steps_per_s=f"{rate:.2f}")
-            _log(out, writer, {"step": s, "steps_per_s": rate, "time": time.time(),
-                               "elapsed_s": time.monotonic() - started, **stats})
+            _log(out, writer, {"step": s, "steps_per_s": rate, "time": time.time(), "elapsed_s": clock.since_start(),
+                               **stats})
         if rank == 0 and (s % cfg.sample_every == 0 or s == stop):
             _write_samples(batch, fake, out / "samples", s, writer)
-        out_of_time = False
-        if time_budget is not None and _votes(s - n0, s, cfg.log_every):
-            if trainer.cuda:
-                torch.cuda.synchronize(trainer.device)  # the clock reads the work done, not the work queued
-            now = time.monotonic()
-            if s - n0 == 1:  # the first step holds the warm-up (and any compilation): the rate comes from later ones
-                first_step_end, per_step = now, now - loop_start
-            else:
-                per_step = (now - first_step_end) / (s - n0 - 1)
-            out_of_time = _everyone(_no_time_left(time_budget - (now - started), per_step,
-                                                  _steps_to_next_vote(s - n0, s, cfg.log_every), save_cost),
-                                    trainer.device, world)
-        due = logging and cfg.checkpoint_minutes > 0 and time.monotonic() - last_save >= 60 * cfg.checkpoint_minutes
-        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time or due:
-            t_save = time.monotonic()
-            _checkpoint(trainer, cfg, out, rank)
-            last_save = time.monotonic()
-            save_cost = max(save_cost, last_save - t_save)
+        out_of_time = clock.out_of_time(trainer, s - n0, s, cfg.log_every, world)
+        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time or clock.checkpoint_due(logging, cfg):
+            clock.timed_save(lambda: _checkpoint(trainer, cfg, out, rank))
         if out_of_time:
             break
     bar.close()
@@ -155,7 +130,7 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
         if time_budget is not None and trainer.iteration > n0:
             _write_samples(batch, fake, out / "samples", trainer.iteration, writer)
         _log(out, None, {"event": "end", "step": trainer.iteration, "steps_this_run": trainer.iteration - n0,
-                         "time_budget_s": time_budget, "elapsed_s": time.monotonic() - started,
+                         "time_budget_s": time_budget, "elapsed_s": clock.since_start(),
                          "first_step_s": first_step_at, "device": str(trainer.device),
                          "data_on_device": trainer.cuda and cfg.device_data, "world": world,
                          "init_generator": str(init_generator) if init_generator else None})
@@ -164,6 +139,58 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
     if world > 1:
         dist.barrier()
     return trainer
+
+
+def _open_run(cfg: Config, out: Path, step: int, resumed_from: Path | None) -> None:
+    """The run folder made or resumed: a killed run's temporaries removed, the steps after the checkpoint
+    dropped from ``stats.jsonl`` (they are logged again), ``config.json`` written."""
+    out.mkdir(parents=True, exist_ok=True)
+    stale = [p for folder in (out, out / "samples") for p in remove_stale_temporaries(folder)]
+    if resumed_from is not None:
+        dropped = _forget_stats_after(out / "stats.jsonl", step)
+        print(f"resuming from {resumed_from.name} (step {step})"
+              + (f"; removed {len(stale)} temporary file(s) of a killed run" if stale else "")
+              + (f"; {dropped} logged step(s) after it will be logged again" if dropped else ""), file=sys.stderr)
+    atomic_write_bytes(out / "config.json", json.dumps(json.loads(cfg.to_json()), indent=1).encode())
+
+
+class _Clock:
+    """Wall time of a run: the time budget (counted from ``started``) and the time-based checkpoints."""
+
+    def __init__(self, started: float, budget: float | None):
+        self.started, self.budget = started, budget
+        self.loop_start = self.last_save = time.monotonic()
+        self.first_step_end, self.save_cost = None, 0.0
+
+    def since_start(self) -> float:
+        return time.monotonic() - self.started
+
+    def out_of_time(self, trainer: Trainer, done: int, step: int, log_every: int, world: int) -> bool:
+        """Whether the ranks agree that the steps to the next vote and a checkpoint would pass the budget
+        (they vote after this run's first two steps and at logging steps only: no host sync per step)."""
+        if self.budget is None or not _votes(done, step, log_every):
+            return False
+        if trainer.cuda:
+            torch.cuda.synchronize(trainer.device)  # the clock reads the work done, not the work queued
+        now = time.monotonic()
+        if done == 1:  # the first step holds the warm-up (and any compilation): the rate comes from later ones
+            self.first_step_end, per_step = now, now - self.loop_start
+        else:
+            per_step = (now - self.first_step_end) / (done - 1)
+        left = self.budget - (now - self.started)
+        return _everyone(_no_time_left(left, per_step, _steps_to_next_vote(done, step, log_every), self.save_cost),
+                         trainer.device, world)
+
+    def checkpoint_due(self, logging: bool, cfg: Config) -> bool:
+        """At a logging step, ``cfg.checkpoint_minutes`` after the last checkpoint."""
+        minutes = cfg.checkpoint_minutes
+        return logging and minutes > 0 and time.monotonic() - self.last_save >= 60 * minutes
+
+    def timed_save(self, save) -> None:
+        t = time.monotonic()
+        save()
+        self.last_save = time.monotonic()
+        self.save_cost = max(self.save_cost, self.last_save - t)
 
 
 def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: int,
