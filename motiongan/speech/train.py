@@ -2,7 +2,8 @@
 
 Examples are (log-mel window, canonical mouth-and-jaw displacement) pairs, one per video frame of every
 training clip (:mod:`motiongan.speech.data`). The two baselines (training mean; least-squares line in
-loudness) are fitted on the same frames and stored in the model file for the evaluation.
+loudness) are fitted on the same frames and stored in the model file for the evaluation. The output scale
+is then fitted on the validation speakers, and the validation figures are stored in the file's info.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import torch
 from ..options import option
 from .audio import Speech
 from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
-from .data import TRAIN, Clip, find_clips, load_clips
+from .data import TRAIN, VALIDATION, Clip, find_clips, load_clips
+from .evaluate import evaluate_clips, fit_scale
 from .model import SpeechModel, SpeechNet, standardised
 
 
@@ -74,6 +76,9 @@ class SpeechTrainOptions:
                                  "1: per person)")
     loss: str = option("mse", "regression loss", choices=["mse", "smooth-l1"])
     warp: int = option(3, "augmentation: shift the mel axis by up to this many bands")
+    weight_decay: float = option(1e-4, "AdamW weight decay")
+    calibrate: bool = option(True, "fit the output scale on the validation speakers",
+                             negative="keep the output scale at 1")
     workers: int = option(2, "processes that read and track the clips")
 
 
@@ -93,7 +98,10 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     seed, batch, warp, loss_name = o.seed, o.batch, o.warp, o.loss
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    clips = [c for c in load_clips(find_clips(data), tracks, o.workers, progress) if c.ref.split == TRAIN]
+    refs = [r for r in find_clips(data) if r.split in (TRAIN, VALIDATION)]
+    loaded = load_clips(refs, tracks, o.workers, progress)
+    clips = [c for c in loaded if c.ref.split == TRAIN]
+    valid = [c for c in loaded if c.ref.split == VALIDATION]
     if not clips:
         raise ValueError(f"{data}: no training clips with audio and a face were found")
     template = fit_template([c.track for c in clips])
@@ -104,7 +112,7 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     weight /= weight.sum()
     baselines = fit_baselines(y, e)
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     steps = o.epochs * (len(x) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, o.lr, total_steps=steps)
     from tqdm import tqdm
@@ -128,11 +136,17 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     bar.close()
     people = sorted({c.ref.person for c in clips})
     info = {"command": command, "clips": len(clips), "frames": int(len(x)), "people": len(people),
-            "epochs": o.epochs, "seed": seed, "balance": o.balance, "loss": loss_name, "warp": warp,
-            "seconds": round(time.time() - t0, 1),
+            "options": {k: v for k, v in vars(o).items() if k != "workers"},
             "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
-                    "(training people); landmarks: dlib 68-point tracker"}
+                    "(training people; validation people apart); landmarks: dlib 68-point tracker"}
     model = SpeechModel(net.eval(), template, baselines, info)
+    if valid:
+        if o.calibrate:
+            model.scale, errors = fit_scale(model, valid)
+            info["scale_errors"] = errors
+        info["validation"] = evaluate_clips(model, valid, (VALIDATION,))[VALIDATION]
+        info["validation_people"] = len({c.ref.person for c in valid})
+    info["seconds"] = round(time.time() - t0, 1)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return model
