@@ -15,6 +15,7 @@ from motiongan.speech.data import (
     HELD_GRID,
     HELD_SENTENCES,
     TRAIN,
+    VALID_SENTENCES,
     VALIDATION,
     Clip,
     find_clips,
@@ -104,6 +105,9 @@ def test_validation_people_are_training_people_of_the_other_sets_apart_from_trai
     assert not people[VALIDATION] & set().union(*(people[g] for g in GROUPS))
     assert {person_split(p) for p in people[VALIDATION]} == {VALIDATION}
     assert people[TRAIN] & people[HELD_SENTENCES] == {"grid/s1"}  # new sentences of a training speaker
+    s1 = {split: sum(r.person == "grid/s1" and r.split == split for r in refs) for split in (TRAIN, VALID_SENTENCES,
+                                                                                            HELD_SENTENCES)}
+    assert s1 == {TRAIN: 160, VALID_SENTENCES: 20, HELD_SENTENCES: 20}
 
 
 # ------------------------------------------------------------------------------------------- model
@@ -146,7 +150,8 @@ def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model,
 
 
 def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(data_dir, tmp_path):
-    """train-speech on three GRID clips (two s1 sentences train, one filed as a validation person's)."""
+    """train-speech on four GRID clips (s1: a validation sentence and two training ones; one filed as a
+    validation person's)."""
     from motiongan.speech.train import SpeechTrainOptions, train_speech
 
     val_person = "vc2_5176"
@@ -155,20 +160,24 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
     (data / "grid_s1" / "s1").mkdir(parents=True)
     (data / "voxceleb" / val_person).mkdir(parents=True)
     s1 = sorted((data_dir / "grid_s1" / "s1").glob("*.mpg"))
-    for p in s1[:2]:
+    for p in s1[:3]:
         (data / "grid_s1" / "s1" / p.name).symlink_to(p)
     (data / "voxceleb" / val_person / "clip.mpg").symlink_to(data_dir / "grid" / "lbax4n.mpg")
     out = tmp_path / "m.safetensors"
     train_speech(data, out, tmp_path / "tracks", SpeechTrainOptions(epochs=3, batch=32, workers=1), progress=False)
     model = SpeechModel.load(out)
-    errors = {float(k): v for k, v in model.info["scale_errors"].items()}
-    assert sorted(errors) == list(SCALES) and model.scale == min(errors, key=errors.get) != 1.0
+    curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_errors"].items()}
+    assert set(curves) == {VALIDATION, VALID_SENTENCES} and sorted(curves[VALIDATION]) == list(SCALES)
+    relative = {s: np.mean([c[s] / c[0.0] for c in curves.values()]) for s in SCALES}
+    assert model.scale == min(relative, key=relative.get) != 1.0
     assert model.info["clips"] == 2 and model.info["validation_people"] == 1
+    assert {g: r["clips"] for g, r in model.info["validation"].items()} == {VALIDATION: 1, VALID_SENTENCES: 1}
     # the errors are the evaluation's: scale 0 is the mean track, and the stored scale is the one applied
-    valid = [c for c in load_clips_of(data, tmp_path / "tracks") if c.ref.split == VALIDATION]
-    res, _ = evaluate_clip(model, valid[0])
-    assert res["mean track"][0] == pytest.approx(errors[0.0], rel=1e-4)
-    assert res["speech model"][0] == pytest.approx(errors[model.scale], rel=1e-4)
+    valid = [c for c in load_clips_of(data, tmp_path / "tracks") if c.ref.split in (VALIDATION, VALID_SENTENCES)]
+    for clip in valid:
+        res, _ = evaluate_clip(model, clip)
+        assert res["mean track"][0] == pytest.approx(curves[clip.ref.split][0.0], rel=1e-4)
+        assert res["speech model"][0] == pytest.approx(curves[clip.ref.split][model.scale], rel=1e-4)
     assert fit_scale(model, valid)[0] == model.scale
     speech = Speech.from_wave(valid[0].wave)
     raw, mean = model.displacements(speech, 25, scale=1.0), model.baseline("mean", speech, 25)
@@ -207,7 +216,7 @@ def test_speak_writes_landmarks_and_a_drawn_video_with_audio_without_a_generator
 
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory, grid_clip):
-    """A tiny generator trained for a few steps in the test (no generator ships yet)."""
+    """A tiny generator trained for a few steps in the test (fast, unlike the shipped one)."""
     from motiongan.config import load_config
     from motiongan.data.prepare import Settings, prepare
     from motiongan.training.loop import train

@@ -40,7 +40,6 @@ def _speak(args):
 
 
 def _train_speech(args):
-    from .data import VALIDATION
     from .evaluate import table
     from .train import SpeechTrainOptions, train_speech
 
@@ -49,8 +48,7 @@ def _train_speech(args):
     model = train_speech(args.data, args.output, args.tracks, options, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
           f"{model.info['people']} people, {model.info['seconds']:.0f} s; output scale {model.scale:g}")
-    if "validation" in model.info:
-        print(table({f"{VALIDATION} ({model.info['validation_people']} people)": model.info["validation"]}))
+    print(table(model.info["validation"]))
 
 
 def _evaluate_speech(args):

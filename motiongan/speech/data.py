@@ -8,7 +8,8 @@ smoothed over 1 frame) and are cached as ``.npz`` per clip, so training and eval
 Split: 10% of the s1 sentences (every tenth by name) are held-out sentences; the GRID speakers other than
 s1 and a fixed quarter of the other people (by a hash of their id) are held-out speakers (the test groups,
 looked at once, at the end). Of the remaining people of the other sets a fixed quarter (by another hash)
-are validation speakers, on which settings are chosen and the output scale is fitted; the rest trains.
+are validation speakers, on which settings are chosen and the output scale is fitted, and another 10% of
+the s1 sentences are validation sentences; the rest trains.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from ..data.prepare import VIDEO_SUFFIXES
 from ..media import atomic_write_bytes, has_audio, video_info
 
 MAX_FRAMES = 750  # at most 30 s at 25 fps per clip
-TRAIN, VALIDATION = "train", "validation speakers (other sets)"
+TRAIN, VALIDATION, VALID_SENTENCES = "train", "validation speakers (other sets)", "validation sentences (GRID s1)"
+VALID_GROUPS = (VALIDATION, VALID_SENTENCES)
 HELD_SENTENCES, HELD_GRID, HELD_OTHER = "held-out sentences (GRID s1)", "held-out speakers (GRID)", \
     "held-out speakers (other sets)"
 GROUPS = (HELD_SENTENCES, HELD_GRID, HELD_OTHER)  # the test groups
@@ -60,7 +62,7 @@ def find_clips(root: str | os.PathLike) -> list[ClipRef]:
     clips = []
     s1 = sorted((root / "grid_s1" / "s1").glob("*.mpg"))
     for i, p in enumerate(s1):
-        clips.append(ClipRef(p, "grid/s1", HELD_SENTENCES if i % 10 == 5 else TRAIN))
+        clips.append(ClipRef(p, "grid/s1", {5: HELD_SENTENCES, 0: VALID_SENTENCES}.get(i % 10, TRAIN)))
     for p in sorted((root / "grid").glob("*.mpg")):
         if p.stem != "bbaf2n":  # speaker s1, already in grid_s1
             clips.append(ClipRef(p, f"grid/{p.stem}", HELD_GRID))

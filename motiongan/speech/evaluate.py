@@ -5,7 +5,7 @@ For every held-out clip the real track is put in the canonical frame and its own
 Two figures per method and group: the mouth error (mean distance of points 48-67 to the real ones over
 the inter-ocular distance; mean over frames, then over clips) and the Pearson correlation of the mouth
 opening (mean inner-lip gap) with the real one (per clip, then averaged; a constant prediction counts 0).
-:func:`fit_scale` picks the model's output scale by the same mouth error on the validation speakers.
+:func:`fit_scale` picks the model's output scale by the same mouth error on the validation groups.
 """
 from __future__ import annotations
 
@@ -76,17 +76,21 @@ def evaluate_speech(model: SpeechModel, data: str | os.PathLike, tracks: str | o
                                             progress))
 
 
-def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[float, float]]:
-    """The output scale (of :data:`SCALES`) with the lowest mouth error over ``clips`` (mean over frames,
-    then clips), and the error at every scale."""
-    errors = np.zeros(len(SCALES))
+def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
+    """The output scale (of :data:`SCALES`) with the lowest mouth error relative to the mean track's (scale
+    0), averaged over the groups of ``clips`` (so each group counts alike), and each group's error (mean
+    over frames, then clips) at every scale."""
+    curves = {}
     for clip in clips:
         speech, real, neu = _real(model, clip)
         raw = model.displacements(speech, clip.fps, len(real), scale=1.0)
         mean = model.baseline("mean", speech, clip.fps, len(real))
-        errors += [mouth_error(neu[None] + mean + s * (raw - mean), real).mean() for s in SCALES]
-    errors /= max(1, len(clips))
-    return float(SCALES[np.argmin(errors)]), {float(s): float(e) for s, e in zip(SCALES, errors)}
+        curves.setdefault(clip.ref.split, []).append(
+            [mouth_error(neu[None] + mean + s * (raw - mean), real).mean() for s in SCALES])
+    curves = {g: np.mean(c, 0) for g, c in curves.items()}
+    relative = np.mean([c / c[0] for c in curves.values()], 0)
+    return float(SCALES[np.argmin(relative)]), {g: {float(s): float(e) for s, e in zip(SCALES, c)}
+                                                for g, c in curves.items()}
 
 
 def table(res: dict) -> str:

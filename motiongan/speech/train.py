@@ -3,7 +3,8 @@
 Examples are (log-mel window, canonical mouth-and-jaw displacement) pairs, one per video frame of every
 training clip (:mod:`motiongan.speech.data`). The two baselines (training mean; least-squares line in
 loudness) are fitted on the same frames and stored in the model file for the evaluation. The output scale
-is then fitted on the validation speakers, and the validation figures are stored in the file's info.
+is then fitted on the validation speakers and sentences together (:func:`~.evaluate.fit_scale`), and the
+validation figures are stored in the file's info.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import torch
 from ..options import option
 from .audio import Speech
 from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
-from .data import TRAIN, VALIDATION, Clip, find_clips, load_clips
+from .data import TRAIN, VALID_GROUPS, VALIDATION, Clip, find_clips, load_clips
 from .evaluate import evaluate_clips, fit_scale
 from .model import SpeechModel, SpeechNet, standardised
 
@@ -77,7 +78,7 @@ class SpeechTrainOptions:
     loss: str = option("mse", "regression loss", choices=["mse", "smooth-l1"])
     warp: int = option(3, "augmentation: shift the mel axis by up to this many bands")
     weight_decay: float = option(1e-4, "AdamW weight decay")
-    calibrate: bool = option(True, "fit the output scale on the validation speakers",
+    calibrate: bool = option(True, "fit the output scale on the validation speakers and sentences",
                              negative="keep the output scale at 1")
     workers: int = option(2, "processes that read and track the clips")
 
@@ -98,10 +99,10 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     seed, batch, warp, loss_name = o.seed, o.batch, o.warp, o.loss
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    refs = [r for r in find_clips(data) if r.split in (TRAIN, VALIDATION)]
+    refs = [r for r in find_clips(data) if r.split in (TRAIN, *VALID_GROUPS)]
     loaded = load_clips(refs, tracks, o.workers, progress)
     clips = [c for c in loaded if c.ref.split == TRAIN]
-    valid = [c for c in loaded if c.ref.split == VALIDATION]
+    valid = [c for c in loaded if c.ref.split in VALID_GROUPS]
     if not clips:
         raise ValueError(f"{data}: no training clips with audio and a face were found")
     template = fit_template([c.track for c in clips])
@@ -140,12 +141,10 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
             "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
                     "(training people; validation people apart); landmarks: dlib 68-point tracker"}
     model = SpeechModel(net.eval(), template, baselines, info)
-    if valid:
-        if o.calibrate:
-            model.scale, errors = fit_scale(model, valid)
-            info["scale_errors"] = errors
-        info["validation"] = evaluate_clips(model, valid, (VALIDATION,))[VALIDATION]
-        info["validation_people"] = len({c.ref.person for c in valid})
+    if valid and o.calibrate:
+        model.scale, info["scale_errors"] = fit_scale(model, valid)
+    info["validation_people"] = len({c.ref.person for c in valid if c.ref.split == VALIDATION})
+    info["validation"] = evaluate_clips(model, valid, VALID_GROUPS)
     info["seconds"] = round(time.time() - t0, 1)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
