@@ -45,10 +45,15 @@ def examples(clips: list[Clip], template: np.ndarray, context: int):
     return np.concatenate(xs), np.concatenate(ys).astype(np.float32), np.concatenate(es), np.concatenate(ps)
 
 
-def augment(x: torch.Tensor, warp: int) -> torch.Tensor:
+def augment(x: torch.Tensor, warp: int, stretch: float = 0.0) -> torch.Tensor:
     """Another speaker, roughly: the mel axis shifted by up to ``warp`` bands (a longer or shorter vocal
-    tract), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
-    b, _, m = x.shape
+    tract), the window's time axis stretched about its centre by a factor within 1 +- ``stretch`` (a faster
+    or slower talker), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
+    b, t, m = x.shape
+    if stretch:
+        rate = 1 + (2 * torch.rand(b, 1) - 1) * stretch
+        rows = ((t - 1) / 2 + (torch.arange(t)[None] - (t - 1) / 2) * rate).round().long().clamp(0, t - 1)
+        x = torch.gather(x, 1, rows[:, :, None].expand(-1, -1, m))
     shift = torch.randint(-warp, warp + 1, (b,))
     idx = (torch.arange(m)[None] - shift[:, None]).clamp(0, m - 1)  # (B, M), edges repeated
     x = torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1))
@@ -69,7 +74,7 @@ def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
 class SpeechTrainOptions:
     """How ``train-speech`` fits the network (the CLI's flags are made from these fields)."""
 
-    epochs: int = option(20, "passes over the training frames")
+    epochs: int = option(10, "passes over the training frames")
     batch: int = option(128, "frames per step")
     lr: float = option(2e-3, "peak learning rate (one-cycle schedule, AdamW)")
     seed: int = option(0, "seed of the initial weights, the frame order and the augmentation")
@@ -77,6 +82,7 @@ class SpeechTrainOptions:
                                  "1: per person)")
     loss: str = option("mse", "regression loss", choices=["mse", "smooth-l1"])
     warp: int = option(3, "augmentation: shift the mel axis by up to this many bands")
+    stretch: float = option(0.2, "augmentation: stretch the window's time axis by a factor within 1 +- this")
     weight_decay: float = option(1e-4, "AdamW weight decay")
     calibrate: bool = option(True, "fit the output scale on the validation speakers and sentences",
                              negative="keep the output scale at 1")
@@ -124,7 +130,7 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
         order = torch.from_numpy(rng.choice(len(x), len(x), p=weight))
         for i in range(len(x) // batch):
             idx = order[i * batch:(i + 1) * batch]
-            xb = augment(x_t[idx], warp)
+            xb = augment(x_t[idx], warp, o.stretch)
             pred = net(xb)
             loss = (torch.nn.functional.mse_loss(pred, y_t[idx]) if loss_name == "mse"
                     else torch.nn.functional.smooth_l1_loss(pred, y_t[idx], beta=0.02))
