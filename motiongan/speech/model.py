@@ -4,8 +4,8 @@
 time) to the canonical displacements of the mouth and jaw points from a neutral face, in inter-ocular
 units (:mod:`motiongan.speech.canonical`). :class:`SpeechModel` holds the network with the canonical
 template, the two baselines fitted on the same training split and an output scale fitted on the validation
-speakers (predictions are pulled towards the training mean by it), and predicts a track for a recording at
-any frame rate. Files are safetensors with the constructor's configuration in the header; never pickle.
+split (predictions are pulled towards the training mean by it), and predicts a track for a recording at any
+frame rate. Files are safetensors with the constructor's configuration in the header; never pickle.
 """
 from __future__ import annotations
 
