@@ -10,8 +10,19 @@ from motiongan.cli import main
 from motiongan.media import ffmpeg_exe, has_audio, video_info
 from motiongan.speech.audio import SAMPLE_RATE, Speech, load_audio
 from motiongan.speech.canonical import MOUTH_AND_JAW
-from motiongan.speech.data import HELD_GRID, HELD_SENTENCES, Clip, find_clips, track_video
-from motiongan.speech.evaluate import evaluate_clip
+from motiongan.speech.data import (
+    GROUPS,
+    HELD_GRID,
+    HELD_SENTENCES,
+    TRAIN,
+    VALID_SENTENCES,
+    VALIDATION,
+    Clip,
+    find_clips,
+    person_split,
+    track_video,
+)
+from motiongan.speech.evaluate import SCALES, evaluate_clip, fit_scale
 from motiongan.speech.model import SpeechModel
 
 GRID_SECONDS = 2.98  # the audio of a GRID clip
@@ -81,6 +92,24 @@ def test_audio_of_a_video_and_of_its_wav_and_m4a_agree(grid_clip, wav, tmp_path)
     assert Speech.from_wave(a).n_frames(25) == video_info(grid_clip)["frames"] == 75
 
 
+# ------------------------------------------------------------------------------------------- split
+def test_validation_people_are_training_people_of_the_other_sets_apart_from_train_and_test(data_dir):
+    refs = find_clips(data_dir)
+    people = {split: {r.person for r in refs if r.split == split} for split in (TRAIN, VALIDATION, *GROUPS)}
+    assert people[VALIDATION] == {  # fixed by hashes of the ids: the same in every run and process
+        "hdtf/retalking_4", "mead/W040", "talking/d10", "voxceleb/celebvhq_2KGPYEFnsU_8", "voxceleb/lia_driving2",
+        "voxceleb/pcavs_00098", "voxceleb/pcavs_00373", "voxceleb/vc2_5176", "voxceleb/vc2_6209"}
+    assert len(people[TRAIN]) > 3 * len(people[VALIDATION])
+    assert not any(p.startswith("grid") for p in people[VALIDATION])
+    assert not people[VALIDATION] & people[TRAIN]
+    assert not people[VALIDATION] & set().union(*(people[g] for g in GROUPS))
+    assert {person_split(p) for p in people[VALIDATION]} == {VALIDATION}
+    assert people[TRAIN] & people[HELD_SENTENCES] == {"grid/s1"}  # new sentences of a training speaker
+    s1 = {split: sum(r.person == "grid/s1" and r.split == split for r in refs) for split in (TRAIN, VALID_SENTENCES,
+                                                                                            HELD_SENTENCES)}
+    assert s1 == {TRAIN: 160, VALID_SENTENCES: 20, HELD_SENTENCES: 20}
+
+
 # ------------------------------------------------------------------------------------------- model
 def test_speech_model_file_round_trips_and_is_small(speech_model, tmp_path):
     speech = Speech.from_wave(np.sin(np.linspace(0, 900, SAMPLE_RATE)).astype(np.float32) * 0.3)
@@ -120,6 +149,47 @@ def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model,
         assert model_corr > mean[base][1]
 
 
+def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(data_dir, tmp_path):
+    """train-speech on four GRID clips (s1: a validation sentence and two training ones; one filed as a
+    validation person's)."""
+    from motiongan.speech.train import SpeechTrainOptions, train_speech
+
+    val_person = "vc2_5176"
+    assert person_split(f"voxceleb/{val_person}") == VALIDATION
+    data = tmp_path / "data"
+    (data / "grid_s1" / "s1").mkdir(parents=True)
+    (data / "voxceleb" / val_person).mkdir(parents=True)
+    s1 = sorted((data_dir / "grid_s1" / "s1").glob("*.mpg"))
+    for p in s1[:3]:
+        (data / "grid_s1" / "s1" / p.name).symlink_to(p)
+    (data / "voxceleb" / val_person / "clip.mpg").symlink_to(data_dir / "grid" / "lbax4n.mpg")
+    out = tmp_path / "m.safetensors"
+    train_speech(data, out, tmp_path / "tracks", SpeechTrainOptions(epochs=3, batch=32, workers=1), progress=False)
+    model = SpeechModel.load(out)
+    curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_errors"].items()}
+    assert set(curves) == {VALIDATION, VALID_SENTENCES} and sorted(curves[VALIDATION]) == list(SCALES)
+    relative = {s: np.mean([c[s] / c[0.0] for c in curves.values()]) for s in SCALES}
+    assert model.scale == min(relative, key=relative.get) != 1.0
+    assert model.info["clips"] == 2 and model.info["validation_people"] == 1
+    assert {g: r["clips"] for g, r in model.info["validation"].items()} == {VALIDATION: 1, VALID_SENTENCES: 1}
+    # the errors are the evaluation's: scale 0 is the mean track, and the stored scale is the one applied
+    valid = [c for c in load_clips_of(data, tmp_path / "tracks") if c.ref.split in (VALIDATION, VALID_SENTENCES)]
+    for clip in valid:
+        res, _ = evaluate_clip(model, clip)
+        assert res["mean track"][0] == pytest.approx(curves[clip.ref.split][0.0], rel=1e-4)
+        assert res["speech model"][0] == pytest.approx(curves[clip.ref.split][model.scale], rel=1e-4)
+    assert fit_scale(model, valid)[0] == model.scale
+    speech = Speech.from_wave(valid[0].wave)
+    raw, mean = model.displacements(speech, 25, scale=1.0), model.baseline("mean", speech, 25)
+    np.testing.assert_allclose(model.displacements(speech, 25), mean + model.scale * (raw - mean), atol=1e-5)
+
+
+def load_clips_of(data, tracks):
+    from motiongan.speech.data import load_clips
+
+    return load_clips(find_clips(data), tracks, workers=1, progress=False)
+
+
 def test_prediction_runs_faster_than_real_time(speech_model, wav):
     import time
 
@@ -146,7 +216,7 @@ def test_speak_writes_landmarks_and_a_drawn_video_with_audio_without_a_generator
 
 @pytest.fixture(scope="module")
 def tiny_generator(tmp_path_factory, grid_clip):
-    """A tiny generator trained for a few steps in the test (no generator ships yet)."""
+    """A tiny generator trained for a few steps in the test (fast, unlike the shipped one)."""
     from motiongan.config import load_config
     from motiongan.data.prepare import Settings, prepare
     from motiongan.training.loop import train

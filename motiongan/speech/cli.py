@@ -40,16 +40,15 @@ def _speak(args):
 
 
 def _train_speech(args):
-    from .evaluate import evaluate_speech, table
+    from .evaluate import table
     from .train import SpeechTrainOptions, train_speech
 
     cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
     options = options_from(args, SpeechTrainOptions)
     model = train_speech(args.data, args.output, args.tracks, options, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
-          f"{model.info['people']} people, {model.info['seconds']:.0f} s")
-    if not args.no_eval:
-        print(table(evaluate_speech(model, args.data, args.tracks, options.workers, progress=False)))
+          f"{model.info['people']} people, {model.info['seconds']:.0f} s; output scale {model.scale:g}")
+    print(table(model.info["validation"]))
 
 
 def _evaluate_speech(args):
@@ -83,12 +82,12 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_speak)
 
-    p = sub.add_parser("train-speech", help="train the speech-to-landmarks model (CPU, minutes)")
+    p = sub.add_parser("train-speech", help="train the speech-to-landmarks model (CPU, minutes); prints the "
+                                            "validation figures (the test groups: evaluate-speech)")
     p.add_argument("--data", default=DEFAULT_DATA, help="folder laid out like ../shared/data")
     p.add_argument("--tracks", default=DEFAULT_TRACKS, help="landmark track cache (created, reused)")
     p.add_argument("-o", "--output", required=True, help="output .safetensors")
     add_options(p, SpeechTrainOptions)
-    p.add_argument("--no-eval", action="store_true", help="skip the held-out evaluation at the end")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train_speech)
 

@@ -6,7 +6,10 @@ GRID speakers of ``grid/``, and every clip with an audio track in ``voxceleb/``,
 smoothed over 1 frame) and are cached as ``.npz`` per clip, so training and evaluation track a clip once.
 
 Split: 10% of the s1 sentences (every tenth by name) are held-out sentences; the GRID speakers other than
-s1 and a fixed quarter of the other people (by a hash of their id) are held-out speakers; the rest trains.
+s1 and a fixed quarter of the other people (by a hash of their id) are held-out speakers (the test groups,
+looked at once, at the end). Of the remaining people of the other sets a fixed quarter (by another hash)
+are validation speakers, on which settings are chosen and the output scale is fitted, and another 10% of
+the s1 sentences are validation sentences; the rest trains.
 """
 from __future__ import annotations
 
@@ -23,9 +26,11 @@ from ..data.prepare import VIDEO_SUFFIXES
 from ..media import atomic_write_bytes, has_audio, video_info
 
 MAX_FRAMES = 750  # at most 30 s at 25 fps per clip
-TRAIN, HELD_SENTENCES, HELD_GRID, HELD_OTHER = "train", "held-out sentences (GRID s1)", \
-    "held-out speakers (GRID)", "held-out speakers (other sets)"
-GROUPS = (HELD_SENTENCES, HELD_GRID, HELD_OTHER)
+TRAIN, VALIDATION, VALID_SENTENCES = "train", "validation speakers (other sets)", "validation sentences (GRID s1)"
+VALID_GROUPS = (VALIDATION, VALID_SENTENCES)
+HELD_SENTENCES, HELD_GRID, HELD_OTHER = "held-out sentences (GRID s1)", "held-out speakers (GRID)", \
+    "held-out speakers (other sets)"
+GROUPS = (HELD_SENTENCES, HELD_GRID, HELD_OTHER)  # the test groups
 
 
 @dataclass
@@ -39,8 +44,16 @@ class ClipRef:
         return "__".join(self.path.parts[-3:]).replace(".", "_")
 
 
-def _held_out_person(person: str) -> bool:
-    return int(hashlib.sha1(person.encode()).hexdigest(), 16) % 4 == 0
+def _quarter(text: str) -> bool:
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % 4 == 0
+
+
+def person_split(person: str) -> str:
+    """Test, validation or training, for a person of the other sets (``voxceleb/vc2_5176``): fixed by hashes
+    of the id, so no person is on two sides and every run splits alike."""
+    if _quarter(person):
+        return HELD_OTHER
+    return VALIDATION if _quarter(f"validation:{person}") else TRAIN
 
 
 def find_clips(root: str | os.PathLike) -> list[ClipRef]:
@@ -49,7 +62,7 @@ def find_clips(root: str | os.PathLike) -> list[ClipRef]:
     clips = []
     s1 = sorted((root / "grid_s1" / "s1").glob("*.mpg"))
     for i, p in enumerate(s1):
-        clips.append(ClipRef(p, "grid/s1", HELD_SENTENCES if i % 10 == 5 else TRAIN))
+        clips.append(ClipRef(p, "grid/s1", {5: HELD_SENTENCES, 0: VALID_SENTENCES}.get(i % 10, TRAIN)))
     for p in sorted((root / "grid").glob("*.mpg")):
         if p.stem != "bbaf2n":  # speaker s1, already in grid_s1
             clips.append(ClipRef(p, f"grid/{p.stem}", HELD_GRID))
@@ -58,11 +71,11 @@ def find_clips(root: str | os.PathLike) -> list[ClipRef]:
             pid = f"{group}/{person.name}"
             for p in sorted(person.iterdir()):
                 if p.suffix.lower() in VIDEO_SUFFIXES:
-                    clips.append(ClipRef(p, pid, HELD_OTHER if _held_out_person(pid) else TRAIN))
+                    clips.append(ClipRef(p, pid, person_split(pid)))
     for p in sorted((root / "talking").glob("*")):
         if p.suffix.lower() in VIDEO_SUFFIXES:
             pid = f"talking/{p.stem}"
-            clips.append(ClipRef(p, pid, HELD_OTHER if _held_out_person(pid) else TRAIN))
+            clips.append(ClipRef(p, pid, person_split(pid)))
     return [c for c in clips if c.person.startswith("grid") or has_audio(c.path)]
 
 

@@ -1,10 +1,11 @@
-"""``motiongan evaluate-speech``: the speech model against two baselines on held-out clips.
+"""``motiongan evaluate-speech``: the speech model against two baselines on held-out clips; the output scale.
 
 For every held-out clip the real track is put in the canonical frame and its own neutral face is taken
 (the mean of its most-closed-mouth frames); each method's displacements are added to that neutral face.
 Two figures per method and group: the mouth error (mean distance of points 48-67 to the real ones over
 the inter-ocular distance; mean over frames, then over clips) and the Pearson correlation of the mouth
 opening (mean inner-lip gap) with the real one (per clip, then averaged; a constant prediction counts 0).
+:func:`fit_scale` picks the model's output scale by the same mouth error on the validation groups.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from .canonical import mouth_error, mouth_opening, neutral, to_canonical
 from .data import GROUPS, Clip, find_clips, load_clips
 from .model import SpeechModel
 
-METHODS = ("speech model", "mean track", "loudness -> mouth")
+METHODS = ("speech model", "speech model, scale 1", "mean track", "loudness -> mouth")
+SCALES = np.round(np.arange(0.0, 1.501, 0.05), 2)
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -26,16 +28,24 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float, float]], int]:
-    """{method: (mouth error / IOD, mouth-opening correlation)} on one clip, and its frame count."""
+def _real(model: SpeechModel, clip: Clip) -> tuple[Speech, np.ndarray, np.ndarray]:
+    """A clip's speech, its canonical track cut to the audio's frames and its neutral face."""
     speech = Speech.from_wave(clip.wave)
     canon = to_canonical(clip.track, model.template)
-    n = min(len(canon), speech.n_frames(clip.fps))
-    real = canon[:n]
-    neu = neutral(real)
+    real = canon[:min(len(canon), speech.n_frames(clip.fps))]
+    return speech, real, neutral(real)
+
+
+def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float, float]], int]:
+    """{method: (mouth error / IOD, mouth-opening correlation)} on one clip, and its frame count (the row
+    "speech model, scale 1" only for a model whose scale is not 1)."""
+    speech, real, neu = _real(model, clip)
+    n = len(real)
     preds = {"speech model": model.displacements(speech, clip.fps, n),
              "mean track": model.baseline("mean", speech, clip.fps, n),
              "loudness -> mouth": model.baseline("loudness", speech, clip.fps, n)}
+    if model.scale != 1.0:
+        preds["speech model, scale 1"] = model.displacements(speech, clip.fps, n, scale=1.0)
     out = {}
     for name, disp in preds.items():
         pred = neu[None] + disp
@@ -43,29 +53,52 @@ def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float
     return out, n
 
 
-def evaluate_speech(model: SpeechModel, data: str | os.PathLike, tracks: str | os.PathLike, workers: int = 2,
-                    progress: bool = True) -> dict:
-    """{group: {"clips": n, "frames": n, method: {"error": e, "corr": c}}} over the held-out groups."""
-    clips = [c for c in load_clips([r for r in find_clips(data) if r.split in GROUPS], tracks, workers, progress)]
+def evaluate_clips(model: SpeechModel, clips: list[Clip], groups: tuple[str, ...] = GROUPS) -> dict:
+    """{group: {"clips": n, "frames": n, method: {"error": e, "corr": c}}} over ``clips`` of ``groups``."""
     res = {}
-    for group in GROUPS:
+    for group in groups:
         rows = [evaluate_clip(model, c) for c in clips if c.ref.split == group]
         if not rows:
             continue
         res[group] = {"clips": len(rows), "frames": sum(n for _, n in rows)}
         rows = [r for r, _ in rows]
         for m in METHODS:
-            res[group][m] = {"error": float(np.mean([r[m][0] for r in rows])),
-                             "corr": float(np.mean([r[m][1] for r in rows]))}
+            if m in rows[0]:
+                res[group][m] = {"error": float(np.mean([r[m][0] for r in rows])),
+                                 "corr": float(np.mean([r[m][1] for r in rows]))}
     return res
+
+
+def evaluate_speech(model: SpeechModel, data: str | os.PathLike, tracks: str | os.PathLike, workers: int = 2,
+                    progress: bool = True) -> dict:
+    """:func:`evaluate_clips` over the held-out test groups of ``data``."""
+    return evaluate_clips(model, load_clips([r for r in find_clips(data) if r.split in GROUPS], tracks, workers,
+                                            progress))
+
+
+def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
+    """The output scale (of :data:`SCALES`) with the lowest mouth error relative to the mean track's (scale
+    0), averaged over the groups of ``clips`` (so each group counts alike), and each group's error (mean
+    over frames, then clips) at every scale."""
+    curves = {}
+    for clip in clips:
+        speech, real, neu = _real(model, clip)
+        raw = model.displacements(speech, clip.fps, len(real), scale=1.0)
+        mean = model.baseline("mean", speech, clip.fps, len(real))
+        curves.setdefault(clip.ref.split, []).append(
+            [mouth_error(neu[None] + mean + s * (raw - mean), real).mean() for s in SCALES])
+    curves = {g: np.mean(c, 0) for g, c in curves.items()}
+    relative = np.mean([c / c[0] for c in curves.values()], 0)
+    return float(SCALES[np.argmin(relative)]), {g: {float(s): float(e) for s, e in zip(SCALES, c)}
+                                                for g, c in curves.items()}
 
 
 def table(res: dict) -> str:
     """Markdown table: one row per group and method."""
-    lines = ["| held-out group | clips (frames) | method | mouth error / IOD (lower is better) | "
+    lines = ["| group | clips (frames) | method | mouth error / IOD (lower is better) | "
              "mouth-opening correlation (higher is better) |", "|---|---|---|---|---|"]
     for group, r in res.items():
-        for m in METHODS:
+        for m in (m for m in METHODS if m in r):
             lines.append(f"| {group} | {r['clips']} ({r['frames']} frames) | {m} | {r[m]['error']:.4f} | "
                          f"{r[m]['corr']:.3f} |")
     return "\n".join(lines)

@@ -3,8 +3,9 @@
 :class:`SpeechNet` maps a window of log-mel frames (+-``context`` hops of 10 ms around a video frame's
 time) to the canonical displacements of the mouth and jaw points from a neutral face, in inter-ocular
 units (:mod:`motiongan.speech.canonical`). :class:`SpeechModel` holds the network with the canonical
-template and the two baselines fitted on the same training split, and predicts a track for a recording at
-any frame rate. Files are safetensors with the constructor's configuration in the header; never pickle.
+template, the two baselines fitted on the same training split and an output scale fitted on the validation
+split (predictions are pulled towards the training mean by it), and predicts a track for a recording at any
+frame rate. Files are safetensors with the constructor's configuration in the header; never pickle.
 """
 from __future__ import annotations
 
@@ -50,12 +51,14 @@ class SpeechNet(nn.Module):
 
 
 class SpeechModel:
-    """A trained :class:`SpeechNet` with its template and baselines. ``SpeechModel.load(path)``."""
+    """A trained :class:`SpeechNet` with its template, baselines and output scale: the network's displacement
+    ``d`` is used as ``mean + scale * (d - mean)`` (``mean``: the training mean displacement; scale 1 leaves it
+    as it is, 0 gives the mean track). ``SpeechModel.load(path)``."""
 
     def __init__(self, net: SpeechNet, template: np.ndarray, baselines: dict[str, np.ndarray],
-                 info: dict | None = None):
+                 info: dict | None = None, scale: float = 1.0):
         self.net, self.template = net.eval(), np.asarray(template, np.float32)
-        self.baselines, self.info = baselines, info or {}
+        self.baselines, self.info, self.scale = baselines, info or {}, float(scale)
         self.context = net.config["context"]
 
     # ------------------------------------------------------------------------------------------ io
@@ -65,7 +68,7 @@ class SpeechModel:
         tensors.update({f"baseline.{k}": torch.from_numpy(np.asarray(v, np.float32))
                         for k, v in self.baselines.items()})
         save_tensors(path, tensors, {"kind": KIND, "config": json.dumps(self.net.config),
-                                     "info": json.dumps(self.info)})
+                                     "info": json.dumps(self.info), "scale": repr(self.scale)})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "SpeechModel":
@@ -79,7 +82,8 @@ class SpeechModel:
         except RuntimeError as e:
             raise CheckpointError(f"{path}: weights do not fit its configuration ({str(e).splitlines()[0]})") from None
         baselines = {k[9:]: v.numpy() for k, v in tensors.items() if k.startswith("baseline.")}
-        return cls(net, tensors["template"].numpy(), baselines, json.loads(meta.get("info", "{}")))
+        return cls(net, tensors["template"].numpy(), baselines, json.loads(meta.get("info", "{}")),
+                   float(meta.get("scale", 1.0)))
 
     @classmethod
     def shipped(cls) -> "SpeechModel":
@@ -92,14 +96,16 @@ class SpeechModel:
     # ------------------------------------------------------------------------------------- predict
     @torch.no_grad()
     def displacements(self, speech: Speech, fps: float, n_frames: int | None = None, chunk: int = 2048,
-                      smooth: bool = True) -> np.ndarray:
+                      smooth: bool = True, scale: float | None = None) -> np.ndarray:
         """(T, 68, 2) canonical displacements from the neutral face, one per video frame (mouth and jaw
-        predicted, the other points still)."""
+        predicted, the other points still); ``scale``: instead of the model's own."""
         n = n_frames or speech.n_frames(fps)
+        scale = self.scale if scale is None else scale
+        mean = self.baselines["mean"]
         out = np.zeros((n, 68, 2), np.float32)
         for s in range(0, n, chunk):
             w = torch.from_numpy(speech.windows(n, fps, self.context, s, s + chunk))
-            out[s:s + chunk, MOUTH_AND_JAW] = self.net(w).numpy()
+            out[s:s + chunk, MOUTH_AND_JAW] = mean + scale * (self.net(w).numpy() - mean)
         if smooth and n > 1:
             from scipy.ndimage import gaussian_filter1d
 

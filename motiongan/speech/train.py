@@ -2,7 +2,9 @@
 
 Examples are (log-mel window, canonical mouth-and-jaw displacement) pairs, one per video frame of every
 training clip (:mod:`motiongan.speech.data`). The two baselines (training mean; least-squares line in
-loudness) are fitted on the same frames and stored in the model file for the evaluation.
+loudness) are fitted on the same frames and stored in the model file for the evaluation. The output scale
+is then fitted on the validation speakers and sentences together (:func:`~.evaluate.fit_scale`), and the
+validation figures are stored in the file's info.
 """
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ import torch
 from ..options import option
 from .audio import Speech
 from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
-from .data import TRAIN, Clip, find_clips, load_clips
+from .data import TRAIN, VALID_GROUPS, VALIDATION, Clip, find_clips, load_clips
+from .evaluate import evaluate_clips, fit_scale
 from .model import SpeechModel, SpeechNet, standardised
 
 
@@ -42,10 +45,15 @@ def examples(clips: list[Clip], template: np.ndarray, context: int):
     return np.concatenate(xs), np.concatenate(ys).astype(np.float32), np.concatenate(es), np.concatenate(ps)
 
 
-def augment(x: torch.Tensor, warp: int) -> torch.Tensor:
+def augment(x: torch.Tensor, warp: int, stretch: float = 0.0) -> torch.Tensor:
     """Another speaker, roughly: the mel axis shifted by up to ``warp`` bands (a longer or shorter vocal
-    tract), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
-    b, _, m = x.shape
+    tract), the window's time axis stretched about its centre by a factor within 1 +- ``stretch`` (a faster
+    or slower talker), plus feature noise and one masked band of up to 5 mels (SpecAugment)."""
+    b, t, m = x.shape
+    if stretch:
+        rate = 1 + (2 * torch.rand(b, 1) - 1) * stretch
+        rows = ((t - 1) / 2 + (torch.arange(t)[None] - (t - 1) / 2) * rate).round().long().clamp(0, t - 1)
+        x = torch.gather(x, 1, rows[:, :, None].expand(-1, -1, m))
     shift = torch.randint(-warp, warp + 1, (b,))
     idx = (torch.arange(m)[None] - shift[:, None]).clamp(0, m - 1)  # (B, M), edges repeated
     x = torch.gather(x, 2, idx[:, None, :].expand(-1, x.shape[1], -1))
@@ -66,7 +74,7 @@ def fit_baselines(y: np.ndarray, e: np.ndarray) -> dict[str, np.ndarray]:
 class SpeechTrainOptions:
     """How ``train-speech`` fits the network (the CLI's flags are made from these fields)."""
 
-    epochs: int = option(20, "passes over the training frames")
+    epochs: int = option(10, "passes over the training frames")
     batch: int = option(128, "frames per step")
     lr: float = option(2e-3, "peak learning rate (one-cycle schedule, AdamW)")
     seed: int = option(0, "seed of the initial weights, the frame order and the augmentation")
@@ -74,6 +82,10 @@ class SpeechTrainOptions:
                                  "1: per person)")
     loss: str = option("mse", "regression loss", choices=["mse", "smooth-l1"])
     warp: int = option(3, "augmentation: shift the mel axis by up to this many bands")
+    stretch: float = option(0.2, "augmentation: stretch the window's time axis by a factor within 1 +- this")
+    weight_decay: float = option(1e-4, "AdamW weight decay")
+    calibrate: bool = option(True, "fit the output scale on the validation speakers and sentences",
+                             negative="keep the output scale at 1")
     workers: int = option(2, "processes that read and track the clips")
 
 
@@ -93,7 +105,10 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     seed, batch, warp, loss_name = o.seed, o.batch, o.warp, o.loss
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    clips = [c for c in load_clips(find_clips(data), tracks, o.workers, progress) if c.ref.split == TRAIN]
+    refs = [r for r in find_clips(data) if r.split in (TRAIN, *VALID_GROUPS)]
+    loaded = load_clips(refs, tracks, o.workers, progress)
+    clips = [c for c in loaded if c.ref.split == TRAIN]
+    valid = [c for c in loaded if c.ref.split in VALID_GROUPS]
     if not clips:
         raise ValueError(f"{data}: no training clips with audio and a face were found")
     template = fit_template([c.track for c in clips])
@@ -104,7 +119,7 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     weight /= weight.sum()
     baselines = fit_baselines(y, e)
     x_t, y_t = torch.from_numpy(x), torch.from_numpy(y)
-    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=o.lr, weight_decay=o.weight_decay)
     steps = o.epochs * (len(x) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, o.lr, total_steps=steps)
     from tqdm import tqdm
@@ -115,7 +130,7 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
         order = torch.from_numpy(rng.choice(len(x), len(x), p=weight))
         for i in range(len(x) // batch):
             idx = order[i * batch:(i + 1) * batch]
-            xb = augment(x_t[idx], warp)
+            xb = augment(x_t[idx], warp, o.stretch)
             pred = net(xb)
             loss = (torch.nn.functional.mse_loss(pred, y_t[idx]) if loss_name == "mse"
                     else torch.nn.functional.smooth_l1_loss(pred, y_t[idx], beta=0.02))
@@ -128,11 +143,15 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     bar.close()
     people = sorted({c.ref.person for c in clips})
     info = {"command": command, "clips": len(clips), "frames": int(len(x)), "people": len(people),
-            "epochs": o.epochs, "seed": seed, "balance": o.balance, "loss": loss_name, "warp": warp,
-            "seconds": round(time.time() - t0, 1),
+            "options": {k: v for k, v in vars(o).items() if k != "workers"},
             "data": "GRID s1 (train sentences) and clips with audio of voxceleb, hdtf, mead, talking "
-                    "(training people); landmarks: dlib 68-point tracker"}
+                    "(training people; validation people apart); landmarks: dlib 68-point tracker"}
     model = SpeechModel(net.eval(), template, baselines, info)
+    if valid and o.calibrate:
+        model.scale, info["scale_errors"] = fit_scale(model, valid)
+    info["validation_people"] = len({c.ref.person for c in valid if c.ref.split == VALIDATION})
+    info["validation"] = evaluate_clips(model, valid, VALID_GROUPS)
+    info["seconds"] = round(time.time() - t0, 1)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     return model
