@@ -23,6 +23,11 @@ class MediaError(MotionGANError):
     """A file that cannot be read or written; the message names the file."""
 
 
+class WriteError(MediaError):
+    """An output that cannot be written (a full disk, a read-only file system ...): a command that writes
+    many files stops at the first, as the rest would fail alike."""
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any common image file as (H, W, 3) uint8 RGB, honouring EXIF orientation."""
     path = Path(path)
@@ -130,7 +135,7 @@ def _atomic(path: Path, write, keep_suffix: bool = False) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise MediaError(f"{path}: cannot be written ({e.strerror or e})") from None
+        raise WriteError(f"{path}: cannot be written ({e.strerror or e})") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

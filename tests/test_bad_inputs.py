@@ -1,6 +1,7 @@
 """The bad-input corpus (issue 16): every case ends with exit code 2 and one line that names the file or
 setting at fault, leaves nothing at the output name and an existing output unchanged."""
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -326,6 +327,32 @@ def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_
     assert main([*argv, "--workers", "1"]) == 0  # and it resumes
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["clips"]) == 2 and manifest["frames"] == 60 and not manifest["failed"]
+
+
+def test_a_full_disk_stops_prepare_at_the_first_clip_naming_it_and_a_rerun_prepares_everything(data_dir, tmp_path,
+                                                                                                 monkeypatch, capsys):
+    src, out = tmp_path / "videos", tmp_path / "cache"
+    src.mkdir()
+    for name in ("bbaf2n", "brbk7n"):
+        os.symlink(data_dir / "grid" / f"{name}.mpg", src / f"{name}.mpg")
+    argv = ["prepare", str(src), "--layout", "videos", "--out", str(out), "--size", "64", "--max-frames", "10",
+            "--quiet", "--workers", "1"]
+    savez = np.savez
+
+    def full_disk(file, **arrays):
+        savez(file, **arrays)  # the bytes go out, then the device is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "videos-bbaf2n.npz" in err[0], err
+    assert not (out / "manifest.json").exists() and list((out / "records").iterdir()) == []  # nothing claimed
+    assert list(out.rglob(".*")) == [] and list((out / "clips").iterdir()) == []  # no half-written clip
+    monkeypatch.setattr(np, "savez", savez)
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["clips"]) == 2 and not manifest["failed"]
 
 
 def test_train_killed_while_writing_a_checkpoint_resumes_from_the_last_intact_one_and_ends_as_a_straight_run(

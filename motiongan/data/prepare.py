@@ -28,6 +28,7 @@ from ..media import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     MediaError,
+    WriteError,
     atomic_write_bytes,
     check_output_folder,
     has_audio,
@@ -195,6 +196,8 @@ def prepare_item(item: Item, out: Path, st: Settings) -> dict:
         return {"clip_id": item.clip_id, "file": target.name, "person": item.person, "frames": len(keep),
                 "fps": fps, "audio": meta["audio"], "source": item.paths, "labels": sorted(set(labels) - {""}),
                 "skipped": skipped, "layout": item.layout}
+    except WriteError:  # the cache cannot take more: every other clip would fail alike
+        raise
     except (MediaError, ValueError, OSError) as e:
         return {"clip_id": item.clip_id, "failed": str(e), "skipped": [], "paths": item.paths}
     except Exception:  # keep going: one bad clip must not stop the others
