@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from _timing import matmul_flops_per_s, sync
 from torch.utils.flop_counter import FlopCounterMode
 
 from motiongan.convention import LandmarkEncoder
@@ -27,22 +28,6 @@ from motiongan.networks import Generator
 def rss_mb():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_gflops(device, n=2048, reps=10):
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    a @ b
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def main():
@@ -127,7 +112,7 @@ def main():
             out[f"ms_per_frame_fast_{bk}"] = round(min(timings[f"fast_{bk}"]), 1)
             out[f"speedup_fast_{bk}_vs_best_plain"] = round(plain_ms / min(timings[f"fast_{bk}"]), 2)
         fast_ms = min(timings["fast_eager"])
-        rate = matmul_gflops(dev)
+        rate = matmul_flops_per_s(dev, 2048, 10) / 1e9
         out.update({
             "gflops_per_frame_plain": round(plain_flops / 1e9, 2), "gflops_per_frame_fast": round(fast_flops / 1e9, 2),
             "ms_per_frame_plain_contiguous": round(min(timings["plain"]), 1),

@@ -25,6 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402 (after STARTED: the start-up is timed)
 import torch._dynamo  # noqa: E402 (after STARTED: the start-up is timed)
+from _timing import matmul_flops_per_s, sync  # noqa: E402 (after STARTED: the start-up is timed)
 from torch.profiler import ProfilerActivity, profile  # noqa: E402 (after STARTED: the start-up is timed)
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402 (after STARTED: the start-up is timed)
 
@@ -43,24 +44,11 @@ def batch_for(cfg, B, device):
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def matmul_tflops(device, n=8192, reps=20):
-    """Dense matrix-multiply rate measured here: bf16 on CUDA, fp32 on CPU (n=2048)."""
-    cuda = device.type == "cuda"
-    n = n if cuda else 2048
-    dtype = torch.bfloat16 if cuda else torch.float32
-    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
-    a @ b
-    sync(device)
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e12
-
-
-def sync(device):
+def matmul_tflops(device):
+    """Dense matrix-multiply rate measured here, TFLOP/s: bf16 8192^3 on CUDA, fp32 2048^3 on CPU."""
     if device.type == "cuda":
-        torch.cuda.synchronize(device)
+        return matmul_flops_per_s(device, 8192, 20, torch.bfloat16) / 1e12
+    return matmul_flops_per_s(device, 2048, 20) / 1e12
 
 
 def flops(fn, *args):

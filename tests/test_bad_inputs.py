@@ -300,15 +300,21 @@ def _children(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
-def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_and_resumes(sig, code, said, data_dir,
-                                                                                          tmp_path, capsys):
-    src, out = tmp_path / "videos", tmp_path / "cache"
+def _prepare_two_grid_videos(data_dir, tmp_path, out, frames: int) -> list[str]:
+    """``motiongan prepare`` arguments for two GRID videos (two people) into ``out`` at 64 px."""
+    src = tmp_path / "videos"
     src.mkdir()
     for name in ("bbaf2n", "brbk7n"):
         os.symlink(data_dir / "grid" / f"{name}.mpg", src / f"{name}.mpg")
-    argv = ["prepare", str(src), "--layout", "videos", "--out", str(out), "--size", "64", "--max-frames", "30",
-            "--quiet"]
+    return ["prepare", str(src), "--layout", "videos", "--out", str(out), "--size", "64", "--max-frames",
+            str(frames), "--quiet"]
+
+
+@pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_and_resumes(sig, code, said, data_dir,
+                                                                                          tmp_path, capsys):
+    out = tmp_path / "cache"
+    argv = _prepare_two_grid_videos(data_dir, tmp_path, out, 30)
     proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", *argv, "--workers", "2"], stderr=subprocess.PIPE,
                             text=True)
     deadline, workers = time.time() + 60, set()
@@ -331,12 +337,8 @@ def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_
 
 def test_a_full_disk_stops_prepare_at_the_first_clip_naming_it_and_a_rerun_prepares_everything(data_dir, tmp_path,
                                                                                                  monkeypatch, capsys):
-    src, out = tmp_path / "videos", tmp_path / "cache"
-    src.mkdir()
-    for name in ("bbaf2n", "brbk7n"):
-        os.symlink(data_dir / "grid" / f"{name}.mpg", src / f"{name}.mpg")
-    argv = ["prepare", str(src), "--layout", "videos", "--out", str(out), "--size", "64", "--max-frames", "10",
-            "--quiet", "--workers", "1"]
+    out = tmp_path / "cache"
+    argv = [*_prepare_two_grid_videos(data_dir, tmp_path, out, 10), "--workers", "1"]
     savez = np.savez
 
     def full_disk(file, **arrays):
