@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from .assets import NAMED, generator_source, resolve_device
 from .errors import ConfigError, MotionGANError
 from .options import add_options, options_from
 
@@ -20,54 +21,19 @@ STARTED = time.monotonic()  # for train --time-budget: the budget counts from th
 
 
 # ------------------------------------------------------------------------------------ shared checks
-def _device(name: str | None) -> str:
-    """A device that exists here (default: cuda if available)."""
-    import torch
-
-    if not name:
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"--device {name}: not a device (cpu, cuda, cuda:1, ...)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
-    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
-        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return name
-
-
 def _exists(*paths) -> None:
     for p in paths:
-        if p is not None and not Path(p).exists():
+        if p is not None and p not in NAMED and not Path(p).exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
 
 
 def _animator(args, compile: bool = False):
-    """The model (``--checkpoint`` or the shipped one) and a face landmarker, on ``--device``."""
+    """The model (``--checkpoint``: a name of ``motiongan.assets`` or a file; else the default) and a face
+    landmarker, on ``--device``."""
+    from .assets import load_generator
     from .inference.animate import Animator
-    from .inference.model import MotionGAN
 
-    device = _device(args.device)
-    return Animator(MotionGAN.from_checkpoint(args.checkpoint or _shipped_model(), device), compile=compile)
-
-
-def _load_model(args):
-    """``--checkpoint`` or the shipped generator, on ``--device``."""
-    from .inference.model import MotionGAN
-
-    return MotionGAN.from_checkpoint(args.checkpoint or _shipped_model(), _device(args.device))
-
-
-def _shipped_model() -> str:
-    from .checkpoint import CheckpointError
-
-    assets = Path(__file__).resolve().parent / "assets"
-    found = sorted(assets.glob("generator*.safetensors"))  # one file, or shards 00001-of-N ...
-    if not found:
-        raise CheckpointError("no trained model ships with this version of MotionGAN yet; pass --checkpoint "
-                              "PATH (a run's generator.safetensors or checkpoint-*.safetensors)")
-    return str(found[0])
+    return Animator(load_generator(args.checkpoint, args.device), compile=compile)
 
 
 # ----------------------------------------------------------------------------------------- commands
@@ -103,7 +69,7 @@ def _train(args):
     cfg = load_config(str(run_config) if args.resume and run_config.exists() and args.config is None
                       else args.config or "paper", args.set)
     budget = parse_duration(args.time_budget) if args.time_budget else None
-    device = _device(args.device)
+    device = resolve_device(args.device)
     check_output_folder(args.out)
     train(cfg, args.data, args.out, device=device, resume=args.resume, steps=args.steps,
           time_budget=budget, started=STARTED, init_generator=args.init_generator)
@@ -113,10 +79,11 @@ def _evaluate(args):
     from .evaluation.evaluate import EvaluateOptions, evaluate
     from .media import check_output_folder
 
-    _exists(*args.checkpoint, args.data)
+    checkpoints = [generator_source(c) for c in args.checkpoint or [None]]
+    _exists(*checkpoints, args.data)
     options = options_from(args, EvaluateOptions)
     check_output_folder(args.out)
-    res = evaluate(args.checkpoint, args.data, args.out, options, device=_device(args.device))
+    res = evaluate(checkpoints, args.data, args.out, options, device=resolve_device(args.device))
     print((Path(args.out) / "table.md").read_text())
     print(f"LPIPS / FID / FVD: skipped ({res['meta']['skipped']})")
 
@@ -124,9 +91,9 @@ def _evaluate(args):
 def _compare(args):
     from .evaluation.compare import CompareOptions, compare
 
-    _exists(args.new, args.old, args.data)
-    r = compare(args.new, args.old or _shipped_model(), args.data, args.out, options_from(args, CompareOptions),
-                device=_device(args.device))
+    new, old = generator_source(args.new), generator_source(args.old)
+    _exists(new, old, args.data)
+    r = compare(new, old, args.data, args.out, options_from(args, CompareOptions), device=resolve_device(args.device))
     print((Path(args.out) / "table.md").read_text())
     for k, d in r["differences"].items():
         print(f"{k}: new {d['new']:.2f}, old {d['old']:.2f}, difference {d['diff']:+.2f} (noise +-{d['noise']:.2f})")
@@ -245,7 +212,8 @@ def _add_training_commands(sub) -> None:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="the paper's metrics and Table 1 on a prepared split")
-    p.add_argument("--checkpoint", action="append", required=True, help="a checkpoint (repeat for several)")
+    p.add_argument("--checkpoint", action="append", default=None,
+                   help="a checkpoint or a shipped name (warp, paper, default); repeat for several (default: default)")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     add_options(p, EvaluateOptions)
@@ -254,7 +222,7 @@ def _add_training_commands(sub) -> None:
 
     p = sub.add_parser("compare", help="the relay's gate: is generator NEW better than OLD on the test people?")
     p.add_argument("new", help="the new generator (export, shard or folder of shards)")
-    p.add_argument("old", nargs="?", default=None, help="the generator to beat (default: the shipped one)")
+    p.add_argument("old", nargs="?", default=None, help="the generator to beat (default: the shipped default)")
     p.add_argument("--data", required=True, help="a prepared cache holding the test people")
     p.add_argument("--out", required=True)
     add_options(p, CompareOptions)
@@ -270,7 +238,8 @@ def _add_training_commands(sub) -> None:
 
 
 def _model_args(p):
-    p.add_argument("--checkpoint", default=None, help="default: the model the project ships")
+    p.add_argument("--checkpoint", default=None, help="a checkpoint file or folder, or a shipped name: warp (the "
+                   "landmark warp, no network), paper (round 1 of the paper's G), default (the best; the default)")
     p.add_argument("--device", default=None)
 
 
@@ -310,7 +279,9 @@ def _add_inference_commands(sub) -> None:
 def _shipped_expressions() -> str:
     import json
 
-    path = Path(__file__).resolve().parent / "assets" / "expressions.json"
+    from .assets import asset
+
+    path = asset("expressions.json")
     try:
         return ", ".join(json.loads(path.read_text())["expressions"])
     except (OSError, ValueError, KeyError):

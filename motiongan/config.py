@@ -17,7 +17,13 @@ class Config:
     model: str = "motiongan"  # motiongan | stargan
     image_size: int = 128
     sigma: float = 1.5  # heatmap Gaussian, pixels at image_size
-    # generator G
+    # generator G: "paper" synthesises every pixel; "warp" paints over the landmark warp (warp_generator.py)
+    generator: str = "paper"
+    paint: str = "gated"  # warp G: gated (inner mouth and eyes opening wider than the source's) | anywhere
+    mask_bias: float = 8.0  # warp G: the mask's initial bias (the untrained G returns the warp)
+    tps_border: int = 5  # warp G: thin-plate spline points pinned per side of the crop
+    tps_regularisation: float = 0.0
+    g_maps: bool = True  # warp G: landmark heatmaps among its inputs (costly on CPU)
     width: int = 64
     n_down: int = 2
     n_res: int = 6
@@ -98,6 +104,13 @@ class Config:
 
     def generator_kwargs(self) -> dict:
         stargan = self.model == "stargan"
+        if self.generator == "warp" and not stargan:
+            return {"architecture": "warp", "width": self.width, "n_down": self.n_down, "n_res": self.n_res,
+                    "recurrent": True, "upsample": self.g_upsample, "paint": self.paint,
+                    "mask_bias": self.mask_bias, "border": self.tps_border,
+                    "regularisation": self.tps_regularisation, "maps": self.g_maps}
+        if self.generator != "paper":
+            raise ConfigError(f"generator {self.generator!r}: use paper or warp (StarGAN: paper)")
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,
                 "recurrent": not stargan, "source_landmarks": not stargan, "upsample": self.g_upsample}
 

@@ -171,3 +171,58 @@ def retarget(source: np.ndarray, driving: np.ndarray, neutral: int | np.ndarray 
     base = driving[neutral] if isinstance(neutral, (int, np.integer)) else check_points(neutral)
     lin = similarity(base, source)[:, :2]
     return (source + (driving - base) @ lin.T).astype(np.float32)
+
+
+# ------------------------------------------------------------------------------------------ regions
+INNER_MOUTH = tuple(range(60, 68))  # the inner lip outline, clockwise
+MOUTH = tuple(range(48, 68))
+RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))  # the subject's right and left eye
+# pairs of points whose distance is a region's opening: the inner lips, the eyelids
+OPENING = {INNER_MOUTH: ((61, 67), (62, 66), (63, 65)), RIGHT_EYE: ((37, 41), (38, 40)),
+           LEFT_EYE: ((43, 47), (44, 46))}
+
+
+def opening(points, region: tuple[int, ...]):
+    """How far a region (inner mouth, an eye) is open: the mean distance of its facing points over the
+    inter-ocular distance, shape (...)."""
+    a, b = (list(x) for x in zip(*OPENING[region]))
+    d = points[..., a, :] - points[..., b, :]
+    return ((d**2).sum(-1) ** 0.5).mean(-1) / interocular(points)
+
+
+def polygon_mask(points: torch.Tensor, region: tuple[int, ...], size: int, grow: float = 1.0,
+                 feather: float = 1.0, window: int | None = None) -> torch.Tensor:
+    """A soft mask (B, 1, size, size) of the polygon through ``points[:, region]`` (pixel coordinates of a
+    ``size`` crop), grown by ``grow`` pixels with a ``feather``-pixel ramp: 1 inside, 0 far outside,
+    from the signed distance to the outline. With ``window``, the mask is computed only in a square of
+    that many pixels centred on the polygon (zero outside it: it must hold the grown polygon)."""
+    poly = points[:, list(region)].float()  # (B, K, 2)
+    b = poly.shape[0]
+    side = size if window is None else min(window, size)
+    origin = ((poly.amin(1) + poly.amax(1)) / 2 - side / 2).round().clamp(0, size - side)  # (B, 2)
+    offs = torch.arange(side, device=points.device, dtype=torch.float32)
+    local = poly - origin[:, None]
+    inside_window = _polygon_distance(local, offs)  # (B, side, side)
+    soft = ((grow + feather / 2 - inside_window) / feather).clamp(0, 1)
+    if side == size:
+        return soft[:, None]
+    o = origin.long()
+    rows = (o[:, 1, None] + offs.long())[:, :, None] * size + (o[:, 0, None] + offs.long())[:, None, :]
+    out = soft.new_zeros(b, size * size)
+    out.scatter_(1, rows.reshape(b, -1), soft.reshape(b, -1))
+    return out.reshape(b, 1, size, size)
+
+
+def _polygon_distance(poly: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
+    """Signed distance (B, n, n) of the pixels (x, y) in ``offs`` x ``offs`` to the polygon outline
+    (negative inside; inside by the crossing number of a horizontal ray)."""
+    a, b = poly, poly.roll(-1, 1)  # edges a -> b, (B, K, 2)
+    ax, ay = a[..., 0, None, None], a[..., 1, None, None]  # (B, K, 1, 1)
+    ex, ey = (b - a)[..., 0, None, None], (b - a)[..., 1, None, None]
+    px, py = offs[None, None, None, :], offs[None, None, :, None]  # x along the last axis, y along rows
+    t = (((px - ax) * ex + (py - ay) * ey) / (ex * ex + ey * ey + 1e-9)).clamp(0, 1)
+    dist = ((px - ax - t * ex) ** 2 + (py - ay - t * ey) ** 2).amin(1).sqrt()
+    by = ay + ey
+    cross = ((ay > py) != (by > py)) & (px < ax + (py - ay) * ex / (ey + 1e-9))
+    inside = cross.sum(1) % 2 == 1
+    return torch.where(inside, -dist, dist)

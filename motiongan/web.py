@@ -48,9 +48,9 @@ def _serve(args) -> None:
         raise SystemExit(f"motiongan web: error: {INSTALL_HINT}")
     if args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
-    from .cli import _load_model
+    from .assets import load_generator
 
-    model = _load_model(args)  # before anything is written: a bad checkpoint leaves no folder behind
+    model = load_generator(args.checkpoint, args.device)  # before anything is written: a bad checkpoint leaves none
     root = Path(tempfile.mkdtemp(prefix="motiongan-web-"))
     # Gradio reads its upload folder when it is imported, so set it first
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")

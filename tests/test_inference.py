@@ -192,17 +192,14 @@ def test_demo_animates_the_astronaut_with_the_shipped_track(checkpoint, tmp_path
     assert read_image(tmp_path / "demo_strip.png").shape[1] > 8 * 64
 
 
-def test_the_shipped_generator_loads_from_its_shards_and_animates_the_demo(tmp_path):
-    from pathlib import Path
+def test_the_shipped_paper_generator_loads_from_its_shards_by_name_and_animates_the_demo(tmp_path):
+    from motiongan.assets import NAMED, load_generator
 
-    import motiongan
-
-    assets = Path(motiongan.__file__).parent / "assets"
-    shards = sorted(assets.glob("generator-*-of-*.safetensors"))
+    shards = sorted(NAMED["paper"].glob("generator-*-of-*.safetensors"))
     assert shards and all(f.stat().st_size < 16 * 2**20 for f in shards)
-    model = MotionGAN.from_checkpoint(assets)
-    assert model.size == 128 and model.step > 0
-    assert main(["demo", "--out", str(tmp_path)]) == 0  # no --checkpoint: the shipped model
+    model = load_generator("paper", "cpu")
+    assert model.size == 128 and model.step > 0 and model.config.generator == "paper"
+    assert main(["demo", "--checkpoint", "paper", "--out", str(tmp_path)]) == 0
     assert frames_of(tmp_path / "demo.mp4") == 75
 
 

@@ -35,7 +35,8 @@ def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, 
     assert generated > copy + 3.0, (generated, copy)
 
 
-@pytest.mark.parametrize("name", ["paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small"])
+@pytest.mark.parametrize("name", ["paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small", "warp",
+                                  "warp_cpu"])
 def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
     cfg = load_config(name, TINY + EXTRA + ["test_persons=0", "n_critic=1"])
     run = tmp_path / name

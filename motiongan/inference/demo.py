@@ -5,11 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import asset
 from ..draw import draw_landmarks, grid
 from ..media import VideoWriter, write_image
 from .animate import Animator, load_driving, load_source, target_track
 
-TRACK = Path(__file__).resolve().parents[1] / "assets" / "demo_track.npy"
+TRACK = asset("demo_track.npy")
 
 
 def demo(animator: Animator, out: str | Path) -> int:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..assets import asset
 from ..errors import MotionGANError
 from ..landmarks import apply_affine, check_points, invert_affine, similarity
 from ..media import atomic_write_bytes
 from ..options import option
 
 STABLE = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners
-DEFAULT_FILE = Path(__file__).resolve().parents[1] / "assets" / "expressions.json"
+DEFAULT_FILE = asset("expressions.json")
 
 
 def _reference() -> np.ndarray:

@@ -13,14 +13,16 @@ from ..checkpoint import CheckpointError, load_sharded, save_generator
 from ..config import Config
 from ..convention import LandmarkEncoder
 from ..landmarks import check_points
-from ..networks import Generator
+from ..networks import LandmarkWarp, build_generator
+
+WARP = "warp"  # the reserved --checkpoint name of the landmark warp with no network
 
 
 class MotionGAN:
     """``MotionGAN.from_checkpoint(path)``; ``model.generate(source, source_lms, targets)`` yields frames;
     ``model.export(path)`` writes G alone."""
 
-    def __init__(self, generator: Generator, config: Config, device: str = "cpu", name: str = "model",
+    def __init__(self, generator: torch.nn.Module, config: Config, device: str = "cpu", name: str = "model",
                  step: int = 0):
         self.G, self.config, self.device, self.name = generator.to(device).eval(), config, torch.device(device), name
         self.size, self.step = config.image_size, step
@@ -39,13 +41,26 @@ class MotionGAN:
         if meta.get("kind") == "training":
             tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
         kwargs = json.loads(meta["generator"]) if "generator" in meta else cfg.generator_kwargs()
-        G = Generator(**kwargs)
+        G = build_generator(kwargs)
         try:
             G.load_state_dict({k: v.float() for k, v in tensors.items()})
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"{path}: its weights do not fit its configuration {cfg.name!r} ({first})") from None
         return cls(G, cfg, device, name=_row_name(path), step=int(meta.get("step", 0)))
+
+    @classmethod
+    def landmark_warp(cls, device: str = "cpu", size: int = 128) -> "MotionGAN":
+        """The landmark warp with no network (``--checkpoint warp``): the source's own pixels moved by the
+        thin-plate spline of its landmarks onto the target's (``motiongan.motion``)."""
+        return cls(LandmarkWarp(), Config(name=WARP, generator="warp", image_size=size), device, name="landmark warp")
+
+    @classmethod
+    def load(cls, name_or_path: str | Path, device: str = "cpu") -> "MotionGAN":
+        """``warp`` (the landmark warp) or a checkpoint file or folder (:meth:`from_checkpoint`)."""
+        if str(name_or_path) == WARP:
+            return cls.landmark_warp(device)
+        return cls.from_checkpoint(name_or_path, device)
 
     def export(self, path: str | Path, half: bool = False, shard_mb: float | None = None) -> list[Path]:
         """Write G alone (optionally fp16, optionally in shards), loadable by :meth:`from_checkpoint`."""
@@ -70,6 +85,9 @@ class MotionGAN:
         check_points(source_landmarks, "source landmarks")
         s = source.to(self.device)[None]
         sm = self.maps(source_landmarks)
+        if getattr(self.G, "warps", False):
+            yield from self._generate_warped(s, sm, source_landmarks, targets)
+            return
         if fast:
             from .streaming import Streamer
 
@@ -80,6 +98,16 @@ class MotionGAN:
         state = None
         for t in targets:
             frame, state = self.G.step(s, sm, self.maps(check_points(t, "target landmarks")), state)
+            yield frame[0]
+
+
+    def _generate_warped(self, s, sm, source_landmarks, targets) -> Iterator[torch.Tensor]:
+        """A warp G's frames: it also takes the landmark points."""
+        sl = torch.as_tensor(np.asarray(source_landmarks, np.float32), device=self.device)[None]
+        state = None
+        for t in targets:
+            tl = torch.as_tensor(check_points(t, "target landmarks"), device=self.device)[None]
+            frame, state = self.G.step(s, sm, self.encoder(tl), state, source_lms=sl, target_lms=tl)
             yield frame[0]
 
 

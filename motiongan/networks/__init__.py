@@ -4,5 +4,16 @@ from .frame_discriminator import FrameDiscriminator
 from .generator import Generator
 from .stargan import StarGANDiscriminator
 from .video_discriminator import VideoDiscriminator
+from .warp_generator import LandmarkWarp, WarpGenerator
 
-__all__ = ["Generator", "FrameDiscriminator", "VideoDiscriminator", "StarGANDiscriminator"]
+GENERATORS = {"paper": Generator, "warp": WarpGenerator, "landmark_warp": LandmarkWarp}
+
+
+def build_generator(kwargs: dict):
+    """A generator from the constructor arguments an export records (``architecture``: paper if absent)."""
+    kwargs = dict(kwargs)
+    return GENERATORS[kwargs.pop("architecture", "paper")](**kwargs)
+
+
+__all__ = ["Generator", "WarpGenerator", "LandmarkWarp", "build_generator", "FrameDiscriminator",
+           "VideoDiscriminator", "StarGANDiscriminator"]

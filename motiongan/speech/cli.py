@@ -15,20 +15,10 @@ def _speak(args):
     from .speak import SpeakOptions, speak
 
     model = None
-    if args.checkpoint:
-        from ..inference.model import MotionGAN
+    if args.checkpoint or (args.output and not args.draw):
+        from ..assets import load_generator
 
-        model = MotionGAN.from_checkpoint(args.checkpoint, args.device or "cpu")
-    elif args.output and not args.draw:
-        from ..checkpoint import CheckpointError
-        from ..cli import _shipped_model
-        from ..inference.model import MotionGAN
-
-        try:
-            path = _shipped_model()
-        except CheckpointError as e:
-            raise CheckpointError(f"{e}, or use --draw or --landmarks-only (no generator needed)") from None
-        model = MotionGAN.from_checkpoint(path, args.device or "cpu")
+        model = load_generator(args.checkpoint, args.device)
     sm = SpeechModel.load(args.speech_model) if args.speech_model else None
     res = speak(args.source, args.audio, args.output, args.landmarks_only, options_from(args, SpeakOptions),
                 model=model, speech_model=sm, progress=not args.quiet)

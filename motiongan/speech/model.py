@@ -87,7 +87,8 @@ class SpeechModel:
 
     @classmethod
     def shipped(cls) -> "SpeechModel":
-        assets = Path(__file__).resolve().parents[1] / "assets"
+        from ..assets import ASSETS as assets
+
         found = sorted(assets.glob("speech-*.safetensors"))
         if not found:
             raise CheckpointError(f"{assets}: no speech model ships here; pass --speech-model PATH")

@@ -22,7 +22,7 @@ from torch.autograd.profiler import record_function
 
 from ..config import Config
 from ..face.verification import Verification
-from ..networks import FrameDiscriminator, Generator, StarGANDiscriminator, VideoDiscriminator
+from ..networks import FrameDiscriminator, Generator, StarGANDiscriminator, VideoDiscriminator, build_generator
 from . import losses
 
 
@@ -36,6 +36,10 @@ class Batch:
     lms: torch.Tensor  # (B, T, 68, 2)
     source_maps: torch.Tensor  # (B, 68, H, W)
     target_maps: torch.Tensor  # (B, T, 68, H, W)
+
+    def points(self, G: nn.Module) -> dict[str, torch.Tensor]:
+        """The landmark points a warp G also takes (none for the paper's G)."""
+        return {"source_lms": self.source_lms, "target_lms": self.lms} if getattr(G, "warps", False) else {}
 
     def frames(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, ...) -> (B*T, ...)."""
@@ -61,7 +65,7 @@ class MotionGANObjective:
 
     @staticmethod
     def networks(cfg: Config) -> dict[str, nn.Module]:
-        nets = {"G": Generator(**cfg.generator_kwargs())}
+        nets = {"G": build_generator(cfg.generator_kwargs())}
         if cfg.use_df:
             nets["Df"] = FrameDiscriminator(cfg.d_width, cfg.n_down, cfg.d_res)
         if cfg.use_dv:
@@ -77,7 +81,7 @@ class MotionGANObjective:
         """One iteration: G (after the warm-up), Df, Dv. Returns the statistics and the generated clip."""
         warmup = iteration < self.cfg.d_warmup  # discriminators alone against the frozen G
         with record_function("G/forward"), torch.set_grad_enabled(not warmup), self.e.autocast():
-            fake, _ = self.e.wrapped["G"](b.source, b.source_maps, b.target_maps)
+            fake, _ = self.e.wrapped["G"](b.source, b.source_maps, b.target_maps, **b.points(self.e.nets["G"]))
         st = {} if warmup else self.generator_step(b, fake)
         fake = fake.detach()
         if "Df" in self.e.nets:

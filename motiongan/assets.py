@@ -1,0 +1,55 @@
+"""What the project ships (``motiongan/assets/``) and where it runs: the one home of model names, asset
+paths and the device choice. No module needs the command line to find them.
+
+Generators by name (``--checkpoint NAME``; anything else is a checkpoint file or folder):
+- ``warp``: the landmark warp with no network (``motiongan.motion``);
+- ``paper``: the paper-configuration generator of relay round 1 (``assets/paper/``, for the paper's rows);
+- ``default`` (or no ``--checkpoint``): the best model by the gate on the fixed test people (:data:`DEFAULT`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import ConfigError
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+NAMED = {"warp": None, "paper": ASSETS / "paper"}  # None: no weights (the landmark warp)
+DEFAULT = "warp"  # the gate's winner (docs/MODEL_CARD.md): the warp beats every trained model so far
+
+
+def asset(name: str) -> Path:
+    """A shipped file (``expressions.json``, ``demo_track.npy`` ...)."""
+    return ASSETS / name
+
+
+def generator_source(name: str | None = None) -> str:
+    """What ``MotionGAN.load`` takes for ``--checkpoint`` NAME: a reserved name resolved, or the path as given."""
+    if name in (None, "default"):
+        name = DEFAULT
+    if name in NAMED:
+        return "warp" if NAMED[name] is None else str(NAMED[name])
+    return str(name)
+
+
+def load_generator(name: str | None = None, device: str | None = None):
+    """The generator behind ``--checkpoint`` (a name above, or a checkpoint), on ``resolve_device(device)``."""
+    from .inference.model import MotionGAN
+
+    return MotionGAN.load(generator_source(name), resolve_device(device))
+
+
+def resolve_device(name: str | None = None) -> str:
+    """A device that exists here (default: cuda if available, else cpu)."""
+    import torch
+
+    if not name:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name}: not a device (cpu, cuda, cuda:1, ...)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return name

@@ -1,0 +1,125 @@
+"""The warp configuration of G and the landmark warp as a generator (SPEC: warp first, then paint)."""
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from motiongan.cli import main
+from motiongan.config import load_config
+from motiongan.convention import LandmarkEncoder
+from motiongan.data import Cache, EvalClips
+from motiongan.inference import MotionGAN
+from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.media import read_image, video_info
+from motiongan.motion import warp
+from motiongan.networks import LandmarkWarp, WarpGenerator, build_generator
+from motiongan.networks.warp_generator import paint_region
+from motiongan.training.loop import train
+
+EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2", "test_persons=0"]
+
+
+@pytest.fixture(scope="module")
+def clip(one_clip):
+    """One GRID clip at 64 px: frames (T, 3, 64, 64) and landmarks (T, 68, 2)."""
+    c = EvalClips(Cache(one_clip), "all", size=64)[0]
+    return c["frames"], c["landmarks"]
+
+
+def _inputs(frames, lms, t):
+    enc = LandmarkEncoder(64, 1.0)
+    return (frames[:1], enc(lms[:1]), enc(lms[t]).unsqueeze(0)), {"source_lms": lms[:1], "target_lms": lms[t][None]}
+
+
+@pytest.mark.parametrize("name", ["warp", "warp_cpu"])
+def test_an_untrained_warp_generator_returns_the_landmark_warp(name, clip):
+    frames, lms = clip
+    G = build_generator(load_config(name, TINY).generator_kwargs())
+    args, points = _inputs(frames, lms, torch.arange(1, 9))
+    with torch.no_grad():
+        out, _ = G(*args, **points)
+        ref, _ = LandmarkWarp()(*args, **points)
+    assert out.shape == ref.shape == (1, 8, 3, 64, 64)
+    assert (out - ref).abs().max() < 2e-3  # 1 - sigmoid(8) of the colour's distance at most
+
+
+def test_gated_paint_leaves_the_warp_exact_where_no_region_opens_wider(clip):
+    frames, lms = clip
+    G = WarpGenerator(width=8, n_res=2)
+    with torch.no_grad():  # a "trained" mask that wants to paint everywhere
+        G.decoder.up[-1].bias[3].fill_(-8.0)
+    wider = opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)
+    t = int(torch.argmin(wider))  # the mouth is no wider than in the source here
+    assert wider[t] <= 0
+    args, points = _inputs(frames, lms, torch.tensor([t]))
+    region = paint_region(lms[:1], lms[t][None], 64)
+    with torch.no_grad():
+        out, _ = G(*args, **points)
+        ref, _ = LandmarkWarp()(*args, **points)
+    painted = (out - ref).abs().amax(2)[0, 0] > 1e-6
+    assert not painted[region[0, 0] == 0].any()  # nothing outside the gated region changes
+
+
+def test_paint_region_covers_the_inner_mouth_only_when_it_opens_wider_than_the_source(clip):
+    _, lms = clip
+    wider = opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)
+    open_t, closed_t = int(torch.argmax(wider)), int(torch.argmin(wider))
+    assert wider[open_t] > 0.05
+    region = paint_region(lms[:1].expand(2, -1, -1), lms[[open_t, closed_t]], 64)
+    mouth = lms[open_t, list(INNER_MOUTH)]
+    cx, cy = mouth.mean(0).round().long().tolist()
+    assert region[0, 0, cy, cx] == 1
+    lo, hi = lms[closed_t, 48:68].amin(0) - 2, lms[closed_t, 48:68].amax(0) + 3
+    (x0, y0), (x1, y1) = lo.long().tolist(), hi.long().tolist()
+    assert region[1, 0, y0:y1, x0:x1].sum() == 0  # the eyes may open wider there; the mouth does not
+
+
+@pytest.mark.parametrize("name", ["warp", "warp_cpu"])
+def test_warp_configurations_resume_exactly_and_export_a_generator_that_loads(name, one_clip, tmp_path):
+    cfg = load_config(name, TINY + EXTRA + ["use_v=false"])
+    straight = train(cfg, one_clip, tmp_path / "a", steps=4, progress=False)
+    train(cfg, one_clip, tmp_path / "b", steps=2, progress=False)
+    resumed = train(cfg, one_clip, tmp_path / "b", steps=4, resume=True, progress=False)
+    for net, other in zip(straight.nets.values(), resumed.nets.values()):
+        assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), other.state_dict().values()))
+    model = MotionGAN.from_checkpoint(tmp_path / "b" / "generator.safetensors")
+    assert isinstance(model.G, WarpGenerator) and model.G.kwargs == straight.nets["G"].kwargs
+    c = EvalClips(Cache(one_clip), "all", size=64, max_frames=3)[0]
+    frames = list(model.generate(c["frames"][0], c["landmarks"][0], c["landmarks"]))
+    assert len(frames) == 3 and all(torch.isfinite(f).all() for f in frames)
+
+
+def test_the_landmark_warp_model_moves_the_source_onto_the_target_landmarks(clip):
+    frames, lms = clip
+    model = MotionGAN.landmark_warp(size=64)
+    out = list(model.generate(frames[0], lms[0].numpy(), lms[:4].numpy()))
+    expected = warp(frames[:1].expand(4, -1, -1, -1), lms[:1].expand(4, -1, -1), lms[:4], 64)
+    assert all(torch.allclose(o, e, atol=1e-5) for o, e in zip(out, expected))
+    assert torch.allclose(out[0], frames[0], atol=1e-5)  # target = source: the source itself
+
+
+def test_checkpoint_warp_animates_and_edits_and_is_the_default_generator(data_dir, tmp_path):
+    from motiongan.assets import DEFAULT, asset, generator_source
+
+    source = data_dir / "stills68" / "image_0001.png"
+    track = np.load(asset("demo_track.npy"))[:5]
+    np.save(tmp_path / "t.npy", track)
+    assert main(["animate", str(source), str(tmp_path / "t.npy"), "-o", str(tmp_path / "a.mp4"),
+                 "--checkpoint", "warp"]) == 0
+    assert video_info(tmp_path / "a.mp4")["frames"] == 5
+    assert main(["edit", str(source), "--expression", "happy", "-o", str(tmp_path / "e.png"),
+                 "--checkpoint", "warp"]) == 0
+    assert read_image(tmp_path / "e.png").shape[2] == 3
+    assert generator_source(None) == generator_source(DEFAULT)  # no --checkpoint: the default
+    assert main(["animate", str(source), str(tmp_path / "t.npy"), "-o", str(tmp_path / "d.mp4")]) == 0
+    assert video_info(tmp_path / "d.mp4")["frames"] == 5
+
+
+def test_the_landmark_warp_of_a_real_frame_is_closer_to_the_target_than_the_source_is(clip):
+    frames, lms = clip
+    model = MotionGAN.landmark_warp(size=64)
+    wider = opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)
+    t = int(torch.argmax(wider))
+    (out,) = model.generate(frames[0], lms[0].numpy(), lms[t:t + 1].numpy())
+    err = lambda x: float((x - frames[t]).abs().mean())  # noqa: E731
+    assert err(out) < err(frames[0])
