@@ -12,6 +12,7 @@ import torch
 from ..checkpoint import CheckpointError, load_sharded, save_generator
 from ..config import Config
 from ..convention import LandmarkEncoder
+from ..errors import ConfigError
 from ..landmarks import check_points
 from ..networks import LandmarkWarp, build_generator
 
@@ -72,13 +73,16 @@ class MotionGAN:
 
     @torch.no_grad()
     def generate(self, source: torch.Tensor, source_landmarks, targets: Iterable,
-                 fast: bool = True, compile: bool = False) -> Iterator[torch.Tensor]:
+                 fast: bool = True, compile: bool = False,
+                 detail: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
         """Frames (3, H, W) in [-1, 1], one per target (68, 2) landmark set, in crop coordinates.
 
         ``source``: (3, H, W) in [-1, 1] at the model's size. The recurrent state is carried, so memory
         stays flat for a video of any length. ``fast`` uses :class:`Streamer`, which computes what is
         the same for every frame once (same output up to float rounding); ``compile`` runs it through
-        torch.compile (seconds to compile once; faster per frame on long videos).
+        torch.compile (seconds to compile once; faster per frame on long videos). ``detail``: the same
+        source crop at a higher resolution (3, H', W'); a warp generator then returns frames at that
+        resolution (its motion warps the detail; its paint is upsampled). The paper's G cannot.
         """
         if tuple(source.shape) != (3, self.size, self.size):
             raise ValueError(f"source must be (3, {self.size}, {self.size}), got {tuple(source.shape)}")
@@ -86,8 +90,11 @@ class MotionGAN:
         s = source.to(self.device)[None]
         sm = self.maps(source_landmarks)
         if getattr(self.G, "warps", False):
-            yield from self._generate_warped(s, sm, source_landmarks, targets)
+            yield from self._generate_warped(s, sm, source_landmarks, targets, detail)
             return
+        if detail is not None:
+            raise ConfigError(f"{self.name}: the paper's generator synthesises every pixel at its own size "
+                              f"({self.size} px); only a warp generator renders at a higher resolution")
         if fast:
             from .streaming import Streamer
 
@@ -101,13 +108,14 @@ class MotionGAN:
             yield frame[0]
 
 
-    def _generate_warped(self, s, sm, source_landmarks, targets) -> Iterator[torch.Tensor]:
-        """A warp G's frames: it also takes the landmark points."""
+    def _generate_warped(self, s, sm, source_landmarks, targets, detail=None) -> Iterator[torch.Tensor]:
+        """A warp G's frames: it also takes the landmark points (and a detail crop of the source)."""
         sl = torch.as_tensor(np.asarray(source_landmarks, np.float32), device=self.device)[None]
+        hr = None if detail is None else detail.to(self.device)[None]
         state = None
         for t in targets:
             tl = torch.as_tensor(check_points(t, "target landmarks"), device=self.device)[None]
-            frame, state = self.G.step(s, sm, self.encoder(tl), state, source_lms=sl, target_lms=tl)
+            frame, state = self.G.step(s, sm, self.encoder(tl), state, source_lms=sl, target_lms=tl, detail=hr)
             yield frame[0]
 
 

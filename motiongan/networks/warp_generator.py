@@ -9,6 +9,10 @@ Output: colours ``r_t`` (tanh) and a mask ``m_t`` (sigmoid), ``f_t = m_t warp(s)
 last convolution starts with zero weights and bias ``mask_bias``, so an untrained G returns the warp
 (to 1 - sigmoid(mask_bias)) and training starts from the warp's quality.
 
+High resolution: given ``detail``, the same source crop at a higher resolution, the motion (analytic in
+normalised coordinates) warps it at that resolution, and the network's colours and mask, computed at its
+training size, are upsampled bilinearly: the face keeps the photo's own sharpness.
+
 ``paint="gated"`` decides where paint may go by geometry: ``m_t = 1 - (1 - sigmoid(.)) R_t`` with ``R_t``
 the target's inner mouth and eye outlines (grown by a pixel), each weighted by how much wider it opens than
 in the source (0 when not wider: the warp has those pixels). Everywhere else the output is the warp's own
@@ -20,6 +24,7 @@ generator behind ``--checkpoint warp``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -56,11 +61,15 @@ class LandmarkWarp(nn.Module):
         self.kwargs = {"architecture": "landmark_warp", "border": border, "regularisation": regularisation}
         self.border, self.regularisation = border, regularisation
 
-    def motion(self, source, source_lms, target_lms):
-        return warp(source, source_lms, target_lms, source.shape[-1], self.regularisation, self.border)
+    def motion(self, source, source_lms, target_lms, size: int | None = None):
+        """``source`` warped; landmarks in pixels of a ``size`` crop (default: the source's own size)."""
+        size = size or source.shape[-1]
+        return warp(source, source_lms, target_lms, size, self.regularisation, self.border)
 
-    def step(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):
-        return self.motion(source, source_lms, target_lms), state
+    def step(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms, detail=None):
+        """One frame (B, 3, H, W), or at ``detail``'s resolution when given."""
+        image = source if detail is None else detail
+        return self.motion(image, source_lms, target_lms, source.shape[-1]), state
 
     def forward(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):
         """A clip: target_lms (B, T, 68, 2) -> frames (B, T, 3, H, W)."""
@@ -92,8 +101,9 @@ class WarpGenerator(LandmarkWarp):
             last.weight[3].zero_()
             last.bias[3].fill_(mask_bias)
 
-    def step(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):
-        """One frame: images (B, 3, H, W), heatmaps (B, 68, H, W), landmarks (B, 68, 2) -> (B, 3, H, W)."""
+    def step(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms, detail=None):
+        """One frame: images (B, 3, H, W), heatmaps (B, 68, H, W), landmarks (B, 68, 2) -> (B, 3, H, W);
+        with ``detail`` (B, 3, H', W'), the frame at that resolution."""
         warped = self.motion(source, source_lms, target_lms)
         region = paint_region(source_lms, target_lms, source.shape[-1])
         parts = [warped, source, source_maps, target_maps, region] if self.maps else [warped, source, region]
@@ -105,6 +115,10 @@ class WarpGenerator(LandmarkWarp):
         colour, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
         if self.paint == "gated":
             mask = 1 - (1 - mask) * region
+        if detail is not None and detail.shape[-2:] != source.shape[-2:]:
+            warped = self.motion(detail, source_lms, target_lms, source.shape[-1])
+            colour, mask = (F.interpolate(x, size=detail.shape[-2:], mode="bilinear", align_corners=False)
+                            for x in (colour, mask))
         return mask * warped + (1 - mask) * colour, state
 
     def forward(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):
