@@ -2,12 +2,33 @@
 
 Every message names the file or the setting. The command line prints it on one line and exits 2; any
 other exception is a bug and keeps its traceback. Each subclass is also a ``ValueError`` (as before).
+
+An error is raised as ``MediaError("no such file", path=p)``: ``reason`` says what is wrong, ``path`` names
+the file or setting at fault and ``hint`` says what to do, each a field, so that a page can show the error
+its own way (a file by the name it was uploaded under, its own hint) without taking the message apart;
+``str(e)`` is the command line's line, ``PATH: REASON (HINT)``. An error raised with one string (the older
+form, ``MediaError(f"{p}: no such file")``) has that string as its reason and no path.
 """
 from __future__ import annotations
 
+import os
+
 
 class MotionGANError(ValueError):
-    """A user error; the message names the file or setting at fault."""
+    """A user error: ``reason`` (what is wrong), ``path`` (the file or setting at fault, or None when the
+    reason names it) and ``hint`` (what to do, or None)."""
+
+    def __init__(self, reason: str, path: str | os.PathLike | None = None, hint: str | None = None):
+        self.reason, self.path, self.hint = str(reason), None if path is None else str(path), hint
+        super().__init__(self.message())
+
+    def message(self, name: str | None = None, hint: str | None = None) -> str:
+        """One line: ``NAME: REASON (HINT)``, where ``name`` (default: the path) names the file and ``hint``
+        replaces the error's own."""
+        where = self.path if name is None else name
+        text = self.reason if where is None else f"{where}: {self.reason}"
+        hint = self.hint if hint is None else hint
+        return f"{text} ({hint})" if hint else text
 
 
 class ConfigError(MotionGANError):

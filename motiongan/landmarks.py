@@ -226,3 +226,45 @@ def _polygon_distance(poly: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
     cross = ((ay > py) != (by > py)) & (px < ax + (py - ay) * ex / (ey + 1e-9))
     inside = cross.sum(1) % 2 == 1
     return torch.where(inside, -dist, dist)
+
+
+# ------------------------------------------------------------------- more regions, the canonical frame
+JAW = tuple(range(0, 17))
+JAW_TOP = (0, 1, 2, 14, 15, 16)  # the jaw beside the ears: speech and expressions hardly move it
+NOSE = tuple(range(27, 36))
+NOSE_BRIDGE = (27, 28, 29, 30)
+EYE_CORNERS = (36, 39, 42, 45)  # outer and inner corners of the right, then the left eye
+NOSE_TIP = 30
+MOUTH_CORNERS = (48, 54)  # the subject's right, then left
+# The points a canonical frame is fitted on (see to_canonical). STABLE: the default, the frame speech is
+# learned in; EXPRESSION_STABLE: the frame expressions are measured in (motiongan.inference.edit).
+STABLE = JAW_TOP + NOSE + RIGHT_EYE + LEFT_EYE
+EXPRESSION_STABLE = NOSE_BRIDGE + EYE_CORNERS
+
+
+def canonical_matrices(points: np.ndarray, reference: np.ndarray, stable: tuple[int, ...] = STABLE) -> np.ndarray:
+    """The (..., 2, 3) image -> canonical similarities of :func:`to_canonical`, one per shape."""
+    points = np.asarray(points, np.float32)
+    idx = list(stable)
+    ref = np.asarray(reference)
+    ref = ref[idx] if len(ref) == N_POINTS else ref
+    flat = points.reshape(-1, N_POINTS, 2)
+    return np.stack([similarity(p[idx], ref) for p in flat]).reshape(*points.shape[:-2], 2, 3)
+
+
+def to_canonical(points: np.ndarray, reference: np.ndarray, stable: tuple[int, ...] = STABLE) -> np.ndarray:
+    """Shapes (..., 68, 2) in a canonical, pose-free frame: each moved by the similarity (Umeyama,
+    :func:`similarity`) that best maps its ``stable`` points onto the same points of ``reference`` (a (68, 2)
+    template, or the positions of the stable points alone), so head size, position and roll drop out.
+
+    The stable points are those the motion being measured moves least. The default, :data:`STABLE`, is
+    the top of the jaw, the nose and both eyes (27 points): speech moves none of them much, and many points
+    average out a tracker's noise frame by frame; the shipped speech model was trained in this frame.
+    Expressions move the eyelids (surprise opens them, a smile narrows them), so they are measured on
+    :data:`EXPRESSION_STABLE`, the eye corners and the nose bridge only (the shipped expressions file was
+    measured so). One set for both would change the inputs of one of the two shipped models.
+    """
+    points = np.asarray(points, np.float32)
+    mats = canonical_matrices(points, reference, stable).reshape(-1, 2, 3)
+    flat = points.reshape(-1, N_POINTS, 2)
+    return np.stack([apply_affine(p, m) for p, m in zip(flat, mats)]).reshape(points.shape).astype(np.float32)

@@ -32,7 +32,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read any common image file as (H, W, 3) uint8 RGB, honouring EXIF orientation."""
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError("no such file", path=path)
     try:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
@@ -46,11 +46,13 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
                 im = Image.alpha_composite(bg, im)
             return np.array(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError) as e:
-        raise MediaError(f"{path}: cannot be decoded as an image ({e})") from None
+        raise MediaError(f"cannot be decoded as an image ({e})", path=path) from None
 
 
+# the file kinds every command and the web page accept, by suffix (the one list of each)
 VIDEO_SUFFIXES = {".mp4", ".mpg", ".mpeg", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp", ".gif"}
+TRACK_SUFFIX = ".npy"  # a landmark track, N x 68 x 2
 
 
 def check_output(path: str | os.PathLike, suffixes: set[str] | None = None, create_folder: bool = False) -> Path:
@@ -58,16 +60,16 @@ def check_output(path: str | os.PathLike, suffixes: set[str] | None = None, crea
     folder, in an existing writable folder (or one that can be created, with ``create_folder``)."""
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
-        raise MediaError(f"{path}: expected a file name ending in {' or '.join(sorted(suffixes))}")
+        raise MediaError(f"expected a file name ending in {' or '.join(sorted(suffixes))}", path=path)
     if path.is_dir():
-        raise MediaError(f"{path}: is a folder; give a file name")
+        raise MediaError("is a folder; give a file name", path=path)
     folder = path.parent
     if create_folder:
         check_output_folder(folder)
     elif not folder.is_dir():
-        raise MediaError(f"{folder}: no such folder (for the output {path.name})")
+        raise MediaError(f"no such folder (for the output {path.name})", path=folder)
     elif not os.access(folder, os.W_OK | os.X_OK):
-        raise MediaError(f"{folder}: folder is not writable (for the output {path.name})")
+        raise MediaError(f"folder is not writable (for the output {path.name})", path=folder)
     if folder.is_dir():
         remove_stale_temporaries(folder, of=path.name)
     return path
@@ -77,12 +79,12 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     """An output folder that exists and is writable, or can be created."""
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise MediaError(f"{path}: exists and is not a folder")
+        raise MediaError("exists and is not a folder", path=path)
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise MediaError(f"{existing}: folder is not writable (for the output {path})")
+        raise MediaError(f"folder is not writable (for the output {path})", path=existing)
     return path
 
 
@@ -135,7 +137,7 @@ def _atomic(path: Path, write, keep_suffix: bool = False) -> None:
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
-        raise WriteError(f"{path}: cannot be written ({e.strerror or e})") from None
+        raise WriteError(f"cannot be written ({e.strerror or e})", path=path) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -164,7 +166,7 @@ def video_info(path: str | os.PathLike) -> dict:
     """Frame count, fps and size of a video, or a MediaError if it cannot be decoded."""
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"{path}: no such file")
+        raise MediaError("no such file", path=path)
     cap = cv2.VideoCapture(str(path))
     ok, _ = cap.read() if cap.isOpened() else (False, None)
     info = {
@@ -175,7 +177,7 @@ def video_info(path: str | os.PathLike) -> dict:
     }
     cap.release()
     if not ok:
-        raise MediaError(f"{path}: cannot be decoded as a video")
+        raise MediaError("cannot be decoded as a video", path=path)
     return info
 
 
@@ -242,16 +244,16 @@ class VideoWriter:
         except OSError:  # ffmpeg stopped: say why
             err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
             self.abort()
-            raise MediaError(f"{self.path}: ffmpeg failed: {err[-1] if err else 'it stopped'}") from None
+            raise MediaError(f"ffmpeg failed: {err[-1] if err else 'it stopped'}", path=self.path) from None
 
     def close(self) -> None:
         if self.proc is None:
-            raise MediaError(f"{self.path}: no frames were written")
+            raise MediaError("no frames were written", path=self.path)
         self.proc.stdin.close()
         err = self.proc.stderr.read().decode(errors="replace")
         if self.proc.wait() != 0:
             self.tmp.unlink(missing_ok=True)
-            raise MediaError(f"{self.path}: ffmpeg failed: {err.strip()}")
+            raise MediaError(f"ffmpeg failed: {err.strip()}", path=self.path)
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -273,3 +275,20 @@ class VideoWriter:
             self.close()
         else:
             self.abort()
+
+
+def write_video(frames, out, fps: float, audio=None, require_audio: bool = False, total: int | None = None,
+                progress: bool = False, desc: str = "video") -> dict:
+    """Write RGB ``frames`` to the MP4 ``out`` as they come (:class:`VideoWriter`), with ``audio``'s sound
+    when it has some (required, checked before any frame, with ``require_audio``); a progress bar with
+    ``progress``. Returns a summary: frames, fps, whether there is audio, the output."""
+    from tqdm import tqdm
+
+    n = 0
+    with VideoWriter(out, fps, audio_from=audio) as vw:
+        if require_audio and vw.audio_from is None:
+            raise MediaError("ffmpeg found no audio stream to copy", path=audio)
+        for frame in tqdm(frames, total=total, unit="frame", desc=desc, disable=not progress):
+            vw.write(frame)
+            n += 1
+    return {"frames": n, "fps": fps, "audio": vw.audio_from is not None, "out": str(out)}

@@ -1,9 +1,10 @@
 """``motiongan web``: a page to animate, edit and make faces speak in the browser (Gradio Blocks).
 
 The page calls the same library functions as the command line (``Animator.animate``, ``load_source``,
-``named_expression`` / ``transfer_expression``, ``paste_back``, ``motiongan.speech.speak.speak``) and
-shows the command line's messages for bad input (no face, several faces, unreadable files, bad audio)
-plus a limit on the driver's or recording's length. Gradio is an
+``edit_image``, ``motiongan.speech.speak.speak``, all rendering through ``Animator.render``) and shows the
+command line's messages for bad input (no face, several faces, unreadable files, bad audio), from the
+errors' fields (:class:`motiongan.errors.MotionGANError`) with each file called by the name it was
+uploaded under, plus a limit on the driver's or recording's length. Gradio is an
 optional extra (``pip install 'motiongan[web]'``) imported only here, only when the page is served.
 
 Everything the page writes (uploads, Gradio's cache, results) lives in one temporary folder, made when
@@ -26,9 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ConfigError, MotionGANError
+from .media import IMAGE_SUFFIXES, TRACK_SUFFIX, VIDEO_SUFFIXES
+
 INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip install -r requirements-web.txt)"
-VIDEO_TYPES = [".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v"]
-IMAGE_TYPES = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"]
+IMAGE_TYPES = sorted(IMAGE_SUFFIXES)  # what the upload fields offer: what the commands read
+DRIVER_TYPES = sorted(VIDEO_SUFFIXES) + [TRACK_SUFFIX]
 KEEP_RESULTS_S = 3600
 
 
@@ -47,9 +51,10 @@ def _serve(args) -> None:
     if importlib.util.find_spec("gradio") is None:
         raise SystemExit(f"motiongan web: error: {INSTALL_HINT}")
     if args.max_frames < 1:
-        raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
+        raise ConfigError(f"must be at least 1, got {args.max_frames}", path="--max-frames")
     from .assets import load_generator
 
+    check_address(args.host, args.port)
     model = load_generator(args.checkpoint, args.device)  # before anything is written: a bad checkpoint leaves none
     root = Path(tempfile.mkdtemp(prefix="motiongan-web-"))
     # Gradio reads its upload folder when it is imported, so set it first
@@ -63,10 +68,25 @@ def _serve(args) -> None:
         try:
             demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(root)], ssr_mode=False,
                         footer_links=[], theme=_theme(), max_file_size="500mb")
-        except OSError as e:  # port taken, address not ours
-            raise ValueError(f"cannot serve on {args.host}:{args.port} ({e})") from None
+        except OSError as e:  # port taken since it was checked
+            raise MotionGANError(f"cannot listen here: {e}", path=f"{args.host}:{args.port}") from None
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def check_address(host: str, port: int) -> None:
+    """Refuse an address the page cannot listen on (a port in use, an address not this machine's) before
+    anything loads."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        with socket.socket(infos[0][0], socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no obstacle
+            s.bind(infos[0][4])
+    except OSError as e:
+        raise MotionGANError(f"cannot listen here: {e.strerror or e}", path=f"{host}:{port}",
+                             hint="choose another --port or --host") from None
 
 
 def _interrupt(signum, frame):
@@ -125,12 +145,14 @@ class Page:
 
     def detect(self, photo, landmarker=None):
         """The source face as the CLI loads it, the photo with what was detected drawn on it, and the
-        warnings (several faces) as text."""
+        warnings (several faces) as text; messages call the photo by the name it was uploaded under."""
         from .inference.animate import load_source
+        from .media import read_image
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            source = load_source(photo, self.model.size, landmarker or self.animator.landmarker)
+            source = load_source(read_image(photo), self.model.size, landmarker or self.animator.landmarker,
+                                 Path(photo).name)
         return source, self.overlay(source), [str(w.message) for w in caught]
 
     @staticmethod
@@ -158,56 +180,52 @@ class Page:
         from .media import video_info
 
         p = Path(driving)
-        n = len(load_driving(p).track) if p.suffix.lower() == ".npy" else video_info(p)["frames"]
+        n = len(load_driving(p, name=p.name).track) if p.suffix.lower() == TRACK_SUFFIX else video_info(p)["frames"]
         if n > self.max_frames:
-            raise ValueError(f"{p}: {n} frames, more than this page's limit of {self.max_frames} (whoever runs "
-                             "the page can raise it: motiongan web --max-frames N)")
+            raise MotionGANError(f"{n} frames, more than this page's limit of {self.max_frames}", path=p,
+                                 hint="whoever runs the page can raise it: motiongan web --max-frames N")
         return n
 
     # ------------------------------------------------------------------------------------------ actions
     def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None):
         """Animate ``photo`` from ``driving``; returns (overlay, video path, status text)."""
-        if not photo:
-            raise ValueError("upload a photo of a face first")
-        if not driving:
-            raise ValueError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
-        self.driver_frames(driving)
-        _, shown, notes = self.detect(photo)
-        if progress is not None:
-            progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != ".npy" else "starting")
-        from .inference.animate import AnimateOptions
+        from .inference.animate import AnimateOptions, load_driving
 
+        if not photo:
+            raise MotionGANError("upload a photo of a face first")
+        if not driving:
+            raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
+        self.driver_frames(driving)
+        source, shown, notes = self.detect(photo)
+        if progress is not None:
+            progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != TRACK_SUFFIX else "starting")
+        drv = load_driving(driving, self.animator.landmarker, progress=progress is not None, name=Path(driving).name)
         out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
         options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste)
-        res = self.animator.animate(photo, driving, out, options, progress=progress is not None)
+        res = self.animator.animate(source, drv, out, options, progress=progress is not None)
         status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps"
                   + (", with the driver's audio" if res["audio"] else "") + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
 
     def edit(self, photo, mode, expression, target, target_neutral, strength=1.0, paste=False):
-        """Change the expression of ``photo``; returns (overlay with target landmarks, image path, status)."""
+        """Change the expression of ``photo`` (``edit_image``); returns (overlay with target landmarks, image
+        path, status)."""
         from .inference import edit as E
-        from .inference.animate import paste_back
-        from .media import write_image
 
         if not photo:
-            raise ValueError("upload a photo of a face first")
+            raise MotionGANError("upload a photo of a face first")
         source, _, notes = self.detect(photo)
         if mode == "target photo":
             if not target:
-                raise ValueError("upload a target photo whose expression to copy (or choose a named expression)")
+                raise MotionGANError("upload a target photo whose expression to copy (or choose a named expression)")
             options = E.EditOptions(target=target, target_neutral=target_neutral or None, strength=strength,
                                     paste=paste)
             what = f"the expression of {Path(target).name}"
         else:
             options = E.EditOptions(expression=expression, strength=strength, paste=paste)
             what = f"{expression!r}"
-        goal = E.target_shape(source.landmarks, options, self.animator.landmarker, self.expressions)
-        frame = next(self.animator.frames(source, goal[None]))
-        if options.paste:
-            frame = paste_back(source.image, frame, source.matrix)
         out = self.job_folder() / f"{Path(photo).stem}_edited.png"
-        write_image(out, frame)
+        goal = E.edit_image(self.animator, source, out, options, self.expressions)
         status = f"**{out.name}**: {what} at strength {strength:g}" + "".join(f"\n\n{n}" for n in notes)
         return self.overlay(source, goal), str(out), status
 
@@ -216,13 +234,13 @@ class Page:
         video path, status). Recordings longer than the page's frame limit at ``fps`` are refused."""
         fn = speech_function()
         if fn is None:
-            raise ValueError("speech is not available in this installation of MotionGAN")
+            raise MotionGANError("speech is not available in this installation of MotionGAN")
         if not photo:
-            raise ValueError("upload a photo of a face first")
+            raise MotionGANError("upload a photo of a face first")
         if not audio:
-            raise ValueError("upload a recording (wav, mp3, m4a, or a video with sound) first")
+            raise MotionGANError("upload a recording (wav, mp3, m4a, or a video with sound) first")
         if not fps or not fps > 0:
-            raise ValueError(f"frames per second must be positive, got {fps}")
+            raise MotionGANError(f"frames per second must be positive, got {fps}")
         _, shown, notes = self.detect(photo)
         if self._speech_model is None:
             from .speech.model import SpeechModel
@@ -231,29 +249,27 @@ class Page:
         if progress is not None:
             progress(0, desc="reading the recording")
         out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"
-        limit = self.max_frames / fps
-        try:
-            from .speech.speak import SpeakOptions
+        from .speech.audio import TooLongError
+        from .speech.speak import SpeakOptions
 
-            res = fn(photo, audio, out, options=SpeakOptions(fps=fps, paste=paste, max_seconds=limit),
+        try:
+            res = fn(photo, audio, out, options=SpeakOptions(fps=fps, paste=paste, max_seconds=self.max_frames / fps),
                      model=self.model, speech_model=self._speech_model, landmarker=self.animator.landmarker,
                      progress=progress is not None)
-        except ValueError as e:  # the CLI's message, with this page's limit in place of the CLI's flag
-            raise type(e)(str(e).replace("raise the limit with --max-seconds", (
-                f"this page's limit is {self.max_frames} frames at {fps:g} fps; whoever runs the page can "
-                "raise it: motiongan web --max-frames N"))) from None
+        except TooLongError as e:  # the page's limit, and who can raise it, in place of the CLI's flag
+            raise TooLongError(e.reason, e.path, hint=f"this page's limit is {self.max_frames} frames at {fps:g} "
+                               "fps; whoever runs the page can raise it: motiongan web --max-frames N") from None
         status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps, {res['seconds']:.2f} s of "
                   "speech, with its audio" + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
 
 
-def _user_message(e: Exception, files) -> str:
-    """The CLI's message, with Gradio's upload paths shortened to the names the user uploaded."""
-    msg = str(e)
-    for f in files:
-        if f:
-            msg = msg.replace(str(f), Path(f).name)
-    return msg
+def message_of(e: Exception) -> str:
+    """An error as the page says it: the command line's message, with the file at fault called by the name
+    it was uploaded under (its path is a temporary upload folder)."""
+    if isinstance(e, MotionGANError):
+        return e.message(Path(e.path).name if e.path else None)
+    return str(e)
 
 
 QUEUED = dict(concurrency_limit=1, concurrency_id="model")  # model work: one request at a time
@@ -263,30 +279,25 @@ PREVIEW = dict(concurrency_limit=1, concurrency_id="preview")
 class Handlers:
     """The page's event handlers: the :class:`Page` calls, with the CLI's messages shown in the page."""
 
-    def __init__(self, gr, page: Page):
-        from .checkpoint import CheckpointError
-        from .face import NoFaceError
-        from .landmarks import LandmarkFileError
-        from .media import MediaError
+    user_errors = (MotionGANError, FileNotFoundError)  # what the command line reports in one line
 
+    def __init__(self, gr, page: Page):
         self.gr, self.page = gr, page
-        self.user_errors = (NoFaceError, MediaError, LandmarkFileError, CheckpointError, FileNotFoundError,
-                            ValueError)
 
     def refuse(self, message: str, title: str):
         """The message in the page (until closed) and one line in the server's log, no traceback."""
         print(f"motiongan web: refused: {message}", flush=True)
         return self.gr.Error(html.escape(message), duration=None, title=title, print_exception=False)
 
-    def run(self, fn, files, *args):
+    def run(self, fn, *args):
         """``fn(*args)`` -> (shown, result, result, status) with its notes as warnings."""
         try:
             shown, result, status = fn(*args)
         except self.user_errors as e:
-            raise self.refuse(_user_message(e, files), "Cannot do that") from None
+            raise self.refuse(message_of(e), "Cannot do that") from None
         for note in status.split("\n\n")[1:]:
-            self.gr.Warning(html.escape(_user_message(ValueError(note), files)))
-        return shown, result, result, _user_message(ValueError(status), files)
+            self.gr.Warning(html.escape(note))
+        return shown, result, result, status
 
     def preview(self, photo):
         if not photo:
@@ -294,9 +305,9 @@ class Handlers:
         try:
             _, shown, notes = self.page.detect(photo, self.page.preview_landmarker)
         except self.user_errors as e:
-            raise self.refuse(_user_message(e, [photo]), "Cannot use this photo") from None
+            raise self.refuse(message_of(e), "Cannot use this photo") from None
         for n in notes:
-            self.gr.Warning(html.escape(_user_message(ValueError(n), [photo])))
+            self.gr.Warning(html.escape(n))
         return shown, f"**{Path(photo).name}**: face found (green: landmarks; yellow: what the model sees)"
 
 
@@ -310,13 +321,13 @@ def _video_outputs(gr, tab: str):
 
 def _animate_tab(gr, h: Handlers) -> None:
     def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        return h.run(h.page.animate, [photo, driving], photo, driving, retarget, side_by_side, paste, progress)
+        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress)
 
     with gr.Row():
         with gr.Column():
             photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="animate-photo")
             driving = gr.File(label="Driving video or .npy landmark track (N x 68 x 2)",
-                              file_types=VIDEO_TYPES + [".npy"], elem_id="animate-driving")
+                              file_types=DRIVER_TYPES, elem_id="animate-driving")
             retarget = gr.Checkbox(True, label="Retarget the driver's motion onto the photo's face "
                                    "(off: use the driving landmarks as given)")
             sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
@@ -330,8 +341,7 @@ def _animate_tab(gr, h: Handlers) -> None:
 
 def _edit_tab(gr, h: Handlers) -> None:
     def edit(photo, mode, expression, target, target_neutral, strength, paste):
-        return h.run(h.page.edit, [photo, target, target_neutral], photo, mode, expression, target,
-                     target_neutral, strength, paste)
+        return h.run(h.page.edit, photo, mode, expression, target, target_neutral, strength, paste)
 
     names = list(h.page.expressions["expressions"])
     with gr.Row():
@@ -361,7 +371,7 @@ def _edit_tab(gr, h: Handlers) -> None:
 
 def _speak_tab(gr, h: Handlers) -> None:
     def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        return h.run(h.page.speak, [photo, audio], photo, audio, fps, paste, progress)
+        return h.run(h.page.speak, photo, audio, fps, paste, progress)
 
     if speech_function() is None:
         gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "

@@ -1,11 +1,14 @@
-"""The bad-input corpus (issue 16): every case ends with exit code 2 and one line that names the file or
-setting at fault, leaves nothing at the output name and an existing output unchanged."""
+"""The bad-input corpus (issues 16 and 24): every case of every command ends with exit code 2 and one line
+that names the file or setting at fault, leaves nothing at the output name and an existing output
+unchanged."""
 import contextlib
 import errno
+import importlib.util
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +23,7 @@ from motiongan.cli import main
 from motiongan.config import load_config
 from motiongan.data.prepare import Settings, prepare
 from motiongan.inference import MotionGAN
+from motiongan.media import VideoWriter, ffmpeg_exe, write_image
 from motiongan.networks import Generator
 from motiongan.training.loop import train
 
@@ -54,7 +58,34 @@ def f(tmp_path_factory, data_dir):
     os.symlink(data_dir / "grid" / "bbaf2n.mpg", src / "bbaf2n.mpg")
     prepare(src, "videos", d / "cache", Settings(size=64, max_frames=6), workers=1, progress=False)
     os.symlink(data_dir / "stills68" / "image_0001.png", d / "face.png")
+    _speech_files(d, data_dir)
     return d
+
+
+def _speech_files(d: Path, data_dir: Path) -> None:
+    """Recordings for ``speak`` (one good, the rest bad), a face-less image and clips without sound."""
+    def ffmpeg(*args):
+        subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", *map(str, args)], check=True)
+
+    ffmpeg("-i", data_dir / "grid" / "bbaf2n.mpg", "-vn", "-ac", "1", "-t", "1", d / "speech.wav")
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0.5", d / "silent.wav")
+    (d / "empty.wav").write_bytes(b"")
+    (d / "noise.mp3").write_bytes(np.random.default_rng(0).bytes(4096))
+    with VideoWriter(d / "noaudio.mp4", 25) as vw:  # a video without sound
+        for i in range(3):
+            vw.write(np.full((64, 64, 3), 60 * i, np.uint8))
+    (d / "mute" / "talking").mkdir(parents=True)  # laid out like ../shared/data, but no clip has sound
+    shutil.copy(d / "noaudio.mp4", d / "mute" / "talking" / "noaudio.mp4")
+    write_image(d / "wall.png", np.full((120, 120, 3), 200, np.uint8))
+
+
+@pytest.fixture(scope="module")
+def busy_port():
+    """A port of 127.0.0.1 that something is listening on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
 
 
 def _cases():
@@ -138,6 +169,53 @@ def _cases():
         "pack: missing cache": (["pack", "{d}/nocache", "--out", "{out}/p"], "nocache"),
         "expressions: missing folder": (["expressions", "{d}/nosrc", "-o", "{out}/x.json"], "nosrc"),
         "expressions: output .txt": (["expressions", "{d}/emptydir", "-o", "{out}/x.txt"], "x.txt"),
+        **_speech_cases(m),
+    }
+
+
+def _speech_cases(m):
+    """``speak``, ``train-speech`` and ``web``."""
+    sp = ["speak", "{face}", "{d}/speech.wav", "-o", "{out}/s.mp4", *m]
+    audio = lambda name: ["speak", "{face}", f"{{d}}/{name}", "-o", "{out}/s.mp4", *m]  # noqa: E731
+    ts = ["train-speech", "--data", "{d}/emptydir", "--tracks", "{out}/tracks", "-o", "{out}/m.safetensors"]
+    web = ["web", "--checkpoint", "{g}", "--port", "{port}"]
+    return {
+        "speak: neither -o nor --landmarks-only": (["speak", "{face}", "{d}/speech.wav"], "-o"),
+        "speak: missing audio": (audio("nope.wav"), "nope.wav"),
+        "speak: 0-byte audio": (audio("empty.wav"), "empty.wav"),
+        "speak: audio that cannot be decoded": (audio("noise.mp3"), "noise.mp3"),
+        "speak: silence": (audio("silent.wav"), "silent.wav"),
+        "speak: a video without sound": (audio("noaudio.mp4"), "noaudio.mp4"),
+        "speak: longer than --max-seconds": ([*sp, "--max-seconds", "0.5"], "speech.wav"),
+        "speak: no face in the image": (["speak", "{d}/wall.png", "{d}/speech.wav", "-o", "{out}/s.mp4", *m],
+                                        "wall.png"),
+        "speak: source not an image": (["speak", "{d}/garbage.png", "{d}/speech.wav", "-o", "{out}/s.mp4", *m],
+                                       "garbage.png"),
+        "speak: missing source": (["speak", "{d}/nope.png", "{d}/speech.wav", "-o", "{out}/s.mp4", *m], "nope.png"),
+        "speak: output .txt": (["speak", "{face}", "{d}/speech.wav", "-o", "{out}/s.txt", *m], "s.txt"),
+        "speak: --landmarks-only .txt": (["speak", "{face}", "{d}/speech.wav", "--landmarks-only", "{out}/l.txt"],
+                                         "l.txt"),
+        "speak: output in a missing folder": (["speak", "{face}", "{d}/speech.wav", "-o", "{out}/no/s.mp4", *m],
+                                              "no"),
+        "speak: --fps 0": ([*sp, "--fps", "0"], "--fps"),
+        "speak: missing speech model": ([*sp, "--speech-model", "{d}/nope.safetensors"], "nope.safetensors"),
+        "speak: a generator as the speech model": ([*sp, "--speech-model", "{g}"], "g.safetensors"),
+        "speak: --device nonsense": ([*sp, "--device", "toaster"], "toaster"),
+        "train-speech: missing data folder": (["train-speech", "--data", "{d}/nodata", "-o", "{out}/m.safetensors",
+                                               "--tracks", "{out}/tracks"], "nodata"),
+        "train-speech: data without clips": (ts, "emptydir"),
+        "train-speech: clips without sound": (["train-speech", "--data", "{d}/mute", "--tracks", "{out}/tracks", "-o",
+                                               "{out}/m.safetensors"], "mute"),
+        "train-speech: output .txt": ([*ts[:-1], "{out}/m.txt"], "m.txt"),
+        "train-speech: output folder under a file": ([*ts[:-1], "{d}/afile/m.safetensors"], "afile"),
+        "train-speech: --tracks is a file": (["train-speech", "--data", "{d}/emptydir", "--tracks", "{d}/afile", "-o",
+                                              "{out}/m.safetensors"], "afile"),
+        "train-speech: --epochs 0": ([*ts, "--epochs", "0"], "--epochs"),
+        "web: port in use": (web, "127.0.0.1:{port}"),
+        "web: --max-frames 0": ([*web, "--max-frames", "0"], "--max-frames"),
+        "web: missing checkpoint": (["web", "--checkpoint", "{d}/nope.safetensors", "--port", "0"],
+                                    "nope.safetensors"),
+        "web: --device nonsense": (["web", "--checkpoint", "{g}", "--port", "0", "--device", "toaster"], "toaster"),
     }
 
 
@@ -145,11 +223,13 @@ CASES = _cases()
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_input_exits_2_with_one_line_naming_it_and_no_output(case, f, tmp_path, capsys):
+def test_bad_input_exits_2_with_one_line_naming_it_and_no_output(case, f, tmp_path, capsys, busy_port):
+    if case.startswith("web:") and importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'motiongan[web]'): motiongan web says only that")
     argv, named = CASES[case]
     paths = {"d": f, "face": f / "face.png", "track": f / "track.npy", "g": f / "g.safetensors", "cache": f / "cache",
-             "out": tmp_path}
-    argv = [a.format(**paths) for a in argv]
+             "out": tmp_path, "port": busy_port}
+    argv, named = [a.format(**paths) for a in argv], named.format(**paths)
     before = {p: p.read_bytes() for p in f.rglob("*") if p.is_file()}
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
@@ -267,9 +347,23 @@ def _ro_export(f, ro):
     return ["export", f / "g.safetensors", "-o", ro / "x.safetensors", "--half"], [ro]
 
 
+def _ro_speak(f, ro):
+    (ro / "s.mp4").write_bytes(b"an earlier video")
+    return ["speak", f / "face.png", f / "speech.wav", "-o", ro / "s.mp4", "--checkpoint", f / "g.safetensors"], [ro]
+
+
+def _ro_speak_landmarks(f, ro):
+    return ["speak", f / "face.png", f / "speech.wav", "--landmarks-only", ro / "l.npy"], [ro]
+
+
+def _ro_train_speech(f, ro):
+    return ["train-speech", "--data", f / "emptydir", "--tracks", ro / "tracks", "-o", ro / "m.safetensors"], [ro]
+
+
 READ_ONLY = {"animate -o": _ro_animate, "edit -o": _ro_edit, "evaluate --out": _ro_evaluate,
              "prepare --out": _ro_prepare, "prepare --out, clips folder read-only": _ro_prepare_clips,
-             "export -o": _ro_export}
+             "export -o": _ro_export, "speak -o": _ro_speak, "speak --landmarks-only": _ro_speak_landmarks,
+             "train-speech -o": _ro_train_speech}
 
 
 @pytest.mark.parametrize("case", list(READ_ONLY))

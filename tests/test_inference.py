@@ -9,7 +9,7 @@ from motiongan.config import load_config
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import AnimateOptions, Animator, Driving, load_source, target_track
 from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
-from motiongan.landmarks import apply_affine, write_pts
+from motiongan.landmarks import EXPRESSION_STABLE, STABLE, apply_affine, interocular, to_canonical, write_pts
 from motiongan.media import has_audio, read_image, video_info, write_image
 from motiongan.training.loop import train
 
@@ -109,10 +109,39 @@ def test_named_expression_and_transfer_move_the_mouth(landmarker, data_dir):
     happy = landmarker(read_image(data_dir / "expressions" / "yale" / "05_happy.png"))
     n5 = landmarker(read_image(data_dir / "expressions" / "yale" / "05_normal.png"))
     moved = transfer_expression(neutral, happy, n5)
-    smile = lambda p: np.linalg.norm(p[54] - p[48]) / np.linalg.norm(p[45] - p[36])  # noqa: E731
+    smile = lambda p: np.linalg.norm(p[54] - p[48]) / interocular(p)  # noqa: E731
     assert smile(happy) - smile(n5) > 0.05  # person 5 smiles...
     assert smile(moved) - smile(neutral) == pytest.approx(smile(happy) - smile(n5), abs=0.05)  # ...so does 3
     np.testing.assert_allclose(transfer_expression(neutral, n5, n5), neutral, atol=1e-3)
+
+
+@pytest.mark.parametrize("stable", [STABLE, EXPRESSION_STABLE], ids=["speech", "expressions"])
+def test_the_canonical_frame_removes_scale_position_and_roll(stable):
+    track = np.load(os.path.join(os.path.dirname(__file__), "..", "motiongan", "assets", "demo_track.npy"))[:5]
+    angle, scale, shift = 0.3, 2.5, np.array([40.0, -7.0])
+    rot = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    moved = (track @ rot.T + shift).astype(np.float32)
+    reference = track[0]
+    canon = to_canonical(moved, reference, stable)
+    assert canon.shape == track.shape
+    np.testing.assert_allclose(canon, to_canonical(track, reference, stable), atol=1e-3)
+    np.testing.assert_allclose(canon[0], reference, atol=1e-3)  # the reference is its own canonical shape
+
+
+def test_render_writes_the_frames_of_the_generator_as_an_image_or_a_video(model, landmarker, source_image, tmp_path):
+    from motiongan.inference.animate import RenderOptions
+
+    anim = Animator(model, landmarker)
+    source = anim.source(source_image)
+    targets = source.landmarks[None] + np.random.default_rng(2).normal(0, 1, (4, 68, 2)).astype(np.float32)
+    crops = list(anim.frames(source, targets))
+    res = anim.render(source, targets[:1], tmp_path / "one.png")
+    assert res["frames"] == 1 and np.array_equal(read_image(tmp_path / "one.png"), crops[0])
+    panel = lambda i, shown: [np.zeros_like(shown)]  # noqa: E731
+    res = anim.render(source_image, targets, tmp_path / "v.mp4", RenderOptions(fps=10, panels=panel))
+    info = video_info(tmp_path / "v.mp4")
+    assert res["frames"] == info["frames"] == 4 and info["fps"] == 10 and info["width"] == 2 * model.size
+    assert not res["audio"]
 
 
 def test_cli_edit_generates_for_the_expression_landmarks_and_pastes_into_the_source(checkpoint, landmarker,

@@ -113,7 +113,7 @@ def test_validation_people_are_training_people_of_the_other_sets_apart_from_trai
 # ------------------------------------------------------------------------------------------- model
 def test_speech_model_file_round_trips_and_is_small(speech_model, tmp_path):
     speech = Speech.from_wave(np.sin(np.linspace(0, 900, SAMPLE_RATE)).astype(np.float32) * 0.3)
-    speech_model.save(tmp_path / "m.safetensors")
+    speech_model.export(tmp_path / "m.safetensors")
     again = SpeechModel.load(tmp_path / "m.safetensors")
     np.testing.assert_array_equal(again.displacements(speech, 25), speech_model.displacements(speech, 25))
     assert speech_model.displacements(speech, 25)[:, [i for i in range(68) if i not in MOUTH_AND_JAW]].max() == 0

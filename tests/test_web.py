@@ -308,3 +308,54 @@ def test_web_without_gradio_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "gradio", None)  # as if not installed
     with pytest.raises(SystemExit, match=r"pip install 'motiongan\[web\]'"):
         main(["web", "--checkpoint", "unused.safetensors"])
+
+
+# ------------------------------------------------------------------------- the page's functions, no browser
+@pytest.fixture(scope="module")
+def page_functions(tmp_path_factory, files):
+    """The page's :class:`Page` on the landmark warp (no network), and the inputs as Gradio keeps uploads:
+    under a temporary folder, each in a folder of its own."""
+    from motiongan.assets import load_generator
+    from motiongan.web import Page
+
+    uploads = tmp_path_factory.mktemp("gradio_uploads")
+    for f in files.iterdir():
+        (uploads / f"hash_{f.stem}").mkdir()
+        os.symlink(f, uploads / f"hash_{f.stem}" / f.name)
+    upload = {f.name: str(uploads / f"hash_{f.stem}" / f.name) for f in files.iterdir()}
+    return Page(load_generator("warp", "cpu"), tmp_path_factory.mktemp("results"), MAX_FRAMES), upload
+
+
+def test_the_pages_functions_render_as_the_commands_do(page_functions):
+    page, up = page_functions
+    _, video, status = page.animate(up["astronaut.png"], up["track8.npy"], side_by_side=True)
+    assert video_info(video)["frames"] == 8 and video_info(video)["width"] == 3 * page.model.size
+    assert status.startswith(f"**{Path(video).name}**: 8 frames at 25 fps")
+    _, image, status = page.edit(up["astronaut.png"], "named expression", "happy", None, None)
+    assert read_image(image).shape == (page.model.size, page.model.size, 3) and "'happy'" in status
+    _, video, _ = page.speak(up["astronaut.png"], up["speech.wav"])
+    assert video_info(video)["frames"] == 10 and has_audio(video)
+    _, _, status = page.animate(up["two.png"], up["track6.npy"])
+    assert status.endswith("\n\ntwo.png: 2 faces found, using the largest")  # the upload's name, not its path
+
+
+@pytest.mark.parametrize("action, expected", [
+    (("animate", "coffee.png", "track8.npy"), "coffee.png: no face was found"),
+    (("animate", "astronaut.png", "broken.npy"), "broken.npy: not a readable .npy array"),
+    (("animate", "astronaut.png", "track30.npy"), f"track30.npy: 30 frames, more than this page's limit of "
+                                                  f"{MAX_FRAMES} (whoever runs the page can raise it"),
+    (("speak", "astronaut.png", "silent.wav"), "silent.wav: the audio is silent"),
+    (("speak", "astronaut.png", "long.wav"), f"long.wav: 3 s long, more than 0.8 s (this page's limit is "
+                                             f"{MAX_FRAMES} frames at 25 fps; whoever runs the page can raise it"),
+], ids=["no_face", "unreadable_track", "long_driver", "silence", "long_recording"])
+def test_the_page_says_errors_from_their_fields_calling_uploads_by_their_names(page_functions, action, expected):
+    from motiongan.errors import MotionGANError
+    from motiongan.web import message_of
+
+    page, up = page_functions
+    fn, photo, other = action
+    with pytest.raises(MotionGANError) as caught:
+        getattr(page, fn)(up[photo], up[other])
+    said = message_of(caught.value)
+    assert said.startswith(expected) and len(said.splitlines()) == 1, said
+    assert str(Path(up[photo]).parents[1]) not in said  # no upload folder

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..convention import to_pixels
+from ..landmarks import LEFT_EYE, MOUTH_CORNERS, NOSE_TIP, RIGHT_EYE
 
 # SFace / ArcFace 5-point template in its 112 x 112 input (eyes, nose tip, mouth corners).
 TEMPLATE_112 = np.array(
@@ -31,7 +32,8 @@ def sface_path() -> Path:
 def five_points(points: torch.Tensor) -> torch.Tensor:
     """(B, 5, 2) eye centres, nose tip and mouth corners from (B, 68, 2) landmarks."""
     return torch.stack(
-        [points[:, 36:42].mean(1), points[:, 42:48].mean(1), points[:, 30], points[:, 48], points[:, 54]], 1
+        [points[:, list(RIGHT_EYE)].mean(1), points[:, list(LEFT_EYE)].mean(1), points[:, NOSE_TIP],
+         points[:, MOUTH_CORNERS[0]], points[:, MOUTH_CORNERS[1]]], 1
     )
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..assets import asset
 from ..draw import draw_landmarks, grid
-from ..media import VideoWriter, write_image
+from ..media import write_image, write_video
 from .animate import Animator, load_driving, load_source, target_track
 
 TRACK = asset("demo_track.npy")
@@ -23,13 +23,11 @@ def demo(animator: Animator, out: str | Path) -> int:
     source = load_source(skdata.astronaut(), animator.model.size, animator.landmarker, "astronaut (scikit-image)")
     driving = load_driving(TRACK)
     targets = target_track(source, driving, animator.model.size)
-    frames = []
-    with VideoWriter(out / "demo.mp4", driving.fps) as plain, \
-            VideoWriter(out / "demo_side_by_side.mp4", driving.fps) as sbs:
-        for frame, t in zip(animator.frames(source, targets), targets):
-            plain.write(frame)
-            sbs.write(np.concatenate([source.crop, draw_landmarks(np.zeros_like(frame), t, radius=1), frame], 1))
-            frames.append(frame)
+    frames = list(animator.frames(source, targets))  # 75 small crops: kept for the strip
+    write_video(frames, out / "demo.mp4", driving.fps)
+    blank = np.zeros_like(frames[0])
+    write_video((np.concatenate([source.crop, draw_landmarks(blank, t, radius=1), f], 1)
+                 for f, t in zip(frames, targets)), out / "demo_side_by_side.mp4", driving.fps)
     picks = np.linspace(0, len(frames) - 1, 7).round().astype(int)
     write_image(out / "demo_strip.png", grid([source.crop] + [frames[i] for i in picks], 8))
     return len(frames)

@@ -1,10 +1,11 @@
 """Expression editing (paper section 4.4, RaFD): one target landmark set changes a face's expression.
 
-Expressions are moved between faces in a canonical frame: each shape is mapped by the similarity that
-best fits its stable points (eye corners and nose bridge) onto a reference, so head size, position and
-roll drop out. An expression is the mean canonical displacement from a person's neutral shape to their
-shape with that expression; ``motiongan expressions`` computes these from a labelled image set and saves
-them as a small JSON file (the project ships one computed from the Yale faces).
+Expressions are moved between faces in a canonical frame (:func:`motiongan.landmarks.to_canonical`):
+each shape is mapped by the similarity that best fits its stable points (eye corners and nose bridge,
+which expressions move least) onto a reference, so head size, position and roll drop out. An expression
+is the mean canonical displacement from a person's neutral shape to their shape with that expression;
+``motiongan expressions`` computes these from a labelled image set and saves them as a small JSON file
+(the project ships one computed from the Yale faces).
 """
 from __future__ import annotations
 
@@ -17,24 +18,18 @@ import numpy as np
 
 from ..assets import asset
 from ..errors import MotionGANError
-from ..landmarks import apply_affine, check_points, invert_affine, similarity
+from ..landmarks import EXPRESSION_STABLE, apply_affine, canonical_matrices, check_points, invert_affine, to_canonical
 from ..media import atomic_write_bytes
 from ..options import option
 
-STABLE = [27, 28, 29, 30, 36, 39, 42, 45]  # nose bridge and eye corners
 DEFAULT_FILE = asset("expressions.json")
+# where the stable points (motiongan.landmarks.EXPRESSION_STABLE: nose bridge, eye corners) sit in the
+# canonical frame of expressions: outer eye corners at (-0.5, 0) and (0.5, 0)
+REFERENCE = np.array([[0, 0.05], [0, 0.2], [0, 0.35], [0, 0.5], [-0.5, 0], [-0.2, 0], [0.2, 0], [0.5, 0]],
+                     np.float32)
 
 
-def _reference() -> np.ndarray:
-    """Canonical positions of the stable points: outer eye corners at (-0.5, 0) and (0.5, 0)."""
-    return np.array([[0, 0.05], [0, 0.2], [0, 0.35], [0, 0.5], [-0.5, 0], [-0.2, 0], [0.2, 0], [0.5, 0]],
-                    np.float32)
-
-
-def to_canonical(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A shape in the canonical frame, and the image -> canonical matrix."""
-    m = similarity(points[STABLE], _reference())
-    return apply_affine(points, m), m
+FRAME = (REFERENCE, EXPRESSION_STABLE)  # to_canonical(shape, *FRAME): a shape in the frame of expressions
 
 
 def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str = "normal") -> dict:
@@ -44,11 +39,11 @@ def compute_expressions(shapes: dict[str, dict[str, np.ndarray]], neutral: str =
     for _person, by_label in shapes.items():
         if neutral not in by_label:
             continue
-        base = to_canonical(by_label[neutral])[0]
+        base = to_canonical(by_label[neutral], *FRAME)
         neutrals.append(base)
         for label, shape in by_label.items():
             if label != neutral:
-                offsets.setdefault(label, []).append(to_canonical(shape)[0] - base)
+                offsets.setdefault(label, []).append(to_canonical(shape, *FRAME) - base)
     if not neutrals:
         raise MotionGANError(f"no person has a {neutral!r} image to measure expressions from")
     return {"neutral_label": neutral, "neutral": np.mean(neutrals, 0).round(5).tolist(),
@@ -76,8 +71,9 @@ def load_expressions(path: str | os.PathLike | None = None) -> dict:
 def apply_offsets(source: np.ndarray, offsets: np.ndarray, strength: float = 1.0) -> np.ndarray:
     """The source shape with canonical ``offsets`` added in its own frame (scale and roll restored)."""
     source = check_points(source, "source landmarks")
-    canon, m = to_canonical(source)
-    return apply_affine(canon + strength * np.asarray(offsets, np.float32), invert_affine(m)).astype(np.float32)
+    m = canonical_matrices(source, *FRAME)
+    moved = apply_affine(source, m) + strength * np.asarray(offsets, np.float32)
+    return apply_affine(moved, invert_affine(m)).astype(np.float32)
 
 
 def named_expression(source: np.ndarray, name: str, data: dict, strength: float = 1.0) -> np.ndarray:
@@ -91,8 +87,11 @@ def transfer_expression(source: np.ndarray, target: np.ndarray, neutral: np.ndar
     """The target face's expression on the source: the target's canonical displacement from its own
     neutral shape if given, else from the mean neutral shape of the expressions file."""
     target = check_points(target, "target landmarks")
-    base = to_canonical(neutral)[0] if neutral is not None else np.asarray((data or load_expressions())["neutral"])
-    return apply_offsets(source, to_canonical(target)[0] - base, strength)
+    if neutral is not None:
+        base = to_canonical(neutral, *FRAME)
+    else:
+        base = np.asarray((data or load_expressions())["neutral"])
+    return apply_offsets(source, to_canonical(target, *FRAME) - base, strength)
 
 
 def measure_expressions(src: str | os.PathLike, neutral: str = "normal", landmarker=None) -> tuple[dict, int]:
@@ -151,15 +150,14 @@ def target_shape(source_landmarks: np.ndarray, options: EditOptions, landmarker,
                                options.strength)
 
 
-def edit_image(animator, source, output, options: EditOptions) -> np.ndarray:
-    """Write ``source`` edited as ``options`` say to ``output``; returns the target landmarks (crop)."""
-    from ..crop import paste_back
-    from ..media import write_image
-    from .animate import load_source
+def edit_image(animator, source, output, options: EditOptions, data: dict | None = None) -> np.ndarray:
+    """Write ``source`` (an image, or a loaded :class:`~motiongan.inference.animate.Source`) edited as
+    ``options`` say to the image ``output`` (:meth:`Animator.render`); returns the target landmarks (crop).
+    ``data``: the expressions, if already loaded (default: read ``options.expressions``)."""
+    from .animate import RenderOptions
 
-    data = load_expressions(options.expressions)
-    src = load_source(source, animator.model.size, animator.landmarker)
+    data = data or load_expressions(options.expressions)
+    src = animator.source(source)
     shape = target_shape(src.landmarks, options, animator.landmarker, data)
-    frame = next(animator.frames(src, shape[None]))
-    write_image(output, paste_back(src.image, frame, src.matrix) if options.paste else frame)
+    animator.render(src, shape[None], output, RenderOptions(paste=options.paste))
     return shape

@@ -1,15 +1,15 @@
 """A trained generator ready to generate frames, one at a time with its recurrent state carried; it loads
-from and exports to safetensors files that describe themselves (no training code needed)."""
+from and exports to safetensors files that describe themselves (no training code needed; the format is
+:mod:`motiongan.checkpoint`'s)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, load_sharded, save_generator
+from ..checkpoint import Checkpoint, CheckpointError, save_generator
 from ..config import Config
 from ..convention import LandmarkEncoder
 from ..errors import ConfigError
@@ -35,20 +35,15 @@ class MotionGAN:
         sharded export is given by any of its shards or its folder. G is built from the constructor
         arguments the export records, or (older files) from its configuration."""
         path = Path(path)
-        tensors, meta = load_sharded(path)
-        if "config" not in meta:
-            raise CheckpointError(f"{path}: not a MotionGAN checkpoint (no configuration in its metadata)")
-        cfg = Config.from_json(meta["config"])
-        if meta.get("kind") == "training":
-            tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
-        kwargs = json.loads(meta["generator"]) if "generator" in meta else cfg.generator_kwargs()
-        G = build_generator(kwargs)
+        ckpt = Checkpoint.read(path)
+        G = build_generator(ckpt.generator_kwargs)
         try:
-            G.load_state_dict({k: v.float() for k, v in tensors.items()})
+            G.load_state_dict({k: v.float() for k, v in ckpt.generator_tensors.items()})
         except RuntimeError as e:
             first = str(e).strip().splitlines()[0]
-            raise CheckpointError(f"{path}: its weights do not fit its configuration {cfg.name!r} ({first})") from None
-        return cls(G, cfg, device, name=_row_name(path), step=int(meta.get("step", 0)))
+            raise CheckpointError(f"{path}: its weights do not fit its configuration {ckpt.config.name!r} "
+                                  f"({first})") from None
+        return cls(G, ckpt.config, device, name=_row_name(path), step=ckpt.step)
 
     @classmethod
     def landmark_warp(cls, device: str = "cpu", size: int = 128) -> "MotionGAN":

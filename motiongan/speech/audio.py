@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MotionGANError
 from ..media import MediaError, ffmpeg_exe
 
 SAMPLE_RATE = 16000
@@ -30,38 +31,46 @@ class AudioError(MediaError):
     """Audio that cannot be used for speech; the message names the file."""
 
 
+class TooLongError(AudioError):
+    """A recording longer than the limit; its hint says how to raise the limit (a page gives its own)."""
+
+
+LIMIT_HINT = "raise the limit with --max-seconds"
+
+
 def load_audio(path: str | os.PathLike, max_seconds: float = MAX_SECONDS, check_silence: bool = True) -> np.ndarray:
     """Mono float32 samples at 16 kHz in [-1, 1], from any file with an audio stream.
 
     Raises :class:`AudioError` (naming the file) for a missing or empty file, a file with no audio stream,
-    audio longer than ``max_seconds`` (decoding stops there, so memory stays bounded) or silence.
+    audio longer than ``max_seconds`` (:class:`TooLongError`; decoding stops there, so memory stays
+    bounded) or silence.
     """
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError("no such file", path=path)
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: empty file (0 bytes)")
+        raise AudioError("empty file (0 bytes)", path=path)
     stated = _stated_seconds(path)
     if stated is not None and stated > max_seconds + 1.0:  # the header says so: no need to decode
-        raise AudioError(f"{path}: {stated:.0f} s long, more than {max_seconds:g} s "
-                         "(raise the limit with --max-seconds)")
+        raise TooLongError(f"{stated:.0f} s long, more than {max_seconds:g} s", path=path, hint=LIMIT_HINT)
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:a:0",
            "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-t", f"{max_seconds + 1.0:.3f}", "-f", "f32le", "-"]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         if any("matches no streams" in e for e in err):
-            raise AudioError(f"{path}: has no audio stream")
-        raise AudioError(f"{path}: cannot be decoded as audio ({err[-1] if err else 'ffmpeg failed'})")
+            raise AudioError("has no audio stream", path=path)
+        detail = err[-1].removeprefix(f"{path}: ") if err else "ffmpeg failed"  # the path is said once
+        raise AudioError(f"cannot be decoded as audio ({detail})", path=path)
     wave = np.frombuffer(proc.stdout, np.float32)
     if wave.size == 0:
-        raise AudioError(f"{path}: has no audio samples")
+        raise AudioError("has no audio samples", path=path)
     if wave.size > max_seconds * SAMPLE_RATE:
-        raise AudioError(f"{path}: longer than {max_seconds:g} s (raise the limit with --max-seconds)")
+        raise TooLongError(f"longer than {max_seconds:g} s", path=path, hint=LIMIT_HINT)
     if check_silence:
         peak = float(np.abs(wave).max())
         if peak <= 10 ** (SILENCE_DBFS / 20):
-            raise AudioError(f"{path}: the audio is silent (peak {20 * math.log10(max(peak, 1e-12)):.0f} dBFS)")
+            raise AudioError(f"the audio is silent (peak {20 * math.log10(max(peak, 1e-12)):.0f} dBFS)", path=path)
     return wave.copy()
 
 
@@ -77,8 +86,8 @@ def _librosa():
     try:
         import librosa
     except ImportError:
-        raise ValueError("speech features need librosa: pip install 'motiongan[speech]' "
-                         "(pinned: librosa==0.11.0)") from None
+        raise MotionGANError("speech features need librosa", hint="pip install 'motiongan[speech]' "
+                             "(pinned: librosa==0.11.0)") from None
     return librosa
 
 

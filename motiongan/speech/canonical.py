@@ -1,39 +1,34 @@
 """The canonical, pose-free landmark frame in which speech motion is learned and measured.
 
-Every frame is moved by a similarity (Umeyama, :func:`motiongan.landmarks.similarity`) fitted on points
-that speech barely moves (eyes, nose, the top of the jaw) onto a template whose inter-ocular distance is 1
-and whose eyes are level, so scale, position and roll are gone and displacements are in inter-ocular
-units. Speech motion is the displacement of each frame from the clip's neutral face: the mean of its frames
-with the mouth most closed. :func:`drive` turns displacements back into a track that
-:func:`motiongan.landmarks.retarget` puts on any face.
+Every frame is moved by :func:`motiongan.landmarks.to_canonical`, a similarity fitted on points that
+speech barely moves (its default stable points: eyes, nose, the top of the jaw) onto a template whose
+inter-ocular distance is 1 and whose eyes are level, so scale, position and roll are gone and displacements
+are in inter-ocular units. Speech motion is the displacement of each frame from the clip's neutral face:
+the mean of its frames with the mouth most closed. :func:`drive` turns displacements back into a track
+that :func:`motiongan.landmarks.retarget` puts on any face.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..landmarks import apply_affine, interocular, similarity
+from .. import landmarks as L
+from ..landmarks import interocular, to_canonical
 
-STABLE = np.array([0, 1, 2, 14, 15, 16] + list(range(27, 48)))  # jaw top, nose, eyes
-JAW = np.arange(0, 17)
-MOUTH = np.arange(48, 68)
+STABLE = np.array(L.STABLE)  # jaw top, nose, eyes: the frame the shipped speech model was trained in
+JAW = np.array(L.JAW)
+MOUTH = np.array(L.MOUTH)
 MOUTH_AND_JAW = np.concatenate([JAW, MOUTH])
-INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 
 
 def normalise_template(shape: np.ndarray) -> np.ndarray:
     """A (68, 2) shape centred on its stable points, eyes level, inter-ocular distance 1."""
     shape = np.asarray(shape, np.float64)
-    d = shape[45] - shape[36]
+    right, left = L.OUTER_EYE_CORNERS
+    d = shape[left] - shape[right]
     c, s = d / np.linalg.norm(d)
     rot = np.array([[c, s], [-s, c]])
     out = (shape - shape[STABLE].mean(0)) @ rot.T / np.linalg.norm(d)
     return out.astype(np.float32)
-
-
-def to_canonical(track: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """(T, 68, 2) track with each frame moved onto ``template`` by a similarity fitted on STABLE points."""
-    track = np.asarray(track, np.float32)
-    return np.stack([apply_affine(p, similarity(p[STABLE], template[STABLE])) for p in track]).astype(np.float32)
 
 
 def fit_template(tracks: list[np.ndarray], iterations: int = 2) -> np.ndarray:
@@ -47,7 +42,8 @@ def fit_template(tracks: list[np.ndarray], iterations: int = 2) -> np.ndarray:
 
 def mouth_opening(shapes: np.ndarray) -> np.ndarray:
     """Mean inner-lip gap (..., ) in the units of ``shapes`` (inter-ocular units in the canonical frame)."""
-    return np.mean([np.linalg.norm(shapes[..., a, :] - shapes[..., b, :], axis=-1) for a, b in INNER_LIP_PAIRS], 0)
+    pairs = L.OPENING[L.INNER_MOUTH]
+    return np.mean([np.linalg.norm(shapes[..., a, :] - shapes[..., b, :], axis=-1) for a, b in pairs], 0)
 
 
 def neutral(canonical: np.ndarray, closed_fraction: float = 0.2) -> np.ndarray:

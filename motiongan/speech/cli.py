@@ -11,17 +11,23 @@ DEFAULT_TRACKS = "runs/speech-tracks"
 
 
 def _speak(args):
+    from ..assets import load_generator, resolve_device
+    from ..media import check_output, read_image
     from .model import SpeechModel
-    from .speak import SpeakOptions, speak
+    from .speak import SpeakOptions, check_request, speak
 
-    model = None
-    if args.checkpoint or (args.output and not args.draw):
-        from ..assets import load_generator
-
-        model = load_generator(args.checkpoint, args.device)
+    options = options_from(args, SpeakOptions)
+    generator = args.checkpoint is not None or (args.output is not None and not args.draw)
+    check_request(args.output, args.landmarks_only, generator, options)
+    for out, suffix in ((args.output, ".mp4"), (args.landmarks_only, ".npy")):
+        if out is not None:
+            check_output(out, {suffix})
+    device = resolve_device(args.device)
+    read_image(args.source)  # a missing or unreadable image is reported before the models load
     sm = SpeechModel.load(args.speech_model) if args.speech_model else None
-    res = speak(args.source, args.audio, args.output, args.landmarks_only, options_from(args, SpeakOptions),
-                model=model, speech_model=sm, progress=not args.quiet)
+    model = load_generator(args.checkpoint, device) if generator else None
+    res = speak(args.source, args.audio, args.output, args.landmarks_only, options, model=model, speech_model=sm,
+                progress=not args.quiet)
     if "out" in res:
         print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
               "with audio")
@@ -30,11 +36,14 @@ def _speak(args):
 
 
 def _train_speech(args):
+    from ..media import check_output, check_output_folder
     from .evaluate import table
     from .train import SpeechTrainOptions, train_speech
 
     cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
     options = options_from(args, SpeechTrainOptions)
+    check_output(args.output, {".safetensors"}, create_folder=True)
+    check_output_folder(args.tracks)
     model = train_speech(args.data, args.output, args.tracks, options, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
           f"{model.info['people']} people, {model.info['seconds']:.0f} s; output scale {model.scale:g}")

@@ -17,11 +17,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_tensors, save_tensors
+from ..checkpoint import (
+    META_CONFIG,
+    META_KIND,
+    SPEECH_KIND,
+    CheckpointError,
+    load_tensors,
+    prefixed,
+    save_tensors,
+    unprefixed,
+)
 from .audio import N_MELS, Speech
 from .canonical import MOUTH_AND_JAW
 
-KIND = "motiongan-speech"
 SMOOTH_SECONDS = 0.03  # temporal smoothing of predictions (Gaussian sigma)
 
 
@@ -53,7 +61,8 @@ class SpeechNet(nn.Module):
 class SpeechModel:
     """A trained :class:`SpeechNet` with its template, baselines and output scale: the network's displacement
     ``d`` is used as ``mean + scale * (d - mean)`` (``mean``: the training mean displacement; scale 1 leaves it
-    as it is, 0 gives the mean track). ``SpeechModel.load(path)``."""
+    as it is, 0 gives the mean track). ``SpeechModel.load()`` (the shipped model) or ``SpeechModel.load(path)``;
+    ``model.export(path)``."""
 
     def __init__(self, net: SpeechNet, template: np.ndarray, baselines: dict[str, np.ndarray],
                  info: dict | None = None, scale: float = 1.0):
@@ -62,37 +71,48 @@ class SpeechModel:
         self.context = net.config["context"]
 
     # ------------------------------------------------------------------------------------------ io
-    def save(self, path: str | os.PathLike) -> None:
-        tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
+    def export(self, path: str | os.PathLike) -> list[Path]:
+        """Write the model to one safetensors file, loadable by :meth:`from_checkpoint`; returns it."""
+        tensors = prefixed("net", {k: v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()})
         tensors["template"] = torch.from_numpy(self.template)
-        tensors.update({f"baseline.{k}": torch.from_numpy(np.asarray(v, np.float32))
-                        for k, v in self.baselines.items()})
-        save_tensors(path, tensors, {"kind": KIND, "config": json.dumps(self.net.config),
+        tensors.update(prefixed("baseline", {k: torch.from_numpy(np.asarray(v, np.float32))
+                                             for k, v in self.baselines.items()}))
+        save_tensors(path, tensors, {META_KIND: SPEECH_KIND, META_CONFIG: json.dumps(self.net.config),
                                      "info": json.dumps(self.info), "scale": repr(self.scale)})
+        return [Path(path)]
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "SpeechModel":
+    def from_checkpoint(cls, path: str | os.PathLike) -> "SpeechModel":
+        """A model file written by :meth:`export` (safetensors; never runs code)."""
         path = Path(path)
         tensors, meta = load_tensors(path)
-        if meta.get("kind") != KIND:
-            raise CheckpointError(f"{path}: not a MotionGAN speech model (kind {meta.get('kind')!r})")
-        net = SpeechNet(**json.loads(meta["config"]))
+        if meta.get(META_KIND) != SPEECH_KIND:
+            raise CheckpointError(f"{path}: not a MotionGAN speech model (kind {meta.get(META_KIND)!r})")
+        net = SpeechNet(**json.loads(meta[META_CONFIG]))
         try:
-            net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("net.")})
+            net.load_state_dict({k: v.float() for k, v in unprefixed("net", tensors).items()})
         except RuntimeError as e:
             raise CheckpointError(f"{path}: weights do not fit its configuration ({str(e).splitlines()[0]})") from None
-        baselines = {k[9:]: v.numpy() for k, v in tensors.items() if k.startswith("baseline.")}
+        baselines = {k: v.numpy() for k, v in unprefixed("baseline", tensors).items()}
         return cls(net, tensors["template"].numpy(), baselines, json.loads(meta.get("info", "{}")),
                    float(meta.get("scale", 1.0)))
 
     @classmethod
+    def load(cls, name_or_path: str | os.PathLike | None = None) -> "SpeechModel":
+        """The shipped model (no argument, or ``default``) or a model file (:meth:`from_checkpoint`)."""
+        if name_or_path is None or str(name_or_path) == "default":
+            return cls.shipped()
+        return cls.from_checkpoint(name_or_path)
+
+    @classmethod
     def shipped(cls) -> "SpeechModel":
+        """The model that ships in ``motiongan/assets`` (the newest ``speech-*.safetensors``)."""
         from ..assets import ASSETS as assets
 
         found = sorted(assets.glob("speech-*.safetensors"))
         if not found:
             raise CheckpointError(f"{assets}: no speech model ships here; pass --speech-model PATH")
-        return cls.load(found[-1])
+        return cls.from_checkpoint(found[-1])
 
     # ------------------------------------------------------------------------------------- predict
     @torch.no_grad()

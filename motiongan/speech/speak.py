@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..draw import draw_landmarks
+from ..errors import ConfigError
 from ..landmarks import retarget
-from ..media import MediaError, VideoWriter, atomic_write_bytes, read_image
+from ..media import atomic_write_bytes, read_image, write_video
 from ..options import option
 from .audio import MAX_SECONDS, Speech
 from .canonical import drive
@@ -33,11 +34,25 @@ class SpeakOptions:
     paste: bool = option(False, "paste the generated crop back into the source image")
     max_seconds: float = option(MAX_SECONDS, "refuse longer recordings")
 
+    def __post_init__(self):
+        for flag, value in (("--fps", self.fps), ("--max-seconds", self.max_seconds)):
+            if not value > 0:
+                raise ConfigError(f"must be positive, got {value:g}", path=flag)
+
+
+def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -> None:
+    """Refuse a request that cannot be met, before any work: no output at all, or a video without a
+    generator (``generator``: whether one is given) that is not to be drawn."""
+    if out is None and landmarks_only is None:
+        raise ConfigError("give -o OUT.mp4, --landmarks-only OUT.npy, or both")
+    if out is not None and not generator and not options.draw:
+        raise ConfigError("a video needs a generator (--checkpoint) or --draw")
+
 
 def speech_track(speech_model: SpeechModel, speech: Speech, fps: float) -> np.ndarray:
     """Canonical driving track (T, 68, 2), one landmark set per 1/fps of speech."""
     if not fps > 0:
-        raise ValueError(f"--fps must be positive, got {fps}")
+        raise ConfigError(f"must be positive, got {fps:g}", path="--fps")
     return drive(speech_model.template, speech_model.displacements(speech, fps))
 
 
@@ -46,51 +61,44 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
     """Write ``out`` (MP4 with ``audio``'s sound) and/or ``landmarks_only`` (.npy, source image pixels).
 
     ``model``: a :class:`motiongan.inference.MotionGAN`; without one, ``options.draw`` must be set (a video
-    of the landmarks drawn over the source crop) or only landmarks are written.
+    of the landmarks drawn over the source crop) or only landmarks are written. Every problem with the
+    request, the recording or the face is raised before any output is written.
     """
     from ..face import FaceLandmarker
-    from ..inference.animate import Animator, crop_face, load_source, paste_back
 
     o = options or SpeakOptions()
-    fps = o.fps
-    if out is None and landmarks_only is None:
-        raise ValueError("give -o OUT.mp4, --landmarks-only OUT.npy, or both")
-    if out is not None and model is None and not o.draw:
-        raise ValueError("a video needs a generator (--checkpoint) or --draw")
-    speech = Speech.from_file(audio, o.max_seconds)  # every audio problem is raised before any output
+    check_request(out, landmarks_only, model is not None, o)
+    speech = Speech.from_file(audio, o.max_seconds)
     speech_model = speech_model or SpeechModel.shipped()
-    track = speech_track(speech_model, speech, fps)
+    track = speech_track(speech_model, speech, o.fps)
     landmarker = landmarker or FaceLandmarker()
-    image = read_image(source) if isinstance(source, (str, os.PathLike)) else source
-    points = landmarker(image, str(source) if isinstance(source, (str, os.PathLike)) else "source")
-    n = len(track)
-    summary = {"frames": n, "fps": fps, "seconds": speech.seconds}
+    named = isinstance(source, (str, os.PathLike))
+    image = read_image(source) if named else source
+    points = landmarker(image, str(source) if named else "source")
+    summary = {"frames": len(track), "fps": o.fps, "seconds": speech.seconds}
     if landmarks_only is not None:
         buf = io.BytesIO()
         np.save(buf, retarget(points, track, neutral=speech_model.template))
         atomic_write_bytes(landmarks_only, buf.getvalue())
         summary["landmarks"] = str(landmarks_only)
-    if out is None:
-        return summary
-    from tqdm import tqdm
+    if out is not None:
+        res = _video(image, points, track, speech_model.template, out, audio, o, model, landmarker, progress)
+        summary.update(out=str(out), written=res["frames"])
+    return summary
+
+
+def _video(image, points, track, template, out, audio, o: SpeakOptions, model, landmarker, progress) -> dict:
+    """The talking face rendered by ``model`` (:meth:`Animator.render`), or its landmarks drawn over the
+    dimmed face (``o.draw`` or no model); the recording's sound muxed in."""
+    from ..inference.animate import Animator, RenderOptions, Source
 
     if model is not None and not o.draw:
-        src = load_source(image, model.size, landmarker)
-        targets = retarget(src.landmarks, track, neutral=speech_model.template)
-        frames = Animator(model, landmarker).frames(src, targets)
-        if o.paste:
-            frames = (paste_back(src.image, f, src.matrix) for f in frames)
-    else:
-        crop, lms, _ = crop_face(image, points, DRAW_SIZE)
-        targets = retarget(lms, track, neutral=speech_model.template)
-        dim = (crop * 0.5).astype(np.uint8)
-        frames = (draw_landmarks(dim, t, radius=2) for t in targets)
-    written = 0
-    with VideoWriter(out, fps, audio_from=audio) as vw:
-        if vw.audio_from is None:  # load_audio found one; checked again before any frame is written
-            raise MediaError(f"{audio}: ffmpeg found no audio stream to copy")
-        for frame in tqdm(frames, total=n, unit="frame", desc="speak", disable=not progress):
-            vw.write(frame)
-            written += 1
-    summary.update(out=str(out), written=written)
-    return summary
+        src = Source.from_points(image, points, model.size)
+        how = RenderOptions(fps=o.fps, paste=o.paste, audio=audio, require_audio=True)
+        targets = retarget(src.landmarks, track, neutral=template)
+        return Animator(model, landmarker).render(src, targets, out, how, progress, "speak")
+    src = Source.from_points(image, points, DRAW_SIZE)
+    dim = (src.crop * 0.5).astype(np.uint8)
+    targets = retarget(src.landmarks, track, neutral=template)
+    frames = (draw_landmarks(dim, t, radius=2) for t in targets)
+    return write_video(frames, out, o.fps, audio, True, len(targets), progress, "speak")

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import ConfigError, MotionGANError
+from ..landmarks import to_canonical
 from ..options import option
 from .audio import Speech
-from .canonical import MOUTH_AND_JAW, fit_template, neutral, to_canonical
-from .data import TRAIN, VALID_GROUPS, VALIDATION, Clip, find_clips, load_clips
+from .canonical import MOUTH_AND_JAW, fit_template, neutral
+from .data import TRAIN, VALID_GROUPS, VALIDATION, Clip, ClipRef, find_clips, load_clips
 from .evaluate import evaluate_clips, fit_scale
 from .model import SpeechModel, SpeechNet, standardised
 
@@ -88,6 +90,17 @@ class SpeechTrainOptions:
                              negative="keep the output scale at 1")
     workers: int = option(2, "processes that read and track the clips")
 
+    def __post_init__(self):
+        for name in ("epochs", "batch", "workers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"must be at least 1, got {getattr(self, name)}", path="--" + name)
+        if not self.lr > 0:
+            raise ConfigError(f"must be positive, got {self.lr:g}", path="--lr")
+        for name in ("warp", "stretch", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"must not be negative, got {getattr(self, name):g}",
+                                  path="--" + name.replace("_", "-"))
+
 
 def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | os.PathLike,
                  options: SpeechTrainOptions | None = None, progress: bool = True, command: str = "") -> SpeechModel:
@@ -101,16 +114,26 @@ def train_speech(data: str | os.PathLike, out: str | os.PathLike, tracks: str | 
         torch.set_num_threads(threads)
 
 
+def training_refs(data: str | os.PathLike) -> list[ClipRef]:
+    """The training and validation clips of ``data``; refuses a folder without training clips."""
+    if not Path(data).is_dir():
+        raise MotionGANError("no such folder", path=data)
+    refs = [r for r in find_clips(data) if r.split in (TRAIN, *VALID_GROUPS)]
+    if not any(r.split == TRAIN for r in refs):
+        raise MotionGANError("no training clips with audio (a folder laid out like ../shared/data: grid_s1/s1, "
+                             "voxceleb/PERSON, hdtf, mead, talking)", path=data)
+    return refs
+
+
 def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> SpeechModel:
     seed, batch, warp, loss_name = o.seed, o.batch, o.warp, o.loss
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    refs = [r for r in find_clips(data) if r.split in (TRAIN, *VALID_GROUPS)]
-    loaded = load_clips(refs, tracks, o.workers, progress)
+    loaded = load_clips(training_refs(data), tracks, o.workers, progress)
     clips = [c for c in loaded if c.ref.split == TRAIN]
     valid = [c for c in loaded if c.ref.split in VALID_GROUPS]
     if not clips:
-        raise ValueError(f"{data}: no training clips with audio and a face were found")
+        raise MotionGANError("no training clip has a face that could be tracked", path=data)
     template = fit_template([c.track for c in clips])
     net = SpeechNet()
     x, y, e, person = examples(clips, template, net.config["context"])
@@ -153,5 +176,5 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
     info["validation"] = evaluate_clips(model, valid, VALID_GROUPS)
     info["seconds"] = round(time.time() - t0, 1)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    model.export(out)
     return model

@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ..checkpoint import CheckpointError, load_sharded, load_tensors, save_generator, save_tensors
+from ..checkpoint import Checkpoint, CheckpointError, latest_checkpoint, newest_intact_checkpoint, save_checkpoint
 from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
@@ -40,26 +40,6 @@ class StepBatches(Sampler):
 
     def __len__(self):
         return self.stop - self.start
-
-
-def latest_checkpoint(run: Path) -> Path | None:
-    ckpts = sorted(run.glob("checkpoint-*.safetensors"))
-    return ckpts[-1] if ckpts else None
-
-
-def _intact_checkpoint(run: Path) -> tuple[Path, dict, dict]:
-    """The newest checkpoint of a run that loads; a damaged newer one is reported and passed over."""
-    ckpts = sorted(run.glob("checkpoint-*.safetensors"), reverse=True)
-    if not ckpts:
-        raise CheckpointError(f"{run}: nothing to resume (no checkpoint-*.safetensors)")
-    for i, ckpt in enumerate(ckpts):
-        try:
-            tensors, meta = load_tensors(ckpt)
-            return ckpt, tensors, meta
-        except CheckpointError as e:
-            if i == len(ckpts) - 1:
-                raise
-            print(f"{e}; resuming from {ckpts[i + 1].name} instead", file=sys.stderr)
 
 
 def _setup_distributed(device: str):
@@ -199,22 +179,23 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
     every check comes before the networks are built."""
     init, ckpt = None, None
     if resume:
-        ckpt, tensors, meta = _intact_checkpoint(out)
-        if not Config.from_json(meta["config"]).trains_like(cfg):
-            raise CheckpointError(f"{ckpt}: trained with another configuration; resume with the run's config.json")
-        if stop <= int(meta["step"]):
-            raise ConfigError(f"{ckpt}: the run is already at step {meta['step']}; pass --steps above it")
+        ckpt = newest_intact_checkpoint(out)
+        if not ckpt.config.trains_like(cfg):
+            raise CheckpointError(f"{ckpt.path}: trained with another configuration; resume with the run's "
+                                  "config.json")
+        if stop <= ckpt.step:
+            raise ConfigError(f"{ckpt.path}: the run is already at step {ckpt.step}; pass --steps above it")
     elif latest_checkpoint(out) is not None:
         raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
     elif init_generator is not None:
-        init = load_generator_tensors(init_generator, cfg)
+        init = _init_weights(init_generator, cfg)
     trainer = Trainer(cfg, device, distributed=world > 1)
-    if resume:
-        trainer.load_state_dict(tensors)
-        trainer.iteration = int(meta["step"])
+    if ckpt is not None:
+        trainer.load_state_dict(ckpt.tensors)
+        trainer.iteration = ckpt.step
     elif init is not None:
         trainer.init_generator(init)
-    return trainer, ckpt
+    return trainer, ckpt.path if ckpt is not None else None
 
 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
@@ -291,28 +272,19 @@ def _everyone(flag: bool, device, world: int) -> bool:
     return bool(t.item())
 
 
-def load_generator_tensors(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
-    """G's weights from an export (one file or shards), checked against ``cfg``'s generator."""
-    tensors, meta = load_sharded(path)
-    if meta.get("kind") == "training":
-        tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
-    if "config" not in meta:
-        raise CheckpointError(f"{path}: not a MotionGAN generator (no configuration in its metadata)")
-    theirs = Config.from_json(meta["config"]).generator_kwargs()
-    if theirs != cfg.generator_kwargs():
-        raise CheckpointError(f"{path}: its generator {theirs} differs from the configuration's "
-                              f"{cfg.generator_kwargs()}")
-    return tensors
+def _init_weights(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
+    """G's weights from an export or a training checkpoint (one file or shards), checked against ``cfg``'s
+    generator."""
+    theirs = Checkpoint.read(path)
+    if theirs.config.generator_kwargs() != cfg.generator_kwargs():
+        raise CheckpointError(f"{path}: its generator {theirs.config.generator_kwargs()} differs from the "
+                              f"configuration's {cfg.generator_kwargs()}")
+    return theirs.generator_tensors
 
 
 def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
-    if rank != 0:
-        return
-    meta = {"kind": "training", "config": cfg.to_json(), "step": str(trainer.iteration)}
-    save_tensors(out / f"checkpoint-{trainer.iteration:08d}.safetensors", trainer.state_dict(), meta)
-    save_generator(out / "generator.safetensors", trainer.G_export, cfg.to_json(), trainer.iteration)
-    for old in sorted(out.glob("checkpoint-*.safetensors"))[:-2]:  # keep the last two
-        old.unlink()
+    if rank == 0:
+        save_checkpoint(out, trainer.state_dict(), trainer.G_export, cfg.to_json(), trainer.iteration)
 
 
 def _write_samples(batch: dict, fake: torch.Tensor, folder: Path, step: int, writer) -> None:

@@ -3,8 +3,8 @@ iteration computes is the objective's (``objectives.py``), chosen by the configu
 
 With ``ema_kimg`` > 0 an exponential moving average of G's weights (StyleGAN's G_ema) is kept for the
 export. Statistics stay on the device as tensors; the loop reads them only when it logs (no host sync
-per step). Checkpoint tensor names: ``<net>.<param>``, ``opt.<net>.<id>.<state>``, ``G_ema.<param>``,
-``rng.torch``, ``rng.cuda``.
+per step). What a checkpoint holds and how its tensors are named is :mod:`motiongan.checkpoint`'s
+(:func:`~motiongan.checkpoint.training_tensors`).
 
 With ``compile`` the objective's networks are compiled in place (``nn.Module.compile``: their calls go
 through ``torch.compile``), so parameter names and checkpoints are those of eager training. Inductor's default
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..checkpoint import load_optimizer, optimizer_tensors
+from ..checkpoint import restore_training, training_tensors
 from ..config import Config
 from ..convention import LandmarkEncoder
 from ..face.verification import Verification
@@ -102,23 +102,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Networks, optimiser moments, G_ema and the random state, as flat tensors for safetensors."""
-        out = {}
-        for n, m in self.nets.items():
-            out.update({f"{n}.{k}": v for k, v in m.state_dict().items()})
-            out.update(optimizer_tensors(f"opt.{n}", self.opts[n]))
-        if self.G_ema is not None:
-            out.update({f"G_ema.{k}": v for k, v in self.G_ema.state_dict().items()})
-        out["rng.torch"] = torch.get_rng_state()
-        if self.cuda:
-            out["rng.cuda"] = torch.cuda.get_rng_state(self.device)
-        return out
+        return training_tensors(self.nets, self.opts, self.G_ema, self.device if self.cuda else None)
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        for n, m in self.nets.items():
-            m.load_state_dict({k[len(n) + 1:]: v for k, v in tensors.items() if k.startswith(n + ".")})
-            load_optimizer(f"opt.{n}", self.opts[n], tensors)
-        if self.G_ema is not None:
-            self.G_ema.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("G_ema.")})
-        torch.set_rng_state(tensors["rng.torch"].cpu())
-        if self.cuda and "rng.cuda" in tensors:
-            torch.cuda.set_rng_state(tensors["rng.cuda"].cpu(), self.device)
+        restore_training(tensors, self.nets, self.opts, self.G_ema, self.device if self.cuda else None)
