@@ -196,11 +196,21 @@ def _checked(points: torch.Tensor, what: str) -> torch.Tensor:
     return points.clamp(-MARGIN, MARGIN)
 
 
+def default_coarse(side: int) -> int | None:
+    """The coarse grid that keeps the warp within a tenth of a pixel of the exact one inside the face
+    (99th percentile, measured on real frame pairs by ``benchmarks/motion.py``): 64 at 128 px, growing with
+    the square root of the resolution (128 at 512 px); none below 128 px."""
+    return None if side < 128 else int(64 * (side / 128) ** 0.5)
+
+
 def warp(image: torch.Tensor, source_points: torch.Tensor, target_points: torch.Tensor, size: int,
-         regularisation: float = 0.0, border: int = 5, coarse: int | None = None) -> torch.Tensor:
+         regularisation: float = 0.0, border: int = 5, coarse: int | None | str = "auto") -> torch.Tensor:
     """Move ``image``'s pixels (B, C, H, W) so that its landmarks ``source_points`` land on
     ``target_points`` (both (B, 68, 2) pixel coordinates of a ``size`` crop; ``image`` may be that crop at
-    any resolution). Bilinear sampling, border pixels repeated."""
+    any resolution). Bilinear sampling, border pixels repeated. ``coarse``: see :meth:`TPS.grid`; "auto":
+    :func:`default_coarse` of the image's size; None: the exact grid."""
     tps = TPS(normalise(target_points.float(), size), normalise(source_points.float(), size), regularisation, border)
+    if coarse == "auto":
+        coarse = default_coarse(max(image.shape[-2:]))
     grid = tps.grid(*image.shape[-2:], coarse=coarse).to(image.dtype)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)

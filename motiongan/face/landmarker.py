@@ -62,7 +62,7 @@ class FaceLandmarker:
         """Landmarks of the largest face in an image; warns when there are several."""
         boxes = self.detect(rgb)
         if not boxes:
-            raise NoFaceError(f"{name}: no face was found")
+            raise NoFaceError("no face was found", path=name)
         if len(boxes) > 1:
             warnings.warn(f"{name}: {len(boxes)} faces found, using the largest", stacklevel=2)
         return self.fit(rgb, boxes[0])
@@ -92,7 +92,7 @@ class FaceLandmarker:
             out.append(pts)
             prev = pts
         if all(p is None for p in out):
-            raise NoFaceError(f"{name}: no face was found in any of its {len(out)} frames")
+            raise NoFaceError(f"no face was found in any of its {len(out)} frames", path=name)
         return out
 
 
