@@ -4,6 +4,8 @@ paths and the device choice. No module needs the command line to find them.
 Generators by name (``--checkpoint NAME``; anything else is a checkpoint file or folder):
 - ``warp``: the landmark warp with no network (``motiongan.motion``);
 - ``paper``: the paper-configuration generator of relay round 1 (``assets/paper/``, for the paper's rows);
+- ``warp_cpu``: the newest CPU round of the warp generator (``assets/warp_cpu/``; not yet gated: the next
+  round starts from it with ``--init-generator motiongan/assets/warp_cpu``);
 - ``default`` (or no ``--checkpoint``): the best model by the gate on the fixed test people (:data:`DEFAULT`).
 """
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 from .errors import ConfigError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
-NAMED = {"warp": None, "paper": ASSETS / "paper"}  # None: no weights (the landmark warp)
+# None: no weights (the landmark warp)
+NAMED = {"warp": None, "paper": ASSETS / "paper", "warp_cpu": ASSETS / "warp_cpu"}
 DEFAULT = "warp"  # the gate's winner (docs/MODEL_CARD.md): the warp beats every trained model so far
 
 
