@@ -4,7 +4,7 @@ paths and the device choice. No module needs the command line to find them.
 Generators by name (``--checkpoint NAME``; anything else is a checkpoint file or folder):
 - ``warp``: the landmark warp with no network (``motiongan.motion``);
 - ``paper``: the paper-configuration generator of relay round 1 (``assets/paper/``, for the paper's rows);
-- ``warp_cpu``: the newest CPU round of the warp generator (``assets/warp_cpu/``; not yet gated: the next
+- ``warp_cpu``: the newest CPU round of the warp generator (``assets/warp_cpu/``; below the gate so far: the next
   round starts from it with ``--init-generator motiongan/assets/warp_cpu``);
 - ``default`` (or no ``--checkpoint``): the best model by the gate on the fixed test people (:data:`DEFAULT`).
 """
