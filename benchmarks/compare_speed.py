@@ -1,6 +1,7 @@
 """Seconds and frames/s of ``motiongan compare`` (the relay's gate) on a prepared cache, cold and warm; JSON.
 
     python benchmarks/compare_speed.py --data /work/cache/all [--new warp|PATH] [--old warp|PATH] [--max-frames 40]
+                                       [--keep FOLDER [--runs warm]]
 
 *cold*: an empty score cache, so every row is generated and scored: real video, copy source, landmark
 warp, NEW and OLD (OLD = warp: one row less). *warm*: the same cache again, as in the next relay round:
@@ -24,14 +25,17 @@ import torch
 from motiongan.evaluation.compare import CompareOptions, compare
 from motiongan.inference.model import WARP, MotionGAN
 
+RUNS = ("cold", "warm")
+
 
 def nudged(path: str, folder: Path, run: str) -> str:
-    """A copy of the generator at ``path`` with one weight moved by 1e-6: new content, same speed."""
+    """A copy of the generator at ``path`` with one weight moved (by 1e-6 cold, 2e-6 warm): new content
+    for each run, same speed."""
     if path == WARP:
         return path
     model = MotionGAN.load(path)
     with torch.no_grad():
-        next(p for p in model.G.parameters()).view(-1)[0] += 1e-6
+        next(p for p in model.G.parameters()).view(-1)[0] += 1e-6 * (1 + RUNS.index(run))
     out = folder / f"new-{run}.safetensors"
     model.export(out)
     return str(out)
@@ -59,12 +63,19 @@ def main():
     ap.add_argument("--max-frames", type=int, default=40)
     ap.add_argument("--test-list", default="v1")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--keep", default=None, help="a folder to keep the outputs and the score cache in (default: "
+                                                 "a temporary one)")
+    ap.add_argument("--runs", nargs="+", default=list(RUNS), choices=RUNS,
+                    help="'warm' alone: again on the score cache that an earlier cold run left in --keep")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder, cache = Path(tmp), Path(tmp) / "scores"
+        folder = Path(args.keep or tmp)
+        cache = folder / "scores"
+        if cache.exists() == ("cold" in args.runs):
+            sys.exit(f"{cache}: a cold run needs no score cache there, a warm run alone one from a cold run")
         out = {"new": args.new, "old": args.old, "max_frames": args.max_frames, "device": args.device,
                "threads": torch.get_num_threads(), "cpus": os.cpu_count()}
-        for run in ("cold", "warm"):
+        for run in args.runs:
             out[run] = timed(nudged(args.new, folder, run), args.old, args, cache, folder, run)
             print(run, out[run], file=sys.stderr, flush=True)
     print(json.dumps(out, indent=1))

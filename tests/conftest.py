@@ -40,3 +40,9 @@ def one_clip(tmp_path_factory, data_dir) -> Path:
     out = tmp_path_factory.mktemp("one_clip")
     prepare(src, "videos", out, Settings(size=64), workers=1, progress=False)
     return out
+
+
+@pytest.fixture(autouse=True)
+def _score_cache(tmp_path_factory, monkeypatch):
+    """Evaluation scores cached by tests go to a temporary folder, not ~/.cache/motiongan."""
+    monkeypatch.setenv("MOTIONGAN_CACHE", str(tmp_path_factory.getbasetemp() / "motiongan_cache"))

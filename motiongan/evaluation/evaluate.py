@@ -8,6 +8,9 @@ its weights; ``--checkpoint warp`` is this row).
 The columns are the registered metrics of :mod:`motiongan.evaluation.registry`, pooled from the per-frame
 series of :mod:`motiongan.evaluation.scoring` (how each is measured is written there). Scores of a row and
 clip that were computed before are read from the score cache (:mod:`motiongan.evaluation.score_cache`).
+The dlib half of the scoring (most of the CPU time) runs in ``--workers`` processes while this one
+generates the next clip and runs V; a script that calls :func:`evaluate` needs the usual
+``if __name__ == "__main__":`` guard for them to start (without it, everything runs in this process).
 """
 from __future__ import annotations
 

@@ -18,6 +18,11 @@ copy of V with its batch norms folded into the convolutions (:func:`fused`).
 from __future__ import annotations
 
 import copy
+import os
+import threading
+import time
+import warnings
+from concurrent.futures.process import BrokenProcessPool
 
 import cv2
 import numpy as np
@@ -108,6 +113,13 @@ def _start_worker():
     global _WORKER
     torch.set_num_threads(1)
     _WORKER = DlibScores()
+    parent = os.getppid()
+
+    def orphaned():  # a parent killed outright (SIGKILL) cannot end its workers: they end themselves
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+    threading.Thread(target=orphaned, daemon=True).start()
 
 
 def _in_worker(frames, lms, ref_desc):
@@ -190,18 +202,36 @@ class Scorer(DlibScores):
         def finish() -> dict:
             out = {}
             for n in names:
-                parts = [f.result() for f in dlib[n]]
+                parts = [self._result(job) for job in dlib[n]]
                 detected = np.concatenate([d for d, _ in parts])
                 out[n] = _series((detected, [s for _, ss in parts for s in ss]), cosine[n], lms, pixels[n])
             return out
         return finish
 
     def _dlib(self, frames, lms, ref_desc) -> list:
-        if self.pool is None:
-            return [_Done(self(frames, lms, ref_desc))]
-        step = -(-len(frames) // self.workers)
-        return [self.pool.submit(_in_worker, frames[i:i + step], lms[i:i + step], ref_desc)
-                for i in range(0, len(frames), step)]
+        """The dlib half of a row's frames, in chunks of (future, arguments)."""
+        step = len(frames) if self.pool is None else -(-len(frames) // self.workers)
+        jobs = [(frames[i:i + step], lms[i:i + step], ref_desc) for i in range(0, len(frames), step)]
+        try:
+            return [(_Done(self(*a)) if self.pool is None else self.pool.submit(_in_worker, *a), a) for a in jobs]
+        except BrokenProcessPool:
+            return [(self._broken(), a) for a in jobs]
+
+    def _result(self, job):
+        future, args = job
+        try:
+            return future.result() if future is not None else self(*args)
+        except BrokenProcessPool:  # e.g. a script without ``if __name__ == "__main__":`` cannot spawn
+            self._broken()
+            return self(*args)
+
+    def _broken(self):
+        if self.pool is not None:
+            warnings.warn("the dlib worker processes failed (a script that calls evaluate needs an "
+                          "'if __name__ == \"__main__\":' guard to start them); scoring in this process",
+                          stacklevel=3)
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
 
 
 def _series(dlib, cosine, lms, pixels: dict) -> dict:
