@@ -1,0 +1,46 @@
+"""PSNR of a warp generator against the landmark warp, without the dlib scoring (seconds, not minutes): the
+model card's CPU-rounds table.
+
+    python scripts/warp_rounds_psnr.py GENERATOR --data cache/all
+
+Every clip of the test split (EvalClips, first 40 frames, frame 0 as the source): PSNR over frames 1-39, and
+in the mouth box (points 48-67 grown by a quarter) on frames whose inner-lip gap exceeds the source's by more
+than 0.05 inter-ocular distance; then the per-clip PSNR differences.
+"""
+import argparse
+
+import numpy as np
+
+from motiongan.convention import to_image
+from motiongan.data import Cache, EvalClips
+from motiongan.evaluation.metrics import psnr
+from motiongan.inference import MotionGAN
+from motiongan.landmarks import INNER_MOUTH, opening
+
+ap = argparse.ArgumentParser()
+ap.add_argument("generator")
+ap.add_argument("--data", required=True)
+args = ap.parse_args()
+clips = EvalClips(Cache(args.data), "test", max_frames=40)
+models = {"warp": MotionGAN.landmark_warp(), "G": MotionGAN.from_checkpoint(args.generator)}
+res = {k: {"all": [], "open": [], "clip": []} for k in models}
+for i in range(len(clips)):
+    c = clips[i]
+    f, lms = c["frames"], c["landmarks"]
+    real = [to_image(x) for x in f]
+    wider = (opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)).numpy()
+    for k, m in models.items():
+        gen = [to_image(x) for x in m.generate(f[0], lms[0].numpy(), lms.numpy())]
+        ps = [psnr(g, r) for g, r in zip(gen[1:], real[1:])]
+        res[k]["all"] += ps
+        res[k]["clip"].append(np.mean(ps))
+        for t in np.nonzero(wider[1:] > 0.05)[0] + 1:
+            lo, hi = lms[t, 48:68].numpy().min(0), lms[t, 48:68].numpy().max(0)
+            pad = (hi - lo) / 4
+            x0, y0 = np.clip(lo - pad, 0, 127).astype(int)
+            x1, y1 = np.clip(hi + pad + 1, 0, 128).astype(int)
+            res[k]["open"].append(psnr(gen[t][y0:y1, x0:x1], real[t][y0:y1, x0:x1]))
+for k, r in res.items():
+    print(k, f"PSNR {np.mean(r['all']):.3f}  open-mouth box PSNR {np.mean(r['open']):.3f} ({len(r['open'])} frames)")
+d = np.array(res["G"]["clip"]) - np.array(res["warp"]["clip"])
+print(f"{len(d)} clips; per-clip PSNR difference G - warp:", np.round(d, 3))
