@@ -64,6 +64,7 @@ class Config:
     test_fraction: float = 0.3  # random split only
     test_persons: int | None = None  # random split only
     person_power: float = 0.0  # P(person) ~ windows ** power: 0 balances people, 1 follows frame counts
+    closed_source: float = 0.0  # P(the source is among the clip's least-open-mouth quarter of frames)
     workers: int = 2
     amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
     channels_last: bool = True  # on CUDA

@@ -113,3 +113,21 @@ def test_pack_keeps_training_people_within_the_frame_cap(mixed_cache, tmp_path):
     assert m["frames"] == sum(frames.values())
     full = pack(mixed_cache.root, tmp_path / "q", PackOptions(quality=95, max_frames_per_person=30), progress=False)
     assert full["frames"] == m["frames"] and size(tmp_path / "p") < size(tmp_path / "q")
+
+
+def test_closed_source_draws_sources_from_the_least_open_mouth_quarter(mixed_cache):
+    from motiongan.landmarks import INNER_MOUTH, opening
+    always = TrainingClips(mixed_cache, "all", T=4, test_list=None, closed_source=1.0)
+    never = TrainingClips(mixed_cache, "all", T=4, test_list=None)
+    for i in range(200):
+        k, src, start, _ = always.plan(i)
+        mouth = opening(np.asarray(mixed_cache.clip(always.clip_ids[k]).landmarks, np.float64), INNER_MOUTH)
+        candidates = never._sources(k, start, closed=False)
+        assert src in candidates and mouth[src] <= np.quantile(mouth[candidates], 0.25)
+    # without it the sources spread over every eligible frame, the open-mouthed ones included
+    ranks = []
+    for i in range(400):
+        k, src, start, _ = never.plan(i)
+        mouth = opening(np.asarray(mixed_cache.clip(never.clip_ids[k]).landmarks, np.float64), INNER_MOUTH)
+        ranks.append(np.mean(mouth[never._sources(k, start, closed=False)] < mouth[src]))
+    assert 0.4 < np.mean(ranks) < 0.6

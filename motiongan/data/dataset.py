@@ -2,7 +2,10 @@
 
 Training samples are ``(s, l, f_1..T, l_1..T)``: T consecutive target frames of one clip and a source
 frame of the same clip that is at least ``min_gap`` frames from the first target and outside the targets;
-mirrored with probability 1/2 (landmark indices permuted). Sampling is balanced by person: a person is
+mirrored with probability 1/2 (landmark indices permuted). With probability ``closed_source`` the source is
+drawn from the quarter of those frames whose mouth is least open, as a user's photo usually is: a warp G
+paints only where the target opens wider than the source, so such pairs are the ones it learns from.
+Sampling is balanced by person: a person is
 drawn with probability proportional to ``n_p ** person_power`` (``n_p``: the person's usable windows;
 0 = every person equally often, 1 = every window equally often), then one of their clips in proportion
 to its windows, then a window. Sample ``i`` is a pure function of ``(seed, i)``, so a resumed run reads
@@ -21,7 +24,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..convention import to_tensor
-from ..landmarks import mirror_points
+from ..landmarks import INNER_MOUTH, mirror_points, opening
 from .cache import Cache, CacheError
 from .split import split_persons
 
@@ -55,13 +58,16 @@ class TrainingClips(Dataset):
 
     def __init__(self, cache: Cache, split: str = "train", T: int = 4, min_gap: int = 2, mirror: bool = True,
                  size: int | None = None, seed: int = 0, test_fraction: float = 0.3,
-                 test_persons: int | None = None, test_list: str | None = None, person_power: float = 0.0):
+                 test_persons: int | None = None, test_list: str | None = None, person_power: float = 0.0,
+                 closed_source: float = 0.0):
         self.cache, self.T, self.min_gap, self.mirror = cache, T, min_gap, mirror
+        self.closed_source = closed_source
         self.size, self.seed = size or cache.size, seed
         idx = clip_indices(cache, split, seed, test_fraction, test_persons, test_list)
         self.windows: list[np.ndarray] = []  # per usable clip: valid start frames
         self.clip_ids: list[int] = []
         self.lengths: list[int] = []
+        self.mouth: list[np.ndarray] = []  # per usable clip: each frame's inner-mouth opening
         for i in idx:
             fi = np.asarray(self._frame_index(i))
             n = len(fi)
@@ -73,6 +79,8 @@ class TrainingClips(Dataset):
                 self.windows.append(starts)
                 self.clip_ids.append(i)
                 self.lengths.append(n)
+                self.mouth.append(opening(np.asarray(cache.clip(i).landmarks, np.float64), INNER_MOUTH)
+                                  if closed_source > 0 else np.zeros(n))
         if not self.clip_ids:
             raise CacheError(f"{cache.root}: no clip of the {split!r} split has {T} consecutive frames "
                              f"plus a source frame {min_gap} frames away")
@@ -88,10 +96,13 @@ class TrainingClips(Dataset):
     def _frame_index(self, i):
         return self.cache.clip(i).frame_index
 
-    def _sources(self, n: int, start: int) -> np.ndarray:
-        j = np.arange(n)
-        ok = (np.abs(j - start) >= self.min_gap) & ((j < start) | (j >= start + self.T))
-        return j[ok]
+    def _sources(self, k: int, start: int, closed: bool) -> np.ndarray:
+        j = np.arange(self.lengths[k])
+        j = j[(np.abs(j - start) >= self.min_gap) & ((j < start) | (j >= start + self.T))]
+        if closed:
+            mouth = self.mouth[k][j]
+            j = j[mouth <= np.quantile(mouth, 0.25)]
+        return j
 
     def __len__(self) -> int:
         return self.nominal
@@ -102,7 +113,8 @@ class TrainingClips(Dataset):
         p = int(rng.choice(len(self.persons), p=self.person_p))
         k = self.person_clips[p][int(rng.choice(len(self.person_clips[p]), p=self.clip_p[p]))]
         start = int(rng.choice(self.windows[k]))
-        src = int(rng.choice(self._sources(self.lengths[k], start)))
+        closed = self.closed_source > 0 and rng.random() < self.closed_source
+        src = int(rng.choice(self._sources(k, start, closed)))
         return k, src, start, bool(self.mirror and rng.random() < 0.5)
 
     def __getitem__(self, index: int) -> dict:

@@ -203,7 +203,8 @@ def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
     cfg = trainer.cfg
     dataset = TrainingClips(cache, "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror,
                             size=cfg.image_size, seed=cfg.seed, test_fraction=cfg.test_fraction,
-                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power)
+                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power,
+                            closed_source=cfg.closed_source)
     if trainer.cuda and cfg.device_data:
         resident = ResidentClips(dataset, trainer.device)
         return (resident.batch(idx) for idx in sampler)
