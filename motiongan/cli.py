@@ -111,18 +111,10 @@ def _export(args):
 
 
 def _animate(args):
-    from .inference.animate import AnimateOptions, load_driving
-    from .media import check_output, read_image, video_info
+    from .inference.animate import AnimateOptions, check_inputs
 
-    _exists(args.source, args.driving)
-    check_output(args.output, {".mp4"})
     options = options_from(args, AnimateOptions)
-    read_image(args.source)  # the inputs are read once before the model loads, so all errors come first
-    driving = Path(args.driving)
-    if driving.is_dir() or driving.suffix.lower() == ".npy":
-        load_driving(driving)
-    else:
-        video_info(driving)
+    check_inputs(args.source, args.driving, args.output)  # every input error before the model loads
     res = _animator(args, args.compile).animate(args.source, args.driving, args.output, options, progress=True)
     print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
 

@@ -27,6 +27,7 @@ from ..media import (
     IMAGE_SUFFIXES,
     TRACK_SUFFIX,
     MediaError,
+    check_output,
     iter_video,
     read_image,
     video_info,
@@ -120,6 +121,21 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
     track = (landmarker or FaceLandmarker()).track(frames, name=name)
     return Driving(smooth(fill_gaps(track), smooth_sigma), fps or info["fps"], path,
                    (info["width"], info["height"]))
+
+
+def check_inputs(source, driving, output) -> None:
+    """Every input error of ``animate`` before any model loads: the source image readable, the driver a
+    readable video, track or folder, the output a writable ``.mp4``."""
+    for p in (source, driving):
+        if not Path(p).exists():
+            raise MediaError("no such file or folder", path=p)
+    check_output(output, {".mp4"})
+    read_image(source)
+    driving = Path(driving)
+    if driving.is_dir() or driving.suffix.lower() == TRACK_SUFFIX:
+        load_driving(driving)
+    else:
+        video_info(driving)
 
 
 def _read_track(path: Path, name: str) -> np.ndarray:
