@@ -54,15 +54,39 @@ def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = C
     return face, apply_affine(points, m), m
 
 
+class PasteBack:
+    """Crops of ``size`` x ``size`` (image -> crop ``matrix``) blended back into ``image`` over a feathered
+    border (``feather``: its width as a fraction of the crop). The mask and the image region the crop
+    covers are computed once, so each frame costs one warp of the crop into that region and one blend."""
+
+    def __init__(self, image: np.ndarray, matrix: np.ndarray, size: int, feather: float = 0.08):
+        self.image, self.size = image, size
+        h, w = image.shape[:2]
+        inv = invert_affine(matrix)
+        corners = apply_affine(np.array([[-0.5, -0.5], [size - 0.5, -0.5], [-0.5, size - 0.5],
+                                         [size - 0.5, size - 0.5]], np.float32), inv)
+        x0, y0 = (max(0, int(np.floor(v))) for v in corners.min(0))
+        x1, y1 = min(w, int(np.ceil(corners[:, 0].max())) + 1), min(h, int(np.ceil(corners[:, 1].max())) + 1)
+        self.region = (slice(y0, max(y0, y1)), slice(x0, max(x0, x1)))
+        self.inv = inv - np.array([[0, 0, x0], [0, 0, y0]], np.float32)  # crop -> region
+        self.shape = (max(0, x1 - x0), max(0, y1 - y0))
+        mask = np.zeros((size, size), np.float32)
+        b = max(1, int(size * feather))
+        mask[b:-b, b:-b] = 1.0
+        mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
+        self.alpha = cv2.warpAffine(mask, self.inv, self.shape, flags=cv2.INTER_LINEAR)[..., None]
+        self.under = image[self.region].astype(np.float32) * (1 - self.alpha)
+
+    def __call__(self, face: np.ndarray) -> np.ndarray:
+        if face.shape[:2] != (self.size, self.size):
+            raise ValueError(f"expected a {self.size} x {self.size} crop, got {face.shape[:2]}")
+        out = self.image.copy()
+        if self.shape[0] and self.shape[1]:
+            warped = cv2.warpAffine(face, self.inv, self.shape, flags=cv2.INTER_LINEAR)
+            out[self.region] = (self.under + warped * self.alpha).round().astype(np.uint8)
+        return out
+
+
 def paste_back(image: np.ndarray, face: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
-    """The generated crop warped back into the full image, blended over a feathered border."""
-    h, w = image.shape[:2]
-    size = face.shape[0]
-    inv = invert_affine(matrix)
-    mask = np.zeros((size, size), np.float32)
-    b = max(1, int(size * feather))
-    mask[b:-b, b:-b] = 1.0
-    mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
-    warped = cv2.warpAffine(face, inv, (w, h), flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    return (image * (1 - alpha) + warped * alpha).round().astype(np.uint8)
+    """One generated crop warped back into the full image, blended over a feathered border (:class:`PasteBack`)."""
+    return PasteBack(image, matrix, face.shape[0], feather)(face)

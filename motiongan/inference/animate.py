@@ -9,9 +9,9 @@ data is prepared (the paper's setting, for a driver who is the source person).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -19,10 +19,12 @@ import torch
 from tqdm import tqdm
 
 from ..convention import to_image, to_tensor
-from ..crop import box_to_affine, crop_box, crop_face, paste_back
+from ..crop import PasteBack, box_to_affine, crop_box, crop_face
 from ..draw import draw_landmarks
+from ..errors import ConfigError
 from ..face.landmarker import FaceLandmarker, fill_gaps
-from ..landmarks import LandmarkFileError, apply_affine, read_pts, retarget, smooth
+from ..filtering import filter_track
+from ..landmarks import LandmarkFileError, apply_affine, invert_affine, read_pts, retarget, smooth
 from ..media import (
     IMAGE_SUFFIXES,
     TRACK_SUFFIX,
@@ -35,6 +37,7 @@ from ..media import (
     write_video,
 )
 from ..options import option
+from .driver import Capture, Driven, follow_driver, is_live, until_interrupted
 from .model import MotionGAN
 
 
@@ -49,24 +52,86 @@ class AnimateOptions:
     overlay: bool = option(False, "draw the target landmarks on the result")
     paste: bool = option(False, "paste the generated crop back into the source image")
     fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)")
+    size: str | None = option(None, "output face size in pixels (e.g. 256, 512) or native (the face's own "
+                              "resolution in the photo): the motion warps the source at that size, a "
+                              "network's paint is upsampled (default: the model's size)", metavar="N|native")
+    filter: bool = option(True, "One Euro filter on a video driver's landmarks (causal: steady, little lag)",
+                          negative="use a video driver's landmarks as detected, frame by frame")
+    max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)")
 
 
 @dataclass
 class Source:
-    """A source face: the full image, its crop at the model's size, landmarks in both, the crop matrix."""
+    """A source face: the full image, its crop at the model's size, landmarks in both, the crop matrix, and
+    (for a larger output) the same crop at the output size with its matrix."""
 
     image: np.ndarray
     crop: np.ndarray
     landmarks: np.ndarray  # in the crop
     matrix: np.ndarray  # image -> crop
+    detail: np.ndarray | None = None  # the crop at the output size, when larger than the model's
+    detail_matrix: np.ndarray | None = None  # image -> detail
+    _paste: PasteBack | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
-    def from_points(cls, image: np.ndarray, points: np.ndarray, size: int) -> "Source":
-        """The face with landmarks ``points`` (image pixels) cropped at ``size`` as training data is."""
-        return cls(image, *crop_face(image, points, size))
+    def from_points(cls, image: np.ndarray, points: np.ndarray, size: int, out_size: int | None = None) -> "Source":
+        """The face with landmarks ``points`` (image pixels) cropped at ``size`` as training data is, and at
+        ``out_size`` too when that is larger."""
+        crop, lms, m = crop_face(image, points, size)
+        if out_size is None or out_size <= size:
+            return cls(image, crop, lms, m)
+        detail, _, dm = crop_face(image, points, out_size)
+        return cls(image, crop, lms, m, detail, dm)
+
+    @property
+    def out_matrix(self) -> np.ndarray:
+        """Image -> output crop."""
+        return self.matrix if self.detail is None else self.detail_matrix
+
+    def to_output(self, points: np.ndarray) -> np.ndarray:
+        """Landmarks in the model's crop -> the output crop."""
+        if self.detail is None:
+            return points
+        return apply_affine(apply_affine(points, invert_affine(self.matrix)), self.detail_matrix)
+
+    def paste(self, face: np.ndarray) -> np.ndarray:
+        """An output crop blended back into the full image (the blend mask made once per source)."""
+        if self._paste is None or self._paste.size != face.shape[0]:
+            self._paste = PasteBack(self.image, self.out_matrix, face.shape[0])
+        return self._paste(face)
 
     def tensor(self) -> torch.Tensor:
         return to_tensor(self.crop)
+
+    def detail_tensor(self) -> torch.Tensor | None:
+        return None if self.detail is None else to_tensor(self.detail)
+
+
+def output_size(size: str | int | None, points: np.ndarray, model_size: int) -> int:
+    """The output crop size of ``--size``: a number of pixels, ``native`` (the crop box's side in the
+    photo of a face with landmarks ``points``, even, at least the model's) or None (the model's)."""
+    size = check_size(size)
+    if size is None:
+        return model_size
+    if size == "native":
+        return max(model_size, 2 * round(float(crop_box(points)[2]) / 2))
+    return size
+
+
+def check_size(size: str | int | None) -> int | str | None:
+    """``--size`` checked: None, ``native`` or a number of pixels from 32 to 4096."""
+    if size is None or str(size) == "native":
+        return size if size is None else "native"
+    if not str(size).isdigit() or not 32 <= int(size) <= 4096:
+        raise ConfigError(f"expected a number of pixels from 32 to 4096 or native, got {size!r}", path="--size")
+    return int(size)
+
+
+def check_options(options: AnimateOptions) -> None:
+    """The options' values, checked before anything is written."""
+    check_size(options.size)
+    if options.max_frames is not None and options.max_frames < 1:
+        raise ConfigError(f"expected at least 1, got {options.max_frames}", path="--max-frames")
 
 
 @dataclass
@@ -92,18 +157,22 @@ class RenderOptions:
     require_audio: bool = False  # refuse an ``audio`` without sound, before any frame is written
 
 
-def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source") -> Source:
+def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source",
+                out_size: str | int | None = None) -> Source:
     """Detect, landmark and crop a source face (a path or an RGB uint8 array; ``name``: how messages call
-    an array)."""
+    an array) at the model's ``size`` and at ``out_size`` (:func:`output_size`)."""
     if isinstance(image, (str, Path)):
         name, image = str(image), read_image(image)
-    return Source.from_points(image, landmarker(image, name), size)
+    points = landmarker(image, name)
+    return Source.from_points(image, points, size, output_size(out_size, points, size))
 
 
 def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | None = None,
-                 smooth_sigma: float = 1.0, progress: bool = False, name: str | None = None) -> Driving:
-    """A driving track from a video (landmarks tracked, with a progress bar if ``progress``), a ``.npy``
-    (T x 68 x 2) or a folder of ``.pts``; ``name`` (default: the path) is how errors call the file."""
+                 filter_motion: bool = True, progress: bool = False, name: str | None = None) -> Driving:
+    """A whole driving track from a video (landmarks tracked, gaps filled from the nearest found frame,
+    One Euro filtered unless ``filter_motion`` is False; a progress bar if ``progress``), a ``.npy``
+    (T x 68 x 2) or a folder of ``.pts``; ``name`` (default: the path) is how errors call the file.
+    (:meth:`Animator.animate` follows a video driver frame by frame instead: :mod:`.driver`.)"""
     path = Path(path)
     name = str(path) if name is None else name
     if path.is_dir():
@@ -118,19 +187,24 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
     info = video_info(path)
     frames = tqdm(iter_video(path), total=info["frames"] or None, unit="frame", desc="track driver",
                   disable=not progress)
-    track = (landmarker or FaceLandmarker()).track(frames, name=name)
-    return Driving(smooth(fill_gaps(track), smooth_sigma), fps or info["fps"], path,
+    track = fill_gaps((landmarker or FaceLandmarker()).track(frames, name=name))
+    return Driving(filter_track(track) if filter_motion else track, fps or info["fps"], path,
                    (info["width"], info["height"]))
 
 
-def check_inputs(source, driving, output) -> None:
+def check_inputs(source, driving, output, options: AnimateOptions | None = None) -> None:
     """Every input error of ``animate`` before any model loads: the source image readable, the driver a
-    readable video, track or folder, the output a writable ``.mp4``."""
-    for p in (source, driving):
+    readable video, track or folder (a camera or stream is opened later), the output a writable ``.mp4``,
+    the options valid."""
+    o = options or AnimateOptions()
+    for p in (source,) if is_live(driving) else (source, driving):
         if not Path(p).exists():
             raise MediaError("no such file or folder", path=p)
     check_output(output, {".mp4"})
+    check_options(o)
     read_image(source)
+    if is_live(driving):
+        return
     driving = Path(driving)
     if driving.is_dir() or driving.suffix.lower() == TRACK_SUFFIX:
         load_driving(driving)
@@ -160,11 +234,11 @@ def target_track(source: Source, driving: Driving, size: int, retarget_motion: b
 
 
 def compose(source: Source, frame: np.ndarray, target: np.ndarray, index: int, options: RenderOptions) -> np.ndarray:
-    """A generated crop as it is shown: its target landmarks drawn, pasted back into the source image,
-    with the panels beside it, as ``options`` say."""
-    shown = draw_landmarks(frame, target, radius=1) if options.overlay else frame
+    """A generated crop as it is shown: its target landmarks (model crop coordinates) drawn, pasted back
+    into the source image, with the panels beside it, as ``options`` say."""
+    shown = draw_landmarks(frame, source.to_output(target), radius=1) if options.overlay else frame
     if options.paste:
-        shown = paste_back(source.image, shown, source.matrix)
+        shown = source.paste(shown)
     if options.panels is not None:
         shown = np.concatenate([*options.panels(index, shown), shown], 1)
     return shown
@@ -177,53 +251,119 @@ class Animator:
     def __init__(self, model: MotionGAN, landmarker: FaceLandmarker | None = None, compile: bool = False):
         self.model, self.landmarker, self.compile = model, landmarker or FaceLandmarker(), compile
 
-    def source(self, image, name: str = "source") -> Source:
-        """The source face at the model's size: an image (path or RGB array) detected, landmarked and
-        cropped, or a :class:`Source` as it is."""
-        return image if isinstance(image, Source) else load_source(image, self.model.size, self.landmarker, name)
+    def source(self, image, name: str = "source", size: str | int | None = None) -> Source:
+        """The source face: an image (path or RGB array) detected, landmarked and cropped at the model's
+        size and at the output ``size`` (:func:`output_size`), or a :class:`Source` as it is."""
+        if isinstance(image, Source):
+            return image
+        return load_source(image, self.model.size, self.landmarker, name, size)
 
-    def frames(self, source: Source, targets: np.ndarray) -> Iterator[np.ndarray]:
-        """RGB uint8 crops, one per target landmark set (crop coordinates)."""
-        for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile):
+    def frames(self, source: Source, targets: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """RGB uint8 crops at the source's output size, one per target landmark set (model crop
+        coordinates), generated as the targets come."""
+        for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile,
+                                     detail=source.detail_tensor()):
             yield to_image(f)
 
-    def render(self, source, targets: np.ndarray, out, options: RenderOptions | None = None, progress: bool = False,
-               desc: str = "render") -> dict:
-        """Crop the source (an image, or a :class:`Source`), generate a frame per target landmark set (T, 68, 2,
-        crop coordinates), compose each (:func:`compose`) and write them: ``out`` is an MP4 (written as the
-        frames come, with ``options.audio``'s sound) or an image (the first frame). Returns a summary."""
+    def render(self, source, targets: Iterable[np.ndarray], out, options: RenderOptions | None = None,
+               progress: bool = False, desc: str = "render", total: int | None = None) -> dict:
+        """Crop the source (an image, or a :class:`Source`), generate a frame per target landmark set
+        (68, 2, model crop coordinates; an array or targets as they come), compose each (:func:`compose`)
+        and write them: ``out`` is an MP4 (written as the frames come, with ``options.audio``'s sound) or an
+        image (the first frame). Returns a summary."""
         o = options or RenderOptions()
         source = self.source(source)
-        shown = (compose(source, f, t, i, o) for i, (f, t) in enumerate(zip(self.frames(source, targets), targets)))
+        current = []  # the target of the frame being composed
+
+        def remember(ts):
+            for t in ts:
+                current[:] = [t]
+                yield t
+
+        frames = self.frames(source, remember(targets))
+        shown = (compose(source, f, current[0], i, o) for i, f in enumerate(frames))
         if Path(out).suffix.lower() in IMAGE_SUFFIXES:
             write_image(out, next(shown))
             return {"frames": 1, "out": str(out)}
-        return write_video(shown, out, o.fps, o.audio, o.require_audio, len(targets), progress, desc)
+        total = len(targets) if total is None and hasattr(targets, "__len__") else total
+        return write_video(shown, out, o.fps, o.audio, o.require_audio, total, progress, desc)
 
     def animate(self, source, driving, out, options: AnimateOptions | None = None, progress: bool = False) -> dict:
-        """Write an MP4 of ``source`` (an image, or a :class:`Source`) moved by ``driving`` (a video, a track
-        file or folder, or a :class:`Driving`): frames written as they come, the driver's audio copied in.
-        Returns a summary."""
+        """Write an MP4 of ``source`` (an image, or a :class:`Source`) moved by ``driving``: a video file, a
+        camera index or stream URL (each followed frame by frame, :meth:`follow`), a track file or folder, or
+        a :class:`Driving`. Frames are written as they come, a video driver's audio copied in. Returns a
+        summary."""
         o = options or AnimateOptions()
-        source = self.source(source)
+        check_options(o)
+        source = self.source(source, size=o.size)
+        if not isinstance(driving, Driving) and (is_live(driving) or _is_video(driving)):
+            return self.follow(source, driving, out, o, progress)
         if not isinstance(driving, Driving):
-            driving = load_driving(driving, self.landmarker, o.fps, progress=progress)
-        targets = target_track(source, driving, self.model.size, o.retarget)
+            driving = load_driving(driving, self.landmarker, o.fps, o.filter, progress=progress)
+        targets = target_track(source, driving, self.model.size, o.retarget)[:o.max_frames]
         panels = side_panels(source, driving, o.paste) if o.side_by_side else None
         how = RenderOptions(driving.fps, o.paste, o.overlay, panels, driving.video)
         return self.render(source, targets, out, how, progress, "animate")
+
+    def follow(self, source: Source, driving, out, options: AnimateOptions, progress: bool = False) -> dict:
+        """:meth:`animate` from a video file, a camera or a stream, one driving frame at a time
+        (:func:`~.driver.follow_driver`); a camera runs until ``max_frames`` or Ctrl-C, and the video
+        written so far is kept."""
+        o = options
+        live = is_live(driving)
+        with until_interrupted() as stop:
+            if live:
+                capture = Capture(driving, o.max_frames, stop)
+                frames, fps, total, audio = iter(capture), capture.fps, o.max_frames, None
+            else:
+                info = video_info(driving)
+                frames, fps, audio = iter_video(driving, o.max_frames), info["fps"], driving
+                total = min(info["frames"], o.max_frames or info["frames"]) or None
+            driven = follow_driver(frames, source.landmarks, self.landmarker, self.model.size, o.filter,
+                                   o.retarget)
+            now = []  # the driving frame being rendered, for the side panel
+
+            def targets():
+                for d in driven:
+                    now[:] = [d]
+                    yield d.target
+
+            panels = None
+            if o.side_by_side:
+                def panels(i, shown):
+                    return [_still(source, o.paste, shown.shape[0]), _live_panel(now[0], shown.shape[0])]
+            how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio)
+            return self.render(source, targets(), out, how, progress, "live" if live else "animate", total)
+
+
+def _is_video(path) -> bool:
+    path = Path(path)
+    return not path.is_dir() and path.suffix.lower() != TRACK_SUFFIX
+
+
+def _still(source: Source, paste: bool, h: int) -> np.ndarray:
+    """The source panel at height ``h``: the full image if pasted, else the crop."""
+    still = source.image if paste else (source.crop if source.detail is None else source.detail)
+    return cv2.resize(still, (round(still.shape[1] * h / still.shape[0]), h), interpolation=cv2.INTER_AREA)
+
+
+def _live_panel(driven: Driven, h: int) -> np.ndarray:
+    """A followed driving frame cropped to ``h`` x ``h`` with its landmarks (the whole frame, resized,
+    until the face is found)."""
+    if driven.landmarks is None:
+        return cv2.resize(driven.frame, (h, h), interpolation=cv2.INTER_AREA)
+    crop, lms, _ = crop_face(driven.frame, driven.landmarks, h)
+    return draw_landmarks(crop, lms, radius=1)
 
 
 def side_panels(source: Source, driving: Driving, paste: bool) -> Callable[[int, np.ndarray], list[np.ndarray]]:
     """``RenderOptions.panels`` for a side-by-side video: the source (the full image if pasted, else the crop)
     and the driver with its landmarks, each at the result's height."""
     frames = iter_video(driving.video) if driving.video else None
-    still = source.image if paste else source.crop
 
     def panels(i: int, shown: np.ndarray) -> list[np.ndarray]:
         h = shown.shape[0]
-        img = cv2.resize(still, (round(still.shape[1] * h / still.shape[0]), h), interpolation=cv2.INTER_AREA)
-        return [img, _driver_panel(frames, driving, i, h)]
+        return [_still(source, paste, h), _driver_panel(frames, driving, i, h)]
 
     return panels
 
