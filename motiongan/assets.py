@@ -10,9 +10,11 @@ Generators by name (``--checkpoint NAME``; anything else is a checkpoint file or
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ConfigError
+from .options import option
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 # None: no weights (the landmark warp)
@@ -56,3 +58,23 @@ def resolve_device(name: str | None = None) -> str:
     if dev.type == "cuda" and (dev.index or 0) >= torch.cuda.device_count():
         raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return name
+
+
+@dataclass
+class DeviceOptions:
+    """Where a command runs (its ``--device`` flag is made from this field)."""
+
+    device: str | None = option(None, "cpu, cuda, cuda:1 ... (default: cuda if available)")
+
+
+@dataclass
+class ModelOptions(DeviceOptions):
+    """Which generator a command loads, and where (its ``--checkpoint`` and ``--device`` flags)."""
+
+    checkpoint: str | None = option(None, "a checkpoint file or folder, or a shipped name: warp (the landmark "
+                                          "warp, no network), paper (round 1 of the paper's G), warp_cpu (the "
+                                          "newest CPU round of the warp G), default (the best; the default)")
+
+    def load(self):
+        """The generator, on the device (see :func:`load_generator`)."""
+        return load_generator(self.checkpoint, self.device)

@@ -40,6 +40,7 @@ from safetensors.torch import load_file, save_file
 from .config import Config
 from .errors import MotionGANError
 from .media import temporary_name
+from .options import option
 
 # header metadata: keys and kinds
 META_KIND, META_CONFIG, META_STEP, META_GENERATOR = "kind", "config", "step", "generator"
@@ -266,6 +267,14 @@ def _meta(kind: str, config_json: str, step: int, generator: torch.nn.Module | N
     if kwargs is not None:
         meta[META_GENERATOR] = json.dumps(kwargs, sort_keys=True)
     return meta
+
+
+@dataclass
+class ExportOptions:
+    """How a generator export is written (``motiongan export``'s flags are made from these fields)."""
+
+    half: bool = option(False, "store weights in fp16")
+    shard_mb: float | None = option(None, "at most this many MiB per file (shards STEM-0000i-of-0000n)")
 
 
 def save_generator(path: str | os.PathLike, generator: torch.nn.Module, config_json: str, step: int,

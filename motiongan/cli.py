@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .assets import NAMED, generator_source, resolve_device
+from .assets import NAMED, DeviceOptions, ModelOptions, generator_source, resolve_device
 from .errors import ConfigError, MotionGANError
 from .options import add_options, options_from
 
@@ -30,10 +30,9 @@ def _exists(*paths) -> None:
 def _animator(args, compile: bool = False):
     """The model (``--checkpoint``: a name of ``motiongan.assets`` or a file; else the default) and a face
     landmarker, on ``--device``."""
-    from .assets import load_generator
     from .inference.animate import Animator
 
-    return Animator(load_generator(args.checkpoint, args.device), compile=compile)
+    return Animator(options_from(args, ModelOptions).load(), compile=compile)
 
 
 # ----------------------------------------------------------------------------------------- commands
@@ -62,17 +61,16 @@ def _pack(args):
 def _train(args):
     from .config import load_config
     from .media import check_output_folder
-    from .training.loop import parse_duration, train
+    from .training.loop import TrainOptions, train
 
-    _exists(args.data, args.init_generator)
+    options = options_from(args, TrainOptions)
+    _exists(args.data, options.init_generator)
     run_config = Path(args.out) / "config.json"
-    cfg = load_config(str(run_config) if args.resume and run_config.exists() and args.config is None
+    cfg = load_config(str(run_config) if options.resume and run_config.exists() and args.config is None
                       else args.config or "paper", args.set)
-    budget = parse_duration(args.time_budget) if args.time_budget else None
     device = resolve_device(args.device)
     check_output_folder(args.out)
-    train(cfg, args.data, args.out, device=device, resume=args.resume, steps=args.steps,
-          time_budget=budget, started=STARTED, init_generator=args.init_generator)
+    train(cfg, args.data, args.out, options, device=device, started=STARTED)
 
 
 def _evaluate(args):
@@ -101,12 +99,14 @@ def _compare(args):
 
 
 def _export(args):
+    from .checkpoint import ExportOptions
     from .inference.model import MotionGAN
     from .media import check_output
 
+    o = options_from(args, ExportOptions)
     _exists(args.checkpoint)
     check_output(args.output, {".safetensors"}, create_folder=True)
-    for f in MotionGAN.from_checkpoint(args.checkpoint).export(args.output, half=args.half, shard_mb=args.shard_mb):
+    for f in MotionGAN.from_checkpoint(args.checkpoint).export(args.output, half=o.half, shard_mb=o.shard_mb):
         print(f"{f}: {f.stat().st_size / 2**20:.1f} MiB")
 
 
@@ -183,33 +183,27 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_training_commands(sub) -> None:
+    from .checkpoint import ExportOptions
     from .evaluation.compare import CompareOptions
     from .evaluation.evaluate import EvaluateOptions
+    from .training.loop import TrainOptions
 
     p = sub.add_parser("train", help="train MotionGAN, an ablation or the StarGAN baseline on a prepared cache")
     p.add_argument("--config", default=None, help="paper, img_only, no_v, no_df, no_dv, stargan, small, or a "
                    "JSON file (default: paper; with --resume, the run's own config.json)")
     p.add_argument("--data", required=True, help="prepared cache folder")
     p.add_argument("--out", required=True, help="run folder, e.g. runs/paper")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override configuration values")
-    p.add_argument("--steps", type=int, default=None, help="train until this step (default: the config's)")
-    p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--time-budget", default=None, metavar="DURATION",
-                   help="stop cleanly (checkpoint + generator export) before this much wall time since the "
-                        "command started, e.g. 540s, 9m, 1h30m")
-    p.add_argument("--init-generator", default=None, metavar="PATH",
-                   help="start G from a generator export (a file, a shard or a folder of shards); "
-                        "the discriminators start fresh (see d_warmup)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override configuration values "
+                   "(the test people: test_list, seed, test_fraction, test_persons)")
+    add_options(p, TrainOptions)
+    add_options(p, DeviceOptions)
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="the paper's metrics and Table 1 on a prepared split")
-    p.add_argument("--checkpoint", action="append", default=None,
-                   help="a checkpoint or a shipped name (warp, paper, default); repeat for several (default: default)")
     p.add_argument("--data", required=True)
     p.add_argument("--out", required=True)
     add_options(p, EvaluateOptions)
-    p.add_argument("--device", default=None)
+    add_options(p, ModelOptions, more_help={"checkpoint": "(repeat for several)"}, repeat=("checkpoint",))
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("compare", help="the relay's gate: is generator NEW better than OLD on the test people?")
@@ -218,21 +212,14 @@ def _add_training_commands(sub) -> None:
     p.add_argument("--data", required=True, help="a prepared cache holding the test people")
     p.add_argument("--out", required=True)
     add_options(p, CompareOptions)
-    p.add_argument("--device", default=None)
+    add_options(p, DeviceOptions)
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("export", help="export a checkpoint's generator (fp16, shards) for inference or shipping")
     p.add_argument("checkpoint", help="a training checkpoint, generator export, shard or folder of shards")
     p.add_argument("-o", "--output", required=True, help="output .safetensors (shards get -0000i-of-0000n)")
-    p.add_argument("--half", action="store_true", help="store weights in fp16")
-    p.add_argument("--shard-mb", type=float, default=None, help="at most this many MiB per file")
+    add_options(p, ExportOptions)
     p.set_defaults(func=_export)
-
-
-def _model_args(p):
-    p.add_argument("--checkpoint", default=None, help="a checkpoint file or folder, or a shipped name: warp (the "
-                   "landmark warp, no network), paper (round 1 of the paper's G), default (the best; the default)")
-    p.add_argument("--device", default=None)
 
 
 def _add_inference_commands(sub) -> None:
@@ -245,7 +232,7 @@ def _add_inference_commands(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     add_options(p, AnimateOptions)
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (for long videos)")
-    _model_args(p)
+    add_options(p, ModelOptions)
     p.set_defaults(func=_animate)
 
     p = sub.add_parser("edit", help="change a face's expression (from another face or a named expression)")
@@ -253,7 +240,7 @@ def _add_inference_commands(sub) -> None:
     add_options(p, EditOptions, more_help={"expression": f"(the shipped file's: {_shipped_expressions()})"})
     p.add_argument("--save-landmarks", action="store_true", help="also write the target landmarks (.npy)")
     p.add_argument("-o", "--output", required=True, help="output image (.png, .jpg)")
-    _model_args(p)
+    add_options(p, ModelOptions)
     p.set_defaults(func=_edit)
 
     p = sub.add_parser("expressions", help="measure named expressions from a labelled face-image folder")
@@ -264,7 +251,7 @@ def _add_inference_commands(sub) -> None:
 
     p = sub.add_parser("demo", help="animate the astronaut (scikit-image) with the shipped landmark track")
     p.add_argument("--out", default="demo_out")
-    _model_args(p)
+    add_options(p, ModelOptions)
     p.set_defaults(func=_demo)
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from .data.split import SplitOptions
 from .errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -60,7 +61,8 @@ class Config:
     mirror: bool = True
     steps: int = 100000
     seed: int = 0
-    test_list: str | None = "v1"  # fixed test people (motiongan/data/splits); None: random split by seed
+    # who the test people are (SplitOptions): the fixed list (motiongan/data/splits); None: random split by seed
+    test_list: str | None = "v1"
     test_fraction: float = 0.3  # random split only
     test_persons: int | None = None  # random split only
     person_power: float = 0.0  # P(person) ~ windows ** power: 0 balances people, 1 follows frame counts
@@ -82,6 +84,12 @@ class Config:
     sample_every: int = 1000
     checkpoint_every: int = 2000
     checkpoint_minutes: float = 10.0  # also checkpoint at the first logging step this long after the last (0: off)
+
+    @property
+    def people(self) -> SplitOptions:
+        """Who the test people are (the split the training set leaves out)."""
+        return SplitOptions(test_list=self.test_list, seed=self.seed, test_fraction=self.test_fraction,
+                            test_persons=self.test_persons)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

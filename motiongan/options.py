@@ -13,7 +13,14 @@ cannot drift apart::
     opts = options_from(parser.parse_args(), AnimateOptions)
 
 A ``bool`` field that defaults to True becomes a ``--no-NAME`` flag, whose help is the field's ``negative``
-text; ``X | None`` fields take an X.
+text; ``X | None`` fields take an X, or, when the field has ``parse=``, the word it parses (``9m`` -> 540.0):
+it is parsed by :func:`options_from`, inside the command, so that a bad word is a
+:class:`~motiongan.errors.MotionGANError` like any other bad input.
+
+Settings several commands share are one dataclass too, beside the code that reads them, and a command
+adds each class it takes: :class:`motiongan.assets.ModelOptions` (``--checkpoint``, ``--device``),
+:class:`motiongan.data.split.SplitOptions` (who the test people are); an options class that includes a
+shared one inherits from it (``EvaluateOptions(SplitOptions)``), so its flags stay flat.
 """
 from __future__ import annotations
 
@@ -23,11 +30,14 @@ import types
 import typing
 
 
-def option(default, help: str, negative: str | None = None, **argparse_kwargs):
+def option(default, help: str, negative: str | None = None, parse=None, **argparse_kwargs):
     """A dataclass field with the help text (and any ``choices=``, ``metavar=``) of its flag; ``negative``:
-    the help of the ``--no-NAME`` flag of a bool that defaults to True."""
+    the help of the ``--no-NAME`` flag of a bool that defaults to True; ``parse``: the function that turns
+    the flag's word into the field's value."""
     if negative is not None:
         argparse_kwargs["negative"] = negative
+    if parse is not None:
+        argparse_kwargs["parse"] = parse
     return dataclasses.field(default=default, metadata={"help": help, **argparse_kwargs})
 
 
@@ -38,15 +48,21 @@ def _value_type(hint):
     return hint
 
 
-def add_options(parser: argparse.ArgumentParser, cls, more_help: dict[str, str] | None = None) -> None:
+def add_options(parser: argparse.ArgumentParser, cls, more_help: dict[str, str] | None = None,
+                repeat: tuple[str, ...] = ()) -> None:
     """One flag per field of the options dataclass ``cls`` (``snake_case`` -> ``--snake-case``);
-    ``more_help`` adds what only the command line needs to say to a field's help."""
+    ``more_help`` adds what only the command line needs to say to a field's help; the flags of the fields
+    named in ``repeat`` may be given several times (the command reads a list, or None)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         kwargs, flag = dict(f.metadata), f.name.replace("_", "-")
         if f.name in (more_help or {}):
             kwargs["help"] += " " + more_help[f.name]
         negative = kwargs.pop("negative", None)
+        typ = str if kwargs.pop("parse", None) else _value_type(hints[f.name])
+        if f.name in repeat:
+            parser.add_argument(f"--{flag}", dest=f.name, action="append", default=None, **kwargs)
+            continue
         if hints[f.name] is bool and f.default:
             parser.add_argument(f"--no-{flag}", dest=f.name, action="store_false", help=negative)
             continue
@@ -55,9 +71,13 @@ def add_options(parser: argparse.ArgumentParser, cls, more_help: dict[str, str] 
             continue
         if f.default is not None and "help" in kwargs:
             kwargs["help"] += f" (default: {f.default})"
-        parser.add_argument(f"--{flag}", dest=f.name, type=_value_type(hints[f.name]), default=f.default, **kwargs)
+        parser.add_argument(f"--{flag}", dest=f.name, type=typ, default=f.default, **kwargs)
 
 
 def options_from(args: argparse.Namespace, cls):
-    """The options dataclass ``cls`` filled from parsed arguments."""
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    """The options dataclass ``cls`` filled from parsed arguments (a word of a field with ``parse=`` parsed)."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+    for f in dataclasses.fields(cls):
+        if "parse" in f.metadata and isinstance(values[f.name], str):
+            values[f.name] = f.metadata["parse"](values[f.name])
+    return cls(**values)

@@ -23,12 +23,15 @@ import tempfile
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .assets import ModelOptions
 from .errors import ConfigError, MotionGANError
 from .media import IMAGE_SUFFIXES, TRACK_SUFFIX, VIDEO_SUFFIXES
+from .options import add_options, option, options_from
 
 INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip install -r requirements-web.txt)"
 IMAGE_TYPES = sorted(IMAGE_SUFFIXES)  # what the upload fields offer: what the commands read
@@ -36,40 +39,47 @@ DRIVER_TYPES = sorted(VIDEO_SUFFIXES) + [TRACK_SUFFIX]
 KEEP_RESULTS_S = 3600
 
 
+@dataclass
+class WebOptions:
+    """Where the page listens and what it accepts (``motiongan web``'s flags are made from these fields)."""
+
+    host: str = option("127.0.0.1", "address to listen on (0.0.0.0: every interface)")
+    port: int = option(7860, "port to listen on")
+    max_frames: int = option(750, "refuse drivers and recordings longer than this many frames (750 is 30 s at "
+                                  "25 fps)")
+
+    def __post_init__(self):
+        if self.max_frames < 1:
+            raise ConfigError(f"must be at least 1, got {self.max_frames}", path="--max-frames")
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("web", help="serve a web page to animate and edit faces in the browser")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--max-frames", type=int, default=750,
-                   help="refuse drivers longer than this many frames (default 750: 30 s at 25 fps)")
-    p.add_argument("--checkpoint", default=None, help="default: the model the project ships")
-    p.add_argument("--device", default=None)
+    add_options(p, WebOptions)
+    add_options(p, ModelOptions)
     p.set_defaults(func=_serve)
 
 
 def _serve(args) -> None:
     if importlib.util.find_spec("gradio") is None:
         raise SystemExit(f"motiongan web: error: {INSTALL_HINT}")
-    if args.max_frames < 1:
-        raise ConfigError(f"must be at least 1, got {args.max_frames}", path="--max-frames")
-    from .assets import load_generator
-
-    check_address(args.host, args.port)
-    model = load_generator(args.checkpoint, args.device)  # before anything is written: a bad checkpoint leaves none
+    o = options_from(args, WebOptions)
+    check_address(o.host, o.port)
+    model = options_from(args, ModelOptions).load()  # before anything is written: a bad checkpoint leaves none
     root = Path(tempfile.mkdtemp(prefix="motiongan-web-"))
     # Gradio reads its upload folder when it is imported, so set it first
     os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C, so the folder is removed
     try:
-        demo = build_page(model, root / "results", max_frames=args.max_frames)
-        print(f"motiongan web: model {model.name} ({model.size} px), drivers up to {args.max_frames} frames, "
+        demo = build_page(model, root / "results", max_frames=o.max_frames)
+        print(f"motiongan web: model {model.name} ({model.size} px), drivers up to {o.max_frames} frames, "
               f"temporary folder {root}", flush=True)
         try:
-            demo.launch(server_name=args.host, server_port=args.port, allowed_paths=[str(root)], ssr_mode=False,
+            demo.launch(server_name=o.host, server_port=o.port, allowed_paths=[str(root)], ssr_mode=False,
                         footer_links=[], theme=_theme(), max_file_size="500mb")
         except OSError as e:  # port taken since it was checked
-            raise MotionGANError(f"cannot listen here: {e}", path=f"{args.host}:{args.port}") from None
+            raise MotionGANError(f"cannot listen here: {e}", path=f"{o.host}:{o.port}") from None
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

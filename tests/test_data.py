@@ -12,7 +12,7 @@ import torch
 
 from motiongan.convention import to_tensor
 from motiongan.crop import box_to_affine
-from motiongan.data import Cache, EvalClips, TrainingClips, split_persons
+from motiongan.data import Cache, EvalClips, SplitOptions, TrainingClips
 from motiongan.data.cache import CacheError
 from motiongan.data.prepare import Settings, prepare
 from motiongan.landmarks import apply_affine, mirror_points, write_pts
@@ -62,10 +62,11 @@ def test_300vw_layout_keeps_the_annotated_landmarks(tmp_path, data_dir, landmark
 def test_no_person_is_in_two_splits():
     persons = [f"p{i}" for i in range(23)]
     for seed in range(5):
-        s = split_persons(persons, seed)
+        s = SplitOptions(test_list=None, seed=seed).split_persons(persons)
         assert not set(s["train"]) & set(s["test"])
         assert sorted(s["train"] + s["test"]) == sorted(persons) and len(s["test"]) == 7
-    assert split_persons(persons, 1) == split_persons(persons, 1)
+    random = SplitOptions(test_list=None, seed=1)
+    assert random.split_persons(persons) == random.split_persons(persons)
 
 
 def test_training_source_is_never_adjacent_to_the_first_target(grid_cache):

@@ -5,29 +5,44 @@ import typing
 
 import pytest
 
+from motiongan.assets import DeviceOptions, ModelOptions
+from motiongan.checkpoint import ExportOptions
 from motiongan.cli import build_parser
 from motiongan.data.pack import PackOptions
 from motiongan.data.prepare import Settings
+from motiongan.data.split import SplitOptions
 from motiongan.errors import MotionGANError
 from motiongan.evaluation.compare import CompareOptions
 from motiongan.evaluation.evaluate import EvaluateOptions
 from motiongan.inference.animate import AnimateOptions
 from motiongan.inference.edit import EditOptions
 from motiongan.options import options_from
+from motiongan.speech.data import SpeechDataOptions
+from motiongan.speech.model import SpeechModelOptions
 from motiongan.speech.speak import SpeakOptions
 from motiongan.speech.train import SpeechTrainOptions
+from motiongan.training.loop import TrainOptions
+from motiongan.web import WebOptions
 
-# command, its required arguments, its options class
-COMMANDS = [
-    ("prepare", ["src", "--layout", "videos", "--out", "c"], Settings),
-    ("pack", ["src", "--out", "p"], PackOptions),
-    ("evaluate", ["--checkpoint", "g", "--data", "d", "--out", "o"], EvaluateOptions),
-    ("compare", ["new", "--data", "d", "--out", "o"], CompareOptions),
-    ("animate", ["face.png", "drv.mp4", "-o", "o.mp4"], AnimateOptions),
-    ("edit", ["face.png", "--expression", "happy", "-o", "o.png"], EditOptions),
-    ("speak", ["face.png", "a.wav", "-o", "o.mp4"], SpeakOptions),
-    ("train-speech", ["-o", "s.safetensors"], SpeechTrainOptions),
-]
+REQUIRED = {  # each command's required arguments
+    "prepare": ["src", "--layout", "videos", "--out", "c"], "pack": ["src", "--out", "p"],
+    "train": ["--data", "d", "--out", "r"], "evaluate": ["--data", "d", "--out", "o"],
+    "compare": ["new", "--data", "d", "--out", "o"], "export": ["ckpt", "-o", "g.safetensors"],
+    "animate": ["face.png", "drv.mp4", "-o", "o.mp4"], "edit": ["face.png", "--expression", "happy", "-o", "o.png"],
+    "demo": [], "web": [], "speak": ["face.png", "a.wav", "-o", "o.mp4"], "train-speech": ["-o", "s.safetensors"],
+    "evaluate-speech": [],
+}
+OPTIONS = {  # each command's options classes
+    "prepare": [Settings], "pack": [PackOptions], "train": [TrainOptions, DeviceOptions],
+    "evaluate": [EvaluateOptions, DeviceOptions], "compare": [CompareOptions, DeviceOptions],
+    "export": [ExportOptions], "animate": [AnimateOptions, ModelOptions], "edit": [EditOptions, ModelOptions],
+    "demo": [ModelOptions], "web": [WebOptions, ModelOptions],
+    "speak": [SpeakOptions, ModelOptions, SpeechModelOptions], "train-speech": [SpeechTrainOptions, SpeechDataOptions],
+    "evaluate-speech": [SpeechModelOptions, SpeechDataOptions],
+}
+# command, its required arguments, an options class
+COMMANDS = [(command, REQUIRED[command], cls) for command, classes in OPTIONS.items() for cls in classes]
+IDS = [f"{command}-{cls.__name__}" for command, _, cls in COMMANDS]
 
 
 def _defaults(cls, **given):
@@ -35,7 +50,7 @@ def _defaults(cls, **given):
     return {f.name: given.get(f.name, f.default) for f in dataclasses.fields(cls)}
 
 
-@pytest.mark.parametrize("command,required,cls", COMMANDS, ids=[c[0] for c in COMMANDS])
+@pytest.mark.parametrize("command,required,cls", COMMANDS, ids=IDS)
 def test_a_command_without_flags_gets_the_api_defaults(command, required, cls):
     args = build_parser().parse_args([command, *required])
     given = {"expression": "happy"} if cls is EditOptions else {}
@@ -53,7 +68,7 @@ def _flag_value(f, value):
     return value, [flag, str(value)]
 
 
-@pytest.mark.parametrize("command,required,cls", COMMANDS, ids=[c[0] for c in COMMANDS])
+@pytest.mark.parametrize("command,required,cls", COMMANDS, ids=IDS)
 def test_every_field_has_a_flag_that_reaches_the_options_unchanged(command, required, cls):
     fields = [f for f in dataclasses.fields(cls) if not (cls is EditOptions and f.name in ("expression", "target"))]
     expected, words = {}, []
@@ -76,3 +91,42 @@ def test_edit_options_refuse_both_or_neither_of_target_and_expression():
 def test_evaluate_options_refuse_zero_frames_before_any_work():
     with pytest.raises(MotionGANError, match="--max-frames 0"):
         EvaluateOptions(max_frames=0)
+
+
+def test_evaluate_takes_several_checkpoints_on_one_device():
+    args = build_parser().parse_args(["evaluate", *REQUIRED["evaluate"], "--checkpoint", "a", "--checkpoint", "b",
+                                      "--device", "cpu"])
+    assert (args.checkpoint, args.device) == (["a", "b"], "cpu")
+    assert build_parser().parse_args(["evaluate", *REQUIRED["evaluate"]]).checkpoint is None
+
+
+def test_a_shared_flag_reads_the_same_in_every_command():
+    """``--device``, ``--checkpoint`` and the split flags come from one dataclass each: one help text."""
+    sub = next(a for a in build_parser()._actions if a.choices and "train" in a.choices).choices
+    helps = {}
+    for parser in sub.values():
+        for action in parser._actions:
+            for flag in {"--device", "--checkpoint", "--test-list", "--test-fraction", "--test-persons"}:
+                if flag in action.option_strings:
+                    helps.setdefault(flag, set()).add(action.help.removesuffix(" (repeat for several)"))
+    assert {flag: len(h) for flag, h in helps.items()} == dict.fromkeys(helps, 1)
+    assert len(helps) == 5
+
+
+def test_compare_asks_evaluate_for_the_test_split_with_every_setting_it_was_given():
+    given = CompareOptions(max_frames=5, test_list="none", seed=3, test_fraction=0.5, test_persons=2, videos=True,
+                           score_cache="none", workers=0)
+    o = given.evaluate_options()
+    assert o.split == "test" and {k: getattr(o, k) for k in dataclasses.asdict(given)} == dataclasses.asdict(given)
+
+
+def test_training_reads_who_is_tested_from_its_config():
+    from motiongan.config import load_config
+
+    cfg = load_config("small", ["test_list=none", "seed=4", "test_persons=2"])
+    assert cfg.people == SplitOptions(test_list="none", seed=4, test_fraction=0.3, test_persons=2)
+
+
+def test_web_options_refuse_no_frames_before_any_work():
+    with pytest.raises(MotionGANError, match="--max-frames"):
+        WebOptions(max_frames=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from motiongan.data import Cache, ResidentClips, TrainingClips, read_test_list
+from motiongan.data import Cache, ResidentClips, SplitOptions, TrainingClips, read_test_list
 from motiongan.data.pack import PackOptions, pack
 from motiongan.data.prepare import Settings, prepare
 from motiongan.training.loop import StepBatches
@@ -54,7 +54,7 @@ def test_one_person_across_two_folders_gets_one_id(mixed_cache):
 
 
 def test_no_test_person_appears_in_any_training_sample(mixed_cache):
-    ds = TrainingClips(mixed_cache, "train", T=4, test_list="v1")
+    ds = TrainingClips(mixed_cache, "train", T=4, people=SplitOptions(test_list="v1"))
     test_people = set(read_test_list("v1"))
     seen = {mixed_cache.clips[ds.clip_ids[ds.plan(i)[0]]]["person"] for i in range(2000)}
     assert "grid/pwij3p" in mixed_cache.persons and not seen & test_people
@@ -63,7 +63,7 @@ def test_no_test_person_appears_in_any_training_sample(mixed_cache):
 
 @pytest.mark.parametrize("power", [0.0, 1.0])
 def test_person_balanced_sampler_frequencies_match_its_formula(mixed_cache, power):
-    ds = TrainingClips(mixed_cache, "all", T=4, test_list=None, person_power=power)
+    ds = TrainingClips(mixed_cache, "all", T=4, people=SplitOptions(test_list=None), person_power=power)
     windows = {p: sum(len(ds.windows[k]) for k in ks) for p, ks in zip(ds.persons, ds.person_clips)}
     expected = {p: w**power for p, w in windows.items()}
     total = sum(expected.values())
@@ -80,7 +80,7 @@ def test_person_balanced_sampler_frequencies_match_its_formula(mixed_cache, powe
 
 
 def test_a_resumed_sampler_continues_the_same_sequence(mixed_cache):
-    ds = TrainingClips(mixed_cache, "train", T=4, test_list="v1")
+    ds = TrainingClips(mixed_cache, "train", T=4, people=SplitOptions(test_list="v1"))
     whole = list(StepBatches(0, 10, 3))
     resumed = list(StepBatches(6, 10, 3))
     assert resumed == whole[6:]
@@ -88,7 +88,7 @@ def test_a_resumed_sampler_continues_the_same_sequence(mixed_cache):
 
 
 def test_device_resident_samples_equal_the_datasets(mixed_cache):
-    ds = TrainingClips(mixed_cache, "train", T=4, test_list="v1")
+    ds = TrainingClips(mixed_cache, "train", T=4, people=SplitOptions(test_list="v1"))
     resident = ResidentClips(ds, "cpu")
     idx = list(range(40, 56))
     batch = resident.batch(idx)
@@ -117,8 +117,8 @@ def test_pack_keeps_training_people_within_the_frame_cap(mixed_cache, tmp_path):
 
 def test_closed_source_draws_sources_from_the_least_open_mouth_quarter(mixed_cache):
     from motiongan.landmarks import INNER_MOUTH, opening
-    always = TrainingClips(mixed_cache, "all", T=4, test_list=None, closed_source=1.0)
-    never = TrainingClips(mixed_cache, "all", T=4, test_list=None)
+    always = TrainingClips(mixed_cache, "all", T=4, people=SplitOptions(test_list=None), closed_source=1.0)
+    never = TrainingClips(mixed_cache, "all", T=4, people=SplitOptions(test_list=None))
     for i in range(200):
         k, src, start, _ = always.plan(i)
         mouth = opening(np.asarray(mixed_cache.clip(always.clip_ids[k]).landmarks, np.float64), INNER_MOUTH)

@@ -11,7 +11,8 @@ drawn with probability proportional to ``n_p ** person_power`` (``n_p``: the per
 to its windows, then a window. Sample ``i`` is a pure function of ``(seed, i)``, so a resumed run reads
 exactly the samples it would have read, whether the frames come from the cache files
 (:class:`TrainingClips`, for DataLoader workers) or from the training device's memory
-(:class:`ResidentClips`). Heatmaps are not stored: the trainer renders them on its device.
+(:class:`ResidentClips`). Who the test people are is a :class:`~.split.SplitOptions` (default: the
+fixed test list). Heatmaps are not stored: the trainer renders them on its device.
 """
 from __future__ import annotations
 
@@ -26,19 +27,21 @@ from torch.utils.data import Dataset
 from ..convention import to_tensor
 from ..landmarks import INNER_MOUTH, mirror_points, opening
 from .cache import Cache, CacheError
-from .split import split_persons
+from .split import SplitOptions
 
 
-def clip_indices(cache: Cache, split: str, seed: int = 0, test_fraction: float = 0.3,
-                 test_persons: int | None = None, test_list: str | None = None) -> list[int]:
-    """Indices of the clips of ``split`` (train, test or all)."""
+def clip_indices(cache: Cache, split: str, people: SplitOptions | None = None) -> list[int]:
+    """Indices of the clips of ``split`` (train, test or all) when ``people`` (default: the fixed test list)
+    says who the test people are."""
+    people = people or SplitOptions()
     if split not in ("train", "test", "all"):
         raise CacheError(f"unknown split {split!r}: use train, test or all")
-    keep = set(split_persons(cache.persons, seed, test_fraction, test_persons, test_list)[split])
+    keep = set(people.split_persons(cache.persons)[split])
     idx = [i for i, c in enumerate(cache.clips) if c["person"] in keep]
     if not idx:
-        hint = (f"; none of its people is on the test list {test_list!r}: use a random split (test list "
-                "'none') for your own data" if test_list not in (None, "none") and split == "test" else "")
+        listed = people.test_list not in (None, "none") and split == "test"
+        hint = (f"; none of its people is on the test list {people.test_list!r}: use a random split (test list "
+                "'none') for your own data" if listed else "")
         raise CacheError(f"{cache.root}: the {split!r} split has no clips "
                          f"({len(cache.persons)} people in the cache){hint}")
     return idx
@@ -57,13 +60,12 @@ class TrainingClips(Dataset):
     """Random training samples from the clips of a split; ``len`` is a nominal epoch (windows in split)."""
 
     def __init__(self, cache: Cache, split: str = "train", T: int = 4, min_gap: int = 2, mirror: bool = True,
-                 size: int | None = None, seed: int = 0, test_fraction: float = 0.3,
-                 test_persons: int | None = None, test_list: str | None = None, person_power: float = 0.0,
-                 closed_source: float = 0.0):
+                 size: int | None = None, seed: int = 0, people: SplitOptions | None = None,
+                 person_power: float = 0.0, closed_source: float = 0.0):
         self.cache, self.T, self.min_gap, self.mirror = cache, T, min_gap, mirror
         self.closed_source = closed_source
         self.size, self.seed = size or cache.size, seed
-        idx = clip_indices(cache, split, seed, test_fraction, test_persons, test_list)
+        idx = clip_indices(cache, split, people)
         self.windows: list[np.ndarray] = []  # per usable clip: valid start frames
         self.clip_ids: list[int] = []
         self.lengths: list[int] = []
@@ -170,11 +172,10 @@ class ResidentClips:
 class EvalClips(Dataset):
     """Whole clips of a split: the first frame is the source, every frame is a target."""
 
-    def __init__(self, cache: Cache, split: str = "test", size: int | None = None, seed: int = 0,
-                 test_fraction: float = 0.3, test_persons: int | None = None, max_frames: int | None = None,
-                 test_list: str | None = None):
+    def __init__(self, cache: Cache, split: str = "test", size: int | None = None, max_frames: int | None = None,
+                 people: SplitOptions | None = None):
         self.cache, self.size, self.max_frames = cache, size or cache.size, max_frames
-        self.clip_ids = clip_indices(cache, split, seed, test_fraction, test_persons, test_list)
+        self.clip_ids = clip_indices(cache, split, people)
 
     def __len__(self) -> int:
         return len(self.clip_ids)

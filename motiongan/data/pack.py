@@ -20,29 +20,28 @@ from ..media import atomic_write_bytes
 from ..options import option
 from .cache import FORMAT_VERSION, Cache, CacheError, write_clip
 from .dataset import clip_indices
+from .split import SplitOptions
 
 
 @dataclass
-class PackOptions:
+class PackOptions(SplitOptions):
     """What ``pack`` keeps and how it re-encodes it (the CLI's flags are made from these fields)."""
 
+    seed: int = option(0, "which clips a capped person keeps, and the random split's seed")
     split: str = option("train", "which people to keep", choices=["train", "test", "all"])
-    test_list: str | None = option("v1", "fixed test people (v1, or a file); 'none': random split")
     quality: int = option(90, "JPEG quality of the packed frames")
     max_frames_per_person: int | None = option(None, "keep whole clips of each person up to this many frames")
-    seed: int = option(0, "which clips a capped person keeps")
 
 
 def pack(src: str | Path, out: str | Path, options: PackOptions | None = None, progress: bool = True) -> dict:
     """Write the packed cache ``out`` from the prepared cache ``src``; returns its manifest."""
     o = options or PackOptions()
-    split, test_list, quality, seed = o.split, o.test_list, o.quality, o.seed
     cache, out = Cache(src), Path(out)
     if out.resolve() == cache.root.resolve():
         raise CacheError(f"{out}: the pack must go to another folder than its source")
-    if not 1 <= quality <= 100:
-        raise CacheError(f"quality {quality}: expected 1..100")
-    chosen = select_frames(cache, clip_indices(cache, split, seed, test_list=test_list), o.max_frames_per_person, seed)
+    if not 1 <= o.quality <= 100:
+        raise CacheError(f"quality {o.quality}: expected 1..100")
+    chosen = select_frames(cache, clip_indices(cache, o.split, o), o.max_frames_per_person, o.seed)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "clips").mkdir(parents=True)
@@ -51,10 +50,10 @@ def pack(src: str | Path, out: str | Path, options: PackOptions | None = None, p
         clip, entry = cache.clip(i), dict(cache.clips[i])
         frames = (clip.frame(j) for j in range(a, b))
         write_clip(tmp / "clips" / entry["file"], frames, clip.landmarks[a:b], clip.boxes[a:b],
-                   clip.frame_index[a:b], clip.meta, quality, clip.labels[a:b])
+                   clip.frame_index[a:b], clip.meta, o.quality, clip.labels[a:b])
         entry["frames"] = b - a
         entries.append(entry)
-    settings = {**cache.manifest["settings"], "quality": quality}
+    settings = {**cache.manifest["settings"], "quality": o.quality}
     manifest = {"format": FORMAT_VERSION, "settings": settings, "clips": entries,
                 "persons": sorted({e["person"] for e in entries}), "frames": int(sum(e["frames"] for e in entries)),
                 "failed": [], "skipped": [],

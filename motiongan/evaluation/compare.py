@@ -18,6 +18,7 @@ figures, may not drop beyond its own noise. Every registered metric's difference
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import numpy as np
 
 from ..media import atomic_write_bytes
 from ..options import option
-from .evaluate import WARP_ROW, EvaluateOptions, evaluate
+from .evaluate import WARP_ROW, EvaluateOptions, ScoringOptions, evaluate
 from .registry import AUC, METRICS, OPEN_MOUTH_PSNR, PSNR, SAME_PERSON, metric
 
 GUARDED = (PSNR.name, AUC.name, SAME_PERSON.name)  # may not drop beyond noise, against OLD and the warp
@@ -98,21 +99,15 @@ def verdict(vs_old: dict, vs_warp: dict) -> tuple[bool, list[str]]:
 
 
 @dataclass
-class CompareOptions:
+class CompareOptions(ScoringOptions):
     """Which test clips and frames ``compare`` scores (the CLI's flags are made from these fields)."""
 
     max_frames: int | None = option(40, "frames per clip (the same for every generator)")
-    test_list: str | None = option("v1", "the fixed test people (v1, or a file of person ids)")
     videos: bool = option(False, "also write each clip's videos (generated, real, side by side) per generator")
-    score_cache: str | None = option("auto", "where scores are kept between runs and read again: 'auto' "
-                                             "($MOTIONGAN_CACHE/scores, else ~/.cache/motiongan/scores), 'none', "
-                                             "or a folder")
-    workers: int | None = option(None, "processes that run the dlib half of the scores beside this one (default: "
-                                       "the CPU count, at most 8; 0: none)")
 
     def evaluate_options(self) -> EvaluateOptions:
-        return EvaluateOptions("test", self.max_frames, self.test_list, videos=self.videos,
-                               score_cache=self.score_cache, workers=self.workers)
+        """The evaluation these options ask for: the test split, every other setting as given."""
+        return EvaluateOptions(split="test", **dataclasses.asdict(self))
 
 
 def compare(new: str, old: str, data: str, out: str, options: CompareOptions | None = None, device: str = "cpu",

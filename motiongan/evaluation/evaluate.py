@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..checkpoint import CheckpointError
 from ..convention import to_pixels
-from ..data import Cache, EvalClips
+from ..data import Cache, EvalClips, SplitOptions
 from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..inference.model import WARP, MotionGAN
@@ -38,7 +38,7 @@ from .registry import COUNTS, METRICS, fmt, summarise
 from .score_cache import ScoreCache, file_digest, generator_identity
 from .scoring import MOUTH_GROW, OPEN_MOUTH, Scorer
 
-__all__ = ["EvaluateOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
+__all__ = ["EvaluateOptions", "ScoringOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
 
 REAL, COPY, WARP_ROW = REFERENCE_ROWS = ("real video", "copy source", "landmark warp")
 COLUMNS = [*METRICS, *COUNTS]  # the table's columns, in order (the registry's)
@@ -67,17 +67,11 @@ def _images(x: torch.Tensor) -> np.ndarray:
 
 
 @dataclass
-class EvaluateOptions:
-    """Which clips and frames ``evaluate`` scores (the CLI's flags are made from these fields)."""
+class ScoringOptions(SplitOptions):
+    """What ``evaluate`` and ``compare`` both take: the test people, the frames per clip, the videos, the score
+    cache and the scoring workers (their flags are made from these fields)."""
 
-    split: str = option("test", "all: every clip (for a cache that holds only test people)",
-                        choices=["train", "test", "all"])
     max_frames: int | None = option(None, "evaluate at most this many frames per clip")
-    test_list: str | None = option("v1", "the fixed test people (v1, or a file of person ids); 'none': a random "
-                                         "split by --seed, --test-fraction, --test-persons (for your own data)")
-    seed: int = option(0, "the random split's seed (as in training)")
-    test_fraction: float = option(0.3, "the random split's share of test people")
-    test_persons: int | None = option(None, "the random split's number of test people (instead of the share)")
     videos: bool = option(True, "write each clip's videos for every generator row",
                           negative="write no per-clip videos (only metrics.json and the target landmarks): faster")
     score_cache: str | None = option("auto", "where scores are kept between runs and read again: 'auto' "
@@ -91,6 +85,14 @@ class EvaluateOptions:
             raise ConfigError(f"--max-frames {self.max_frames}: need at least 1 frame per clip")
 
 
+@dataclass
+class EvaluateOptions(ScoringOptions):
+    """Which clips and frames ``evaluate`` scores (the CLI's flags are made from these fields)."""
+
+    split: str = option("test", "all: every clip (for a cache that holds only test people)",
+                        choices=["train", "test", "all"])
+
+
 def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptions | None = None,
              device: str = "cpu", progress: bool = True) -> dict:
     """Score every checkpoint (``warp``: the landmark warp) and the reference rows on the same clips and
@@ -99,8 +101,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
     rows, names = _rows(checkpoints, cache, device)  # every checkpoint checked before anything is generated
-    clips = EvalClips(cache, o.split, seed=o.seed, test_fraction=o.test_fraction, test_persons=o.test_persons,
-                      max_frames=o.max_frames, test_list=o.test_list)
+    clips = EvalClips(cache, o.split, max_frames=o.max_frames, people=o)
     store = ScoreCache.from_option(o.score_cache, device)
     per_row, pending = {r.name: [] for r in rows}, []
     workers = min(os.cpu_count() or 1, 8) if o.workers is None else o.workers

@@ -4,30 +4,28 @@ from __future__ import annotations
 import shlex
 import sys
 
+from ..assets import ModelOptions
 from ..options import add_options, options_from
-
-DEFAULT_DATA = "../shared/data"
-DEFAULT_TRACKS = "runs/speech-tracks"
+from .data import SpeechDataOptions
+from .model import SpeechModelOptions
 
 
 def _speak(args):
-    from ..assets import load_generator, resolve_device
+    from ..assets import resolve_device
     from ..media import check_output, read_image
-    from .model import SpeechModel
     from .speak import SpeakOptions, check_request, speak
 
-    options = options_from(args, SpeakOptions)
-    generator = args.checkpoint is not None or (args.output is not None and not args.draw)
+    options, models = options_from(args, SpeakOptions), options_from(args, ModelOptions)
+    generator = models.checkpoint is not None or (args.output is not None and not args.draw)
     check_request(args.output, args.landmarks_only, generator, options)
     for out, suffix in ((args.output, ".mp4"), (args.landmarks_only, ".npy")):
         if out is not None:
             check_output(out, {suffix})
-    device = resolve_device(args.device)
+    resolve_device(models.device)
     read_image(args.source)  # a missing or unreadable image is reported before the models load
-    sm = SpeechModel.load(args.speech_model) if args.speech_model else None
-    model = load_generator(args.checkpoint, device) if generator else None
-    res = speak(args.source, args.audio, args.output, args.landmarks_only, options, model=model, speech_model=sm,
-                progress=not args.quiet)
+    sm = options_from(args, SpeechModelOptions).load()
+    res = speak(args.source, args.audio, args.output, args.landmarks_only, options,
+                model=models.load() if generator else None, speech_model=sm, progress=not args.quiet)
     if "out" in res:
         print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
               "with audio")
@@ -41,10 +39,10 @@ def _train_speech(args):
     from .train import SpeechTrainOptions, train_speech
 
     cmd = "motiongan " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else ""
-    options = options_from(args, SpeechTrainOptions)
+    options, where = options_from(args, SpeechTrainOptions), options_from(args, SpeechDataOptions)
     check_output(args.output, {".safetensors"}, create_folder=True)
-    check_output_folder(args.tracks)
-    model = train_speech(args.data, args.output, args.tracks, options, progress=not args.quiet, command=cmd)
+    check_output_folder(where.tracks)
+    model = train_speech(where.data, args.output, where.tracks, options, progress=not args.quiet, command=cmd)
     print(f"{args.output}: {model.info['frames']} frames of {model.info['clips']} clips, "
           f"{model.info['people']} people, {model.info['seconds']:.0f} s; output scale {model.scale:g}")
     print(table(model.info["validation"]))
@@ -55,10 +53,10 @@ def _evaluate_speech(args):
 
     from ..media import atomic_write_bytes
     from .evaluate import evaluate_speech, table
-    from .model import SpeechModel
 
-    model = SpeechModel.load(args.speech_model) if args.speech_model else SpeechModel.shipped()
-    res = evaluate_speech(model, args.data, args.tracks, args.workers, progress=not args.quiet)
+    where = options_from(args, SpeechDataOptions)
+    res = evaluate_speech(options_from(args, SpeechModelOptions).load(), where.data, where.tracks, args.workers,
+                          progress=not args.quiet)
     print(table(res))
     if args.json:
         atomic_write_bytes(args.json, json.dumps(res, indent=1).encode())
@@ -75,25 +73,22 @@ def add_commands(sub) -> None:
     p.add_argument("--landmarks-only", default=None, metavar="OUT.npy",
                    help="write the landmark track (N x 68 x 2, source image pixels)")
     add_options(p, SpeakOptions)
-    p.add_argument("--checkpoint", default=None, help="MotionGAN generator (default: the shipped one)")
-    p.add_argument("--speech-model", default=None, help="speech model (default: the shipped one)")
-    p.add_argument("--device", default=None)
+    add_options(p, ModelOptions)
+    add_options(p, SpeechModelOptions)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_speak)
 
     p = sub.add_parser("train-speech", help="train the speech-to-landmarks model (CPU, minutes); prints the "
                                             "validation figures (the test groups: evaluate-speech)")
-    p.add_argument("--data", default=DEFAULT_DATA, help="folder laid out like ../shared/data")
-    p.add_argument("--tracks", default=DEFAULT_TRACKS, help="landmark track cache (created, reused)")
+    add_options(p, SpeechDataOptions)
     p.add_argument("-o", "--output", required=True, help="output .safetensors")
     add_options(p, SpeechTrainOptions)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_train_speech)
 
     p = sub.add_parser("evaluate-speech", help="speech model vs baselines on held-out sentences and speakers")
-    p.add_argument("--speech-model", default=None, help="default: the shipped one")
-    p.add_argument("--data", default=DEFAULT_DATA)
-    p.add_argument("--tracks", default=DEFAULT_TRACKS)
+    add_options(p, SpeechModelOptions)
+    add_options(p, SpeechDataOptions)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", default=None, help="also write the figures as JSON")
     p.add_argument("--quiet", action="store_true")

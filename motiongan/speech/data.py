@@ -24,6 +24,7 @@ import numpy as np
 
 from ..data.prepare import VIDEO_SUFFIXES
 from ..media import atomic_write_bytes, has_audio, video_info
+from ..options import option
 
 MAX_FRAMES = 750  # at most 30 s at 25 fps per clip
 TRAIN, VALIDATION, VALID_SENTENCES = "train", "validation speakers (other sets)", "validation sentences (GRID s1)"
@@ -31,6 +32,15 @@ VALID_GROUPS = (VALIDATION, VALID_SENTENCES)
 HELD_SENTENCES, HELD_GRID, HELD_OTHER = "held-out sentences (GRID s1)", "held-out speakers (GRID)", \
     "held-out speakers (other sets)"
 GROUPS = (HELD_SENTENCES, HELD_GRID, HELD_OTHER)  # the test groups
+
+
+@dataclass
+class SpeechDataOptions:
+    """Where the speech commands find their clips and keep the landmark tracks they make (their ``--data`` and
+    ``--tracks`` flags)."""
+
+    data: str = option("../shared/data", "folder laid out like ../shared/data")
+    tracks: str = option("runs/speech-tracks", "landmark track cache (created, reused)")
 
 
 @dataclass

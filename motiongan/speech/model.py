@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..checkpoint import (
     save_tensors,
     unprefixed,
 )
+from ..options import option
 from .audio import N_MELS, Speech
 from .canonical import MOUTH_AND_JAW
 
@@ -151,3 +153,13 @@ class SpeechModel:
 
 def standardised(x: np.ndarray) -> np.ndarray:
     return ((x - x.mean()) / (x.std() + 1e-6)).astype(np.float32)
+
+
+@dataclass
+class SpeechModelOptions:
+    """Which speech model a command loads (its ``--speech-model`` flag)."""
+
+    speech_model: str | None = option(None, "a speech model file (default: the shipped one)")
+
+    def load(self) -> SpeechModel:
+        return SpeechModel.load(self.speech_model)

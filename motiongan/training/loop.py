@@ -5,6 +5,7 @@ PyTorch DistributedDataParallel under ``torchrun`` (rank and world size from its
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
 from ..media import atomic_write_bytes, remove_stale_temporaries
+from ..options import option
 from .trainer import Trainer
 
 
@@ -64,20 +66,35 @@ def parse_duration(text: str) -> float:
     return h * 3600 + mi * 60 + sec
 
 
-def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", resume: bool = False,
-          steps: int | None = None, progress: bool = True, time_budget: float | None = None,
-          started: float | None = None, init_generator: str | Path | None = None) -> Trainer:
-    """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``steps``, or until
-    ``time_budget`` seconds after ``started`` (a ``time.monotonic()`` reading; default: now) would be
-    exceeded by the steps to the next vote plus a checkpoint: the ranks decide together after the run's first
-    two steps and at logging steps only, so the budget costs no host sync per step. ``init_generator``
-    starts G from an export."""
-    clock = _Clock(time.monotonic() if started is None else started, time_budget)
+@dataclasses.dataclass
+class TrainOptions:
+    """How far one ``train`` command takes a run, and from where (the CLI's flags are made from these
+    fields; what is trained is the :class:`~motiongan.config.Config`)."""
+
+    steps: int | None = option(None, "train until this step (default: the config's)")
+    resume: bool = option(False, "continue from the run folder's last checkpoint")
+    time_budget: float | None = option(None, "stop cleanly (checkpoint + generator export) before this much wall "
+                                             "time since the command started, e.g. 540s, 9m, 1h30m",
+                                       parse=parse_duration, metavar="DURATION")
+    init_generator: str | None = option(None, "start G from a generator export (a file, a shard or a folder of "
+                                              "shards); the discriminators start fresh (see d_warmup)",
+                                        metavar="PATH")
+
+
+def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions | None = None, device: str = "cpu",
+          progress: bool = True, started: float | None = None, **changes) -> Trainer:
+    """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``options.steps``, or
+    until ``options.time_budget`` seconds after ``started`` (a ``time.monotonic()`` reading; default: now)
+    would be exceeded by the steps to the next vote plus a checkpoint: the ranks decide together after the
+    run's first two steps and at logging steps only, so the budget costs no host sync per step. ``changes``:
+    fields of the options given as keywords (``train(cfg, data, out, steps=4)``)."""
+    o = dataclasses.replace(options or TrainOptions(), **changes)
+    clock = _Clock(time.monotonic() if started is None else started, o.time_budget)
     out = Path(out)
     rank, world, device = _setup_distributed(device)
-    stop = steps if steps is not None else cfg.steps
+    stop = o.steps if o.steps is not None else cfg.steps
     cache = Cache(data)  # inputs are checked before anything is built or written
-    trainer, resumed_from = _start(cfg, out, device, world, resume, stop, init_generator)
+    trainer, resumed_from = _start(cfg, out, device, world, o, stop)
     if rank == 0:
         _open_run(cfg, out, trainer.iteration, resumed_from)
     batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
@@ -107,13 +124,13 @@ def train(cfg: Config, data: str | Path, out: str | Path, device: str = "cpu", r
             break
     bar.close()
     if rank == 0:
-        if time_budget is not None and trainer.iteration > n0:
+        if o.time_budget is not None and trainer.iteration > n0:
             _write_samples(batch, fake, out / "samples", trainer.iteration, writer)
         _log(out, None, {"event": "end", "step": trainer.iteration, "steps_this_run": trainer.iteration - n0,
-                         "time_budget_s": time_budget, "elapsed_s": clock.since_start(),
+                         "time_budget_s": o.time_budget, "elapsed_s": clock.since_start(),
                          "first_step_s": first_step_at, "device": str(trainer.device),
                          "data_on_device": trainer.cuda and cfg.device_data, "world": world,
-                         "init_generator": str(init_generator) if init_generator else None})
+                         "init_generator": str(o.init_generator) if o.init_generator else None})
     if writer:
         writer.close()
     if world > 1:
@@ -173,12 +190,12 @@ class _Clock:
         self.save_cost = max(self.save_cost, self.last_save - t)
 
 
-def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: int,
-           init_generator: str | Path | None) -> tuple[Trainer, Path | None]:
+def _start(cfg: Config, out: Path, device: str, world: int, o: TrainOptions,
+           stop: int) -> tuple[Trainer, Path | None]:
     """The trainer, resumed from the run's newest intact checkpoint (returned too) or with G from an export;
     every check comes before the networks are built."""
     init, ckpt = None, None
-    if resume:
+    if o.resume:
         ckpt = newest_intact_checkpoint(out)
         if not ckpt.config.trains_like(cfg):
             raise CheckpointError(f"{ckpt.path}: trained with another configuration; resume with the run's "
@@ -187,8 +204,8 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
             raise ConfigError(f"{ckpt.path}: the run is already at step {ckpt.step}; pass --steps above it")
     elif latest_checkpoint(out) is not None:
         raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
-    elif init_generator is not None:
-        init = _init_weights(init_generator, cfg)
+    elif o.init_generator is not None:
+        init = _init_weights(o.init_generator, cfg)
     trainer = Trainer(cfg, device, distributed=world > 1)
     if ckpt is not None:
         trainer.load_state_dict(ckpt.tensors)
@@ -201,9 +218,8 @@ def _start(cfg: Config, out: Path, device: str, world: int, resume: bool, stop: 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
     """The training batches of the sampler's steps: from GPU-resident clips, or a DataLoader."""
     cfg = trainer.cfg
-    dataset = TrainingClips(cache, "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror,
-                            size=cfg.image_size, seed=cfg.seed, test_fraction=cfg.test_fraction,
-                            test_persons=cfg.test_persons, test_list=cfg.test_list, person_power=cfg.person_power,
+    dataset = TrainingClips(cache, "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror, size=cfg.image_size,
+                            seed=cfg.seed, people=cfg.people, person_power=cfg.person_power,
                             closed_source=cfg.closed_source)
     if trainer.cuda and cfg.device_data:
         resident = ResidentClips(dataset, trainer.device)
