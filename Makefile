@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install clean-venv
+.PHONY: test test-fast demo install clean-venv
 
 $(STAMP): requirements.txt requirements-web.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -x -rs -p no:cacheprovider
+
+# the tests not marked slow: under 2 minutes on 2 cores
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -rs -p no:cacheprovider -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/motiongan demo --out demo_out

@@ -1,5 +1,5 @@
 """The package's layering (README, "What is where"): no module imports the command line, and no import
-cycle, counting imports inside functions too."""
+cycle, counting imports inside functions too; and no function of the package is over 60 lines."""
 import ast
 from pathlib import Path
 
@@ -57,3 +57,10 @@ def test_the_package_has_no_import_cycle():
     for m in sorted(edges):
         visit(m)
     assert cycles == []
+
+
+def test_no_function_is_over_60_lines():
+    long = [f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for path in ROOT.rglob("*.py") for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert long == []

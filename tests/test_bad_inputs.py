@@ -259,6 +259,7 @@ def _animate_until_the_video_is_started(f, tmp_path, out: Path) -> subprocess.Po
     return proc
 
 
+@pytest.mark.slow
 def test_the_partial_video_of_a_killed_animate_is_removed_by_the_next_run_to_that_output(f, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -272,6 +273,7 @@ def test_the_partial_video_of_a_killed_animate_is_removed_by_the_next_run_to_tha
     assert sorted(p.name for p in out.iterdir()) == [other.name, "o.mp4"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_animate_says_so_and_leaves_no_partial_video(sig, code, f, tmp_path):
     out = tmp_path / "out"
@@ -366,6 +368,7 @@ READ_ONLY = {"animate -o": _ro_animate, "edit -o": _ro_edit, "evaluate --out": _
              "train-speech -o": _ro_train_speech}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(READ_ONLY))
 def test_a_read_only_output_location_exits_2_naming_it_and_writes_nothing(case, f, tmp_path):
     ro = tmp_path / "ro"
@@ -404,6 +407,7 @@ def _prepare_two_grid_videos(data_dir, tmp_path, out, frames: int) -> list[str]:
             str(frames), "--quiet"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_an_interrupted_prepare_kills_its_workers_removes_their_temporary_files_and_resumes(sig, code, said, data_dir,
                                                                                           tmp_path, capsys):
@@ -451,6 +455,7 @@ def test_a_full_disk_stops_prepare_at_the_first_clip_naming_it_and_a_rerun_prepa
     assert len(manifest["clips"]) == 2 and not manifest["failed"]
 
 
+@pytest.mark.slow
 def test_train_killed_while_writing_a_checkpoint_resumes_from_the_last_intact_one_and_ends_as_a_straight_run(
         one_clip, tmp_path, capsys):
     sets = [*TINY, "log_every=1", "sample_every=1000", "checkpoint_every=1"]

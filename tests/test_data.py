@@ -137,6 +137,7 @@ def test_corrupt_and_faceless_videos_are_reported_and_the_rest_prepares(tmp_path
     assert "no face was found" in reasons["src-noface"]
 
 
+@pytest.mark.slow
 def test_a_killed_preparation_resumes_without_redoing_or_corrupting_clips(tmp_path, data_dir):
     src = tmp_path / "src"
     src.mkdir()

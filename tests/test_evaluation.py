@@ -92,6 +92,7 @@ def _real_clip(cache, i=0):
     return clip, np.stack([to_image(f) for f in clip["frames"]]), clip["landmarks"].numpy()
 
 
+@pytest.mark.slow
 def test_evaluate_writes_videos_landmarks_metrics_tables_and_the_ced_plot(evaluated):
     res, out = evaluated
     rows = res["table"]
@@ -139,6 +140,7 @@ def test_a_checkpoint_at_another_resolution_is_refused(small_cache, tmp_path):
         evaluate([str(path)], str(small_cache), str(tmp_path / "e"), EvaluateOptions(split="all"), progress=False)
 
 
+@pytest.mark.slow
 def test_the_landmark_warp_row_scores_the_warps_own_frames_and_checkpoint_warp_is_that_row(small_cache, tmp_path):
     res = evaluate(["warp"], str(small_cache), str(tmp_path / "e"),  # dlib in 2 worker processes
                    EvaluateOptions(split="all", score_cache="none", videos=False, workers=2), progress=False)
@@ -212,6 +214,7 @@ def test_sharpness_of_a_blurred_frame_is_below_one_and_of_the_real_frame_one(sma
     assert np.isnan(M.sharpness(real[0], np.full_like(real[0], 128)))  # a flat real frame: no ratio
 
 
+@pytest.mark.slow
 def test_one_registry_names_the_columns_the_per_clip_metrics_and_the_differences(evaluated):
     res, out = evaluated
     assert COLUMNS == [*R.METRICS, *R.COUNTS] and "same person (dlib) %" in R.METRICS
@@ -235,6 +238,7 @@ def test_one_registry_names_the_columns_the_per_clip_metrics_and_the_differences
         del R.METRICS[extra.name]
 
 
+@pytest.mark.slow
 def test_cached_reference_scores_equal_fresh_ones_and_another_max_frames_is_a_miss(small_cache, tmp_path):
     def run(max_frames, name):
         o = EvaluateOptions(split="all", max_frames=max_frames, score_cache=str(tmp_path / "scores"), videos=False,
@@ -250,6 +254,7 @@ def test_cached_reference_scores_equal_fresh_ones_and_another_max_frames_is_a_mi
     assert other["meta"]["cached_clips"] == 0 and other["meta"]["frames"] == 10
 
 
+@pytest.mark.slow
 def test_compare_against_the_warp_writes_one_comparison_and_refuses_an_untrained_generator(small_cache, untrained,
                                                                                           tmp_path):
     people = tmp_path / "people.txt"

@@ -40,6 +40,7 @@ def test_durations_parse_in_seconds():
         parse_duration("soon")
 
 
+@pytest.mark.slow
 def test_time_budget_decided_at_logging_steps_stops_in_time_with_a_loadable_checkpoint_and_export(one_clip, tmp_path):
     cfg = load_config("small", TINY + ["log_every=4"])
     run = tmp_path / "run"
@@ -57,6 +58,7 @@ def test_ranks_vote_on_the_budget_after_the_first_two_steps_and_at_logging_steps
     assert [_steps_to_next_vote(s - 100, s, 25) for s in votes] == [1, 23, 25, 25]
 
 
+@pytest.mark.slow
 def test_init_generator_stays_frozen_during_the_discriminator_warmup(one_clip, tmp_path):
     cfg = load_config("small", TINY)
     train(cfg, one_clip, tmp_path / "a", steps=2, progress=False)

@@ -132,6 +132,7 @@ def test_a_generator_file_is_not_taken_for_a_speech_model(tmp_path):
         SpeechModel.load(tmp_path / "g.safetensors")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("split", [HELD_SENTENCES, HELD_GRID])
 def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model, data_dir, split):
     """Measured here on two held-out clips (a new sentence of s1, or new speakers), not read from a file."""
@@ -149,6 +150,7 @@ def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model,
         assert model_corr > mean[base][1]
 
 
+@pytest.mark.slow
 def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(data_dir, tmp_path):
     """train-speech on four GRID clips (s1: a validation sentence and two training ones; one filed as a
     validation person's)."""

@@ -20,6 +20,7 @@ from motiongan.training.trainer import Trainer
 EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2"]
 
 
+@pytest.mark.slow
 def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, tmp_path):
     # the small configuration with the image loss only (the img_only ablation), to learn within ~90 s
     cfg = load_config("small", ["use_df=false", "use_dv=false", "use_v=false", "test_persons=0",
@@ -35,6 +36,7 @@ def test_small_config_overfits_one_clip_3_db_above_copying_the_source(one_clip, 
     assert generated > copy + 3.0, (generated, copy)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small", "warp",
                                   "warp_cpu"])
 def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
@@ -61,6 +63,7 @@ def test_configurations_switch_the_parts_of_the_objective():
         load_config("paper", ["learning_rate=1"])
 
 
+@pytest.mark.slow
 def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_path):
     cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])
     straight = train(cfg, one_clip, tmp_path / "a", steps=4, progress=False)
@@ -71,6 +74,7 @@ def test_two_steps_resume_two_steps_equals_four_steps_bit_for_bit(one_clip, tmp_
             assert torch.equal(a, b), f"{name}.{k}"
 
 
+@pytest.mark.slow
 def test_a_slow_run_checkpoints_by_the_clock_and_resumes_with_other_bookkeeping(one_clip, tmp_path):
     base = TINY + ["test_persons=0", "use_v=false", "log_every=1", "sample_every=100", "checkpoint_every=1000"]
     train(load_config("small", base + ["checkpoint_minutes=0"]), one_clip, tmp_path / "a", steps=3, progress=False)
@@ -82,6 +86,7 @@ def test_a_slow_run_checkpoints_by_the_clock_and_resumes_with_other_bookkeeping(
     assert train(other, one_clip, tmp_path / "b", steps=4, resume=True, progress=False).iteration == 4
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager_and_shares_its_checkpoints(one_clip, tmp_path, monkeypatch):
     # inductor's CPU build of these graphs takes minutes here: benchmarks/training.py --compile checks it
     monkeypatch.setitem(trainer_module.COMPILE, "backend", "aot_eager")
@@ -118,6 +123,7 @@ def test_a_pickled_checkpoint_is_refused(tmp_path):
         load_tensors(path)
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_ranks_stop_at_the_same_step_within_the_time_budget_with_identical_weights(one_clip,
                                                                                                     tmp_path):
     script = tmp_path / "ddp.py"
@@ -145,6 +151,7 @@ def test_torchrun_two_gloo_ranks_stop_at_the_same_step_within_the_time_budget_wi
     assert (tmp_path / "run" / f"checkpoint-{end['step']:08d}.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_resume_passes_over_a_truncated_newest_checkpoint_and_still_matches_a_straight_run(one_clip, tmp_path,
                                                                                            capsys):
     cfg = load_config("small", TINY + EXTRA + ["test_persons=0", "use_v=false"])

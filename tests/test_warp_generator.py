@@ -88,6 +88,7 @@ def test_paint_region_covers_the_inner_mouth_only_when_it_opens_wider_than_the_s
     assert region[1, 0, y0:y1, x0:x1].sum() == 0  # the eyes may open wider there; the mouth does not
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["warp", "warp_cpu"])
 def test_warp_configurations_resume_exactly_and_export_a_generator_that_loads(name, one_clip, tmp_path):
     cfg = load_config(name, TINY + EXTRA + ["use_v=false"])
@@ -112,6 +113,7 @@ def test_the_landmark_warp_model_moves_the_source_onto_the_target_landmarks(clip
     assert torch.allclose(out[0], frames[0], atol=1e-5)  # target = source: the source itself
 
 
+@pytest.mark.slow
 def test_checkpoint_warp_animates_and_edits_and_is_the_default_generator(data_dir, tmp_path):
     from motiongan.assets import DEFAULT, asset, generator_source
 

@@ -3,7 +3,7 @@
 The server runs as its own process, exactly as a user starts it, with a tiny generator trained here for
 one step (fast on CPU; its output is noise, which is all these tests need). The browser is
 Debian's ``chromium`` driven through Playwright; nothing is downloaded. Without Chromium, Playwright or
-Gradio the browser tests skip and say which is missing.
+Gradio the browser tests skip and say which is missing. They are marked slow: `-m "not slow"` leaves them out.
 """
 import os
 import signal
@@ -187,6 +187,7 @@ PLAY = """async (sel) => {
 }"""
 
 
+@pytest.mark.slow
 def test_animate_from_a_track_plays_in_the_browser_with_one_frame_per_landmark_set(page, server, files, tmp_path):
     _animate(page, files / "astronaut.png", files / "track8.npy")
     page.wait_for_selector("#animate-video video[src]")
@@ -205,6 +206,7 @@ def test_animate_from_a_track_plays_in_the_browser_with_one_frame_per_landmark_s
     assert shown.shape == read_image(files / "astronaut.png").shape
 
 
+@pytest.mark.slow
 def test_a_driving_video_side_by_side_shows_photo_driver_and_result(page, files, tmp_path):
     page.get_by_label("Side by side").check()
     _animate(page, files / "astronaut.png", files / "driver.mp4")
@@ -213,6 +215,7 @@ def test_a_driving_video_side_by_side_shows_photo_driver_and_result(page, files,
     assert info["frames"] == 10 and (info["width"], info["height"]) == (3 * 64, 64)
 
 
+@pytest.mark.slow
 def test_two_users_at_once_each_get_their_own_video(browser, server, files, tmp_path):
     pages = [_open(browser, server), _open(browser, server)]
     try:
@@ -227,6 +230,7 @@ def test_two_users_at_once_each_get_their_own_video(browser, server, files, tmp_
             pg.context.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("photo, driving", [("coffee.png", "track8.npy"), ("astronaut.png", "broken.npy")],
                          ids=["photo_without_a_face", "unreadable_track"])
 def test_bad_input_shows_the_command_lines_message_not_a_traceback(page, files, checkpoint, capsys, tmp_path,
@@ -239,6 +243,7 @@ def test_bad_input_shows_the_command_lines_message_not_a_traceback(page, files, 
     assert not page.query_selector("#animate-video video")
 
 
+@pytest.mark.slow
 def test_a_photo_with_two_faces_warns_as_the_command_line_does_and_still_animates(page, files, landmarker):
     with pytest.warns(UserWarning) as caught:  # what the command line prints
         landmarker(read_image(files / "two.png"), "two.png")
@@ -249,12 +254,14 @@ def test_a_photo_with_two_faces_warns_as_the_command_line_does_and_still_animate
     page.get_by_text("6 frames at 25 fps").wait_for()
 
 
+@pytest.mark.slow
 def test_a_driver_longer_than_the_limit_is_refused_naming_the_limit(page, files):
     _animate(page, files / "astronaut.png", files / "track30.npy")
     page.get_by_text(f"track30.npy: 30 frames, more than this page's limit of {MAX_FRAMES}").first.wait_for()
     assert not page.query_selector("#animate-video video")
 
 
+@pytest.mark.slow
 def test_edit_with_a_named_expression_gives_an_image_at_the_models_size(page, files, tmp_path):
     page.get_by_role("tab", name="Edit").click()
     page.set_input_files("#edit-photo input[type=file]", str(files / "astronaut.png"))
@@ -273,6 +280,7 @@ def _speak(page, photo, audio):
     page.click("#speak-run")
 
 
+@pytest.mark.slow
 def test_speak_gives_a_video_with_one_frame_per_25th_of_a_second_and_the_recordings_sound(page, files, tmp_path):
     _speak(page, files / "astronaut.png", files / "speech.wav")
     page.get_by_text("10 frames at 25 fps").wait_for()
@@ -281,6 +289,7 @@ def test_speak_gives_a_video_with_one_frame_per_25th_of_a_second_and_the_recordi
     assert page.evaluate(PLAY, "#speak-video video")["decoded"] == 10
 
 
+@pytest.mark.slow
 def test_bad_audio_shows_the_command_lines_message_and_a_long_one_the_pages_limit(page, files, checkpoint,
                                                                                capsys, tmp_path):
     expected = _cli_error(capsys, "speak", str(files / "astronaut.png"), str(files / "silent.wav"), "-o",
@@ -294,6 +303,7 @@ def test_bad_audio_shows_the_command_lines_message_and_a_long_one_the_pages_limi
     assert not page.query_selector("#speak-video video")
 
 
+@pytest.mark.slow
 def test_stopping_the_server_removes_everything_it_wrote(server):
     proc = server["proc"]
     proc.send_signal(signal.SIGTERM)
