@@ -1,4 +1,4 @@
-"""The package's layering (README, "What is where"): no module imports the command line, and no import
+"""The package's layering (README, "Architecture"): no module imports the command line, and no import
 cycle, counting imports inside functions too; and no function of the package is over 60 lines."""
 import ast
 from pathlib import Path
