@@ -56,7 +56,7 @@ def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = C
 
 class PasteBack:
     """Crops of ``size`` x ``size`` (image -> crop ``matrix``) blended back into ``image`` over a feathered
-    border (``feather``: its width as a fraction of the crop). The mask and the image region the crop
+    border (``feather``: its width as a fraction of the crop; the weight is 0 at the crop's edge, so no seam). The mask and the image region the crop
     covers are computed once, so each frame costs one warp of the crop into that region and one blend."""
 
     def __init__(self, image: np.ndarray, matrix: np.ndarray, size: int, feather: float = 0.08):
@@ -70,10 +70,10 @@ class PasteBack:
         self.region = (slice(y0, max(y0, y1)), slice(x0, max(x0, x1)))
         self.inv = inv - np.array([[0, 0, x0], [0, 0, y0]], np.float32)  # crop -> region
         self.shape = (max(0, x1 - x0), max(0, y1 - y0))
-        mask = np.zeros((size, size), np.float32)
-        b = max(1, int(size * feather))
-        mask[b:-b, b:-b] = 1.0
-        mask = cv2.GaussianBlur(mask, (0, 0), b / 2)
+        # the blend weight rises from 0 at the crop's edge to 1 at ``feather`` of its side inwards (smoothstep)
+        edge = np.minimum(np.arange(size) + 0.5, size - 0.5 - np.arange(size)).astype(np.float32)
+        r = np.clip(np.minimum(edge[:, None], edge[None, :]) / max(1.0, size * feather), 0, 1)
+        mask = r * r * (3 - 2 * r)
         self.alpha = cv2.warpAffine(mask, self.inv, self.shape, flags=cv2.INTER_LINEAR)[..., None]
         self.under = image[self.region].astype(np.float32) * (1 - self.alpha)
 

@@ -55,6 +55,7 @@ def test_streaming_works_for_the_stargan_generator_without_source_landmarks():
     assert (fast - plain).abs().max() < 1e-3
 
 
+@pytest.mark.slow
 def test_compiled_streaming_frames_equal_the_plain_generator_over_a_sequence():
     G = make(seed=3)
     src = torch.rand(1, 3, 64, 64) * 2 - 1

@@ -74,18 +74,21 @@ class FaceLandmarker:
         array, or None where the face is lost.
 
         Each frame is fitted in the box of the previous frame's landmarks (about 2 ms, where the detector
-        takes tens). The detector runs on the first frame, while the face is lost, when the fitted shape
-        jumps or collapses, and every ``redetect_every`` frames (0: never), where finding no face marks the
-        frame lost, so a track cannot drift off the face for long.
+        takes tens). The detector runs on the first frame, while the face is lost, when the box's content
+        stops looking like the previous frame's (a cut, the face gone), when the fitted shape jumps or
+        collapses, and every ``redetect_every`` frames (0: never); where it finds no face the frame is lost,
+        so a track cannot drift off the face for long.
         """
-        prev = None
+        prev = patch = None
         for i, rgb in enumerate(frames):
             pts = None
             check = redetect_every and i % redetect_every == 0
             if prev is not None and not check:
-                pts = self.fit(rgb, _box_from_points(prev))
-                if not _plausible(pts, prev):
-                    pts = None
+                box = _box_from_points(prev)
+                if _similarity(_patch(rgb, box), patch) >= SAME_FACE:
+                    pts = self.fit(rgb, box)
+                    if not _plausible(pts, prev):
+                        pts = None
             if pts is None:
                 boxes = self.detect(rgb)
                 if boxes:
@@ -93,6 +96,7 @@ class FaceLandmarker:
                     pts = self.fit(rgb, near)
             yield rgb, pts
             prev = pts
+            patch = None if pts is None else _patch(rgb, _box_from_points(pts))
 
     def track(self, frames, name: str = "video", redetect_every: int = 10) -> list[np.ndarray | None]:
         """Landmarks of one face over a whole video (:meth:`follow`): a list with a (68, 2) array per frame,
@@ -101,6 +105,28 @@ class FaceLandmarker:
         if all(p is None for p in out):
             raise NoFaceError(f"no face was found in any of its {len(out)} frames", path=name)
         return out
+
+
+SAME_FACE = 0.5  # the least correlation of a tracked box's content with the previous frame's
+
+
+def _patch(rgb: np.ndarray, box, n: int = 24) -> np.ndarray:
+    """The box's content, grey, ``n`` x ``n``, zero mean and unit norm (zero where it is flat)."""
+    import cv2
+
+    left, top, right, bottom = box
+    sx, sy = n / (right - left), n / (bottom - top)
+    m = np.array([[sx, 0, -left * sx], [0, sy, -top * sy]])
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    p = cv2.warpAffine(grey, m, (n, n), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+    p -= p.mean()
+    norm = float(np.linalg.norm(p))
+    return p / norm if norm > 1e-3 * n else np.zeros_like(p)
+
+
+def _similarity(a: np.ndarray, b: np.ndarray | None) -> float:
+    """Normalised cross-correlation of two :func:`_patch` es (0 if either is flat or missing)."""
+    return 0.0 if b is None else float((a * b).sum())
 
 
 def _box_from_points(points: np.ndarray):

@@ -1,0 +1,85 @@
+"""``animate --size N|native``: the motion at the output size, and the result pasted back without a seam."""
+import numpy as np
+import pytest
+
+from motiongan.crop import PasteBack, crop_box, crop_face
+from motiongan.errors import ConfigError
+from motiongan.inference import MotionGAN
+from motiongan.inference.animate import AnimateOptions, Animator, check_options, output_size
+from motiongan.landmarks import retarget
+from motiongan.media import read_image, video_info
+
+
+@pytest.fixture(scope="module")
+def photo(data_dir):
+    return read_image(data_dir / "stills68" / "image_0001.png")
+
+
+@pytest.fixture(scope="module")
+def animator(landmarker):
+    return Animator(MotionGAN.landmark_warp(size=64), landmarker)
+
+
+def test_size_is_the_models_a_number_or_the_faces_own_resolution(animator, photo):
+    points = animator.landmarker(photo)
+    assert output_size(None, points, 64) == 64
+    assert output_size("256", points, 64) == 256
+    native = output_size("native", points, 64)
+    assert native % 2 == 0 and abs(native - crop_box(points)[2]) <= 1
+    for bad in ("0", "huge", "-3", "9000"):
+        with pytest.raises(ConfigError, match="--size"):
+            check_options(AnimateOptions(size=bad))
+
+
+def test_a_larger_size_warps_the_source_at_that_size_with_the_same_motion(animator, photo):
+    small, large = animator.source(photo), animator.source(photo, size="256")
+    assert small.detail is None and large.detail.shape == (256, 256, 3) and large.crop.shape == (64, 64, 3)
+    np.testing.assert_allclose(large.to_output(large.landmarks), crop_face(photo, animator.landmarker(photo), 256)[1],
+                               atol=1e-3)
+    targets = retarget(small.landmarks, np.stack([small.landmarks, small.landmarks * 0.98 + 0.6]))
+    lo, hi = list(animator.frames(small, targets)), list(animator.frames(large, targets))
+    assert hi[0].shape == (256, 256, 3)
+    # the same motion: the 256 result brought down to 64 is the 64 result, up to resampling
+    import cv2
+    down = cv2.resize(hi[1], (64, 64), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(down - lo[1]).mean() < 6
+    # and sharper than the 64 result brought up (more detail: higher Laplacian energy)
+    up = cv2.resize(lo[1], (256, 256), interpolation=cv2.INTER_CUBIC)
+    sharp = lambda im: cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var()  # noqa: E731
+    assert sharp(hi[1]) > 1.5 * sharp(up)
+
+
+def test_paste_back_leaves_the_photo_outside_the_crop_and_shows_no_seam_at_its_border(animator, photo):
+    source = animator.source(photo, size="256")
+    paste = PasteBack(photo, source.out_matrix, 256)
+    same = paste(source.detail)
+    assert same.shape == photo.shape
+    assert np.abs(same.astype(int) - photo).mean() < 1.0  # the unchanged crop goes back where it came from
+    inverted = paste(255 - source.detail)  # as different from the photo as a crop can be
+    diff = np.abs(inverted.astype(int) - photo).max(-1)
+    ys, xs = np.nonzero(diff)
+    rows, cols = paste.region
+    assert rows.start <= ys.min() and ys.max() < rows.stop and cols.start <= xs.min() and xs.max() < cols.stop
+    # along the crop's own border the blend has faded out (under 1 % of what was pasted there), so a generated
+    # face that differs from the photo at its edge leaves no step
+    size, inv = 256, np.linalg.inv(np.vstack([source.out_matrix, [0, 0, 1]]))[:2]
+    t = np.linspace(0, size - 1, 200)
+    edge = np.concatenate([np.stack([t, np.zeros_like(t)], 1), np.stack([t, np.full_like(t, size - 1)], 1),
+                           np.stack([np.zeros_like(t), t], 1), np.stack([np.full_like(t, size - 1), t], 1)])
+    xy = np.round(edge @ inv[:, :2].T + inv[:, 2]).astype(int)
+    inside = (xy[:, 0] >= 0) & (xy[:, 0] < photo.shape[1]) & (xy[:, 1] >= 0) & (xy[:, 1] < photo.shape[0])
+    ys, xs = xy[inside, 1], xy[inside, 0]
+    assert paste.alpha[ys - rows.start, xs - cols.start].max() < 0.01
+    assert diff[ys, xs].max() <= 0.01 * 255 + 1
+    # while the middle of the face shows the pasted crop
+    cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+    assert abs(int(inverted[cy, cx, 0]) - (255 - int(photo[cy, cx, 0]))) <= 3
+
+
+def test_animate_writes_the_photos_resolution_when_pasted_at_a_larger_size(animator, photo, data_dir, tmp_path):
+    out = tmp_path / "big.mp4"
+    res = animator.animate(data_dir / "stills68" / "image_0001.png", data_dir / "grid" / "bbaf2n.mpg", out,
+                           AnimateOptions(size="native", paste=True, max_frames=5))
+    info = video_info(out)
+    h, w = photo.shape[:2]
+    assert res["frames"] == 5 and (info["height"], info["width"]) == (h + h % 2, w + w % 2)
