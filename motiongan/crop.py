@@ -56,8 +56,9 @@ def crop_face(image: np.ndarray, points: np.ndarray, size: int, scale: float = C
 
 class PasteBack:
     """Crops of ``size`` x ``size`` (image -> crop ``matrix``) blended back into ``image`` over a feathered
-    border (``feather``: its width as a fraction of the crop; the weight is 0 at the crop's edge, so no seam). The mask and the image region the crop
-    covers are computed once, so each frame costs one warp of the crop into that region and one blend."""
+    border (``feather``: its width as a fraction of the crop; the weight is 0 at the crop's edge, so there is
+    no seam). The mask and the image region the crop covers are computed once, so each frame costs one warp
+    of the crop into that region and one blend."""
 
     def __init__(self, image: np.ndarray, matrix: np.ndarray, size: int, feather: float = 0.08):
         self.image, self.size = image, size
