@@ -30,6 +30,7 @@ from ..convention import to_pixels
 from ..data import Cache, EvalClips, SplitOptions
 from ..draw import draw_landmarks
 from ..errors import ConfigError
+from ..filtering import filter_track
 from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
 from ..options import option
@@ -52,13 +53,15 @@ class Row:
     name: str
     identity: str
     model: MotionGAN | None = None
+    filter_targets: bool = False  # drive the generator with the One Euro filtered landmarks
 
     def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray) -> np.ndarray:
         if self.name == REAL:
             return real
         if self.model is None:
             return np.repeat(real[:1], len(real), 0)
-        return _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], lms))))
+        targets = filter_track(lms) if self.filter_targets else lms
+        return _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
 
 
 def _images(x: torch.Tensor) -> np.ndarray:
@@ -91,6 +94,9 @@ class EvaluateOptions(ScoringOptions):
 
     split: str = option("test", "all: every clip (for a cache that holds only test people)",
                         choices=["train", "test", "all"])
+    filter_targets: bool = option(False, "drive the generator rows with the target landmarks through the One Euro "
+                                         "filter, as animate drives with a video (scored against the real frames "
+                                         "and their own landmarks all the same)")
 
 
 def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptions | None = None,
@@ -100,7 +106,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     the row name of each checkpoint."""
     o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
-    rows, names = _rows(checkpoints, cache, device)  # every checkpoint checked before anything is generated
+    rows, names = _rows(checkpoints, cache, device, o.filter_targets)  # every checkpoint checked first
     clips = EvalClips(cache, o.split, max_frames=o.max_frames, people=o)
     store = ScoreCache.from_option(o.score_cache, device)
     per_row, pending = {r.name: [] for r in rows}, []
@@ -112,7 +118,8 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
                 for name, scores in pending.pop(0)().items():
                     per_row[name].append(scores)
     table = {name: summarise(per) for name, per in per_row.items()}
-    meta = {"data": str(data), "split": o.split, "clips": len(clips), "frames": table[REAL]["frames"],
+    meta = {"data": str(data), "split": o.split, "filter_targets": o.filter_targets, "clips": len(clips),
+            "frames": table[REAL]["frames"],
             "max_frames": o.max_frames, "checkpoints": dict(zip(names, map(str, checkpoints))),
             "detector": "dlib 68-point shape predictor (iBUG 300-W), target-landmark box, frames x2",
             "identity": "SFace cosine to the real first frame; dlib ResNet descriptor distance < 0.6",
@@ -129,11 +136,17 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     return {"table": table, "meta": meta, "rows": per_row, "names": names}
 
 
-def _rows(checkpoints: list[str], cache: Cache, device: str) -> tuple[list[Row], list[str]]:
+def _rows(checkpoints: list[str], cache: Cache, device: str,
+          filter_targets: bool = False) -> tuple[list[Row], list[str]]:
     """The reference rows, then one row per checkpoint (``warp`` is the reference row, not a second one);
-    and the row name of each checkpoint."""
+    and the row name of each checkpoint. With ``filter_targets`` the generator rows are driven by filtered
+    landmarks (their score-cache identity says so)."""
+    def row(name, model):
+        identity = generator_identity(model) + (":one-euro" if filter_targets else "")
+        return Row(name, identity, model, filter_targets)
+
     warp = MotionGAN.landmark_warp(device, size=cache.size)
-    rows = [Row(REAL, REAL), Row(COPY, COPY), Row(WARP_ROW, generator_identity(warp), warp)]
+    rows = [Row(REAL, REAL), Row(COPY, COPY), row(WARP_ROW, warp)]
     names = []
     for c in checkpoints:
         if str(c) == WARP:
@@ -144,7 +157,7 @@ def _rows(checkpoints: list[str], cache: Cache, device: str) -> tuple[list[Row],
             raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {cache.root} holds {cache.size} x "
                                   f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
         names.append(_unique(m.name, [r.name for r in rows]))
-        rows.append(Row(names[-1], generator_identity(m), m))
+        rows.append(row(names[-1], m))
     return rows, names
 
 
