@@ -30,7 +30,7 @@ from ..convention import to_pixels
 from ..data import Cache, EvalClips, SplitOptions
 from ..draw import draw_landmarks
 from ..errors import ConfigError
-from ..filtering import filter_track
+from ..filtering import SETTINGS, filter_track
 from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
 from ..options import option
@@ -142,7 +142,7 @@ def _rows(checkpoints: list[str], cache: Cache, device: str,
     and the row name of each checkpoint. With ``filter_targets`` the generator rows are driven by filtered
     landmarks (their score-cache identity says so)."""
     def row(name, model):
-        identity = generator_identity(model) + (":one-euro" if filter_targets else "")
+        identity = generator_identity(model) + (f":one-euro{SETTINGS}" if filter_targets else "")
         return Row(name, identity, model, filter_targets)
 
     warp = MotionGAN.landmark_warp(device, size=cache.size)
