@@ -1,0 +1,70 @@
+"""The model card's mouth frames: where the landmark warp has no pixels to move (a mouth opening wider than
+in the source) and what a warp generator paints there, on the fixed test people.
+
+    python scripts/mouth_frames.py GENERATOR [GENERATOR ...] --data cache/all [--out docs/warp_cpu_mouths.png]
+
+Rows: the ``--rows`` test clips whose mouth opens widest over the source (frame 0) within the first 40
+frames, one frame each (the widest). Columns: the real frame, the landmark warp, then each generator; each
+cell is the mouth box (points 48-67 grown by a half) enlarged 3x, with its PSNR against the real frame.
+"""
+import argparse
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from motiongan.convention import to_image
+from motiongan.data import Cache, EvalClips
+from motiongan.evaluation.metrics import psnr
+from motiongan.inference import MotionGAN
+from motiongan.landmarks import INNER_MOUTH, opening
+
+CELL = 120
+
+
+def mouth_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
+    lo, hi = points[48:68].min(0), points[48:68].max(0)
+    c, side = (lo + hi) / 2, (hi - lo).max() * 2.0
+    x0, y0 = np.clip(np.round(c - side / 2), 0, size - 1).astype(int)
+    x1, y1 = np.clip(np.round(c + side / 2), 1, size).astype(int)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def cell(image: np.ndarray, box, label: str) -> np.ndarray:
+    out = cv2.resize(image[box], (CELL, CELL), interpolation=cv2.INTER_CUBIC)
+    cv2.putText(out, label, (3, CELL - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 0), 1, cv2.LINE_AA)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("generators", nargs="+")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--rows", type=int, default=6)
+    ap.add_argument("--out", default="docs/warp_cpu_mouths.png")
+    args = ap.parse_args()
+    clips = EvalClips(Cache(args.data), "test", max_frames=40)
+    models = [MotionGAN.landmark_warp()] + [MotionGAN.from_checkpoint(g) for g in args.generators]
+    widest = []
+    for i in range(len(clips)):
+        lms = clips[i]["landmarks"]
+        wider = (opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)).numpy()
+        widest.append((float(wider[1:].max()), i, int(wider[1:].argmax()) + 1))
+    rows = []
+    for _, i, t in sorted(widest, reverse=True)[: args.rows]:
+        c = clips[i]
+        real, lms = to_image(c["frames"][t]), c["landmarks"].numpy()
+        box = mouth_box(lms[t], real.shape[0])
+        cells = [cell(real, box, "real")]
+        for m, name in zip(models, ["warp"] + [f"G{k + 1}" for k in range(len(args.generators))]):
+            *_, frame = m.generate(c["frames"][0], lms[0], lms[: t + 1])  # recurrent state through frames 0..t
+            gen = to_image(frame)
+            cells.append(cell(gen, box, f"{name} {psnr(gen[box], real[box]):.1f} dB"))
+        rows.append(np.concatenate(cells, 1))
+    Image.fromarray(np.concatenate(rows, 0)).save(args.out)
+    print(f"{args.out}: {len(rows)} clips; columns real, warp, " + ", ".join(
+        f"G{k + 1} = {g}" for k, g in enumerate(args.generators)))
+
+
+if __name__ == "__main__":
+    main()
