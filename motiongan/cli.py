@@ -228,7 +228,8 @@ def _add_inference_commands(sub) -> None:
 
     p = sub.add_parser("animate", help="animate a face image from a driving video or landmark track")
     p.add_argument("source", help="face image")
-    p.add_argument("driving", help="video, .npy landmark track (N x 68 x 2) or folder of .pts files")
+    p.add_argument("driving", help="video, .npy landmark track (N x 68 x 2), folder of .pts files, camera index "
+                   "(0: the first camera) or stream URL (rtsp://, http://, file://): live, frame by frame")
     p.add_argument("-o", "--output", required=True, help="output .mp4")
     add_options(p, AnimateOptions)
     p.add_argument("--compile", action="store_true", help="torch.compile the generator (for long videos)")
