@@ -55,9 +55,9 @@ class Counting(FaceLandmarker):
         super().__init__()
         self.detections = 0
 
-    def detect(self, rgb):
+    def detect(self, rgb, near=None):
         self.detections += 1
-        return super().detect(rgb)
+        return super().detect(rgb, near)
 
 
 def timed(fn):

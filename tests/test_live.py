@@ -15,11 +15,12 @@ from motiongan.media import MediaError, read_image, video_info
 class CountingLandmarker(FaceLandmarker):
     def __init__(self):
         super().__init__()
-        self.detections = 0
+        self.detections = self.near = 0
 
-    def detect(self, rgb):
+    def detect(self, rgb, near=None):
         self.detections += 1
-        return super().detect(rgb)
+        self.near += near is not None
+        return super().detect(rgb, near)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def test_tracking_detects_rarely_loses_the_face_when_it_goes_and_recovers_where_
     frames = [_shifted(face, 0, 0)] * 12 + [blank] * 3 + [_shifted(face, 80, 60)] * 6
     here = lm(frames[0])
     there = lm(frames[-1])
-    lm.detections = 0
+    lm.detections = lm.near = 0
     pts = [p for _, p in lm.follow(frames, redetect_every=10)]
     iod = float(interocular(here))
     assert all(np.abs(p - here).max() < 0.1 * iod for p in pts[:12])  # tracked where it is
@@ -49,6 +50,7 @@ def test_tracking_detects_rarely_loses_the_face_when_it_goes_and_recovers_where_
     assert all(np.abs(p - there).max() < 0.1 * iod for p in pts[15:])  # found again where it came back
     # the detector ran on frames 0, 10 and 20, on the 3 lost frames and the first one after them: not on all 21
     assert lm.detections == 7
+    assert lm.near == 2  # the checks at frames 10 and 20 searched only around the tracked face
 
 
 def test_the_driver_holds_the_source_still_until_a_face_appears_then_follows_it(face, landmarker):

@@ -41,16 +41,25 @@ class FaceLandmarker:
         self.max_detect_side = max_detect_side
 
     # --------------------------------------------------------------------------------------- images
-    def detect(self, rgb: np.ndarray) -> list[tuple[float, float, float, float]]:
-        """Face boxes (left, top, right, bottom) in pixels, largest first."""
-        scale = min(1.0, self.max_detect_side / max(rgb.shape[:2]))
-        img = rgb
-        if scale < 1.0:
-            import cv2
+    def detect(self, rgb: np.ndarray, near=None) -> list[tuple[float, float, float, float]]:
+        """Face boxes (left, top, right, bottom) in pixels, largest first. ``near``: a face box from a
+        previous frame; only its surroundings (half its side around it) are searched, scaled so the face is
+        about 120 px wide (dlib's detector finds faces from about 80 px): a check of a tracked face at a
+        fraction of a full search's cost."""
+        import cv2
 
-            img = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        x0 = y0 = 0
+        img, scale = rgb, min(1.0, self.max_detect_side / max(rgb.shape[:2]))
+        if near is not None:
+            side = near[2] - near[0]
+            x0, y0 = (max(0, int(v - side / 2)) for v in near[:2])
+            x1, y1 = (int(v + side / 2) + 1 for v in near[2:])
+            img, scale = rgb[y0:y1, x0:x1], min(1.0, 120.0 / max(side, 1.0))
+        if scale < 1.0:
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         rects = self.detector(np.ascontiguousarray(img), self.upsample)
-        boxes = [(r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale) for r in rects]
+        boxes = [(x0 + r.left() / scale, y0 + r.top() / scale, x0 + r.right() / scale, y0 + r.bottom() / scale)
+                 for r in rects]
         return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
 
     def fit(self, rgb: np.ndarray, box) -> np.ndarray:
@@ -89,6 +98,10 @@ class FaceLandmarker:
                     pts = self.fit(rgb, box)
                     if not _plausible(pts, prev):
                         pts = None
+            if pts is None and check and prev is not None:  # the periodic check: near the tracked face
+                boxes = self.detect(rgb, near=_box_from_points(prev))
+                if boxes:
+                    pts = self.fit(rgb, boxes[0])
             if pts is None:
                 boxes = self.detect(rgb)
                 if boxes:
