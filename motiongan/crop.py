@@ -87,7 +87,3 @@ class PasteBack:
             out[self.region] = (self.under + warped * self.alpha).round().astype(np.uint8)
         return out
 
-
-def paste_back(image: np.ndarray, face: np.ndarray, matrix: np.ndarray, feather: float = 0.08) -> np.ndarray:
-    """One generated crop warped back into the full image, blended over a feathered border (:class:`PasteBack`)."""
-    return PasteBack(image, matrix, face.shape[0], feather)(face)
