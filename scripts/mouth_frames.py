@@ -2,10 +2,15 @@
 in the source) and what a warp generator paints there, on the fixed test people.
 
     python scripts/mouth_frames.py GENERATOR [GENERATOR ...] --data cache/all [--out docs/warp_cpu_mouths.png]
+    python scripts/mouth_frames.py GENERATOR [GENERATOR ...] --demo [--out docs/warp_cpu_teeth.png]
 
 Rows: the ``--rows`` test clips whose mouth opens widest over the source (frame 0) within the first 40
 frames, one frame each (the widest). Columns: the real frame, the landmark warp, then each generator; each
 cell is the mouth box (points 48-67 grown by a half) enlarged 3x, with its PSNR against the real frame.
+
+``--demo``: no real frames, the ``motiongan demo`` case instead (the astronaut, smiling with her teeth showing,
+moved by the shipped track): one row per generator, the landmark warp first, the mouth of the demo strip's
+frames 2-6.
 """
 import argparse
 
@@ -13,10 +18,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from motiongan.assets import asset
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
+from motiongan.inference.animate import Animator, Driving, target_track
 from motiongan.landmarks import INNER_MOUTH, opening
 
 CELL = 120
@@ -36,15 +43,36 @@ def cell(image: np.ndarray, box, label: str) -> np.ndarray:
     return out
 
 
+def demo_rows(models: list[MotionGAN]) -> list[np.ndarray]:
+    """Per model, the mouths of the demo strip's frames 2-6 (``motiongan demo``'s picks of 75 frames)."""
+    import skimage.data
+
+    track = np.load(asset("demo_track.npy"))
+    picks = np.linspace(0, len(track) - 1, 7).round().astype(int)[1:6]
+    rows = []
+    for m in models:
+        animator = Animator(m)
+        source = animator.source(skimage.data.astronaut())
+        targets = target_track(source, Driving(track, 25.0), m.size)
+        frames = list(animator.frames(source, targets))
+        rows.append(np.concatenate([cell(frames[i], mouth_box(targets[i], m.size), m.name) for i in picks], 1))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("generators", nargs="+")
-    ap.add_argument("--data", required=True)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--demo", action="store_true")
     ap.add_argument("--rows", type=int, default=6)
     ap.add_argument("--out", default="docs/warp_cpu_mouths.png")
     args = ap.parse_args()
-    clips = EvalClips(Cache(args.data), "test", max_frames=40)
     models = [MotionGAN.landmark_warp()] + [MotionGAN.from_checkpoint(g) for g in args.generators]
+    if args.demo:
+        Image.fromarray(np.concatenate(demo_rows(models), 0)).save(args.out)
+        print(f"{args.out}: rows " + ", ".join(m.name for m in models))
+        return
+    clips = EvalClips(Cache(args.data), "test", max_frames=40)
     widest = []
     for i in range(len(clips)):
         lms = clips[i]["landmarks"]
