@@ -88,3 +88,33 @@ def test_ctrl_c_during_a_live_run_stops_between_frames_instead_of_raising():
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.wait(2.0)
     assert signal.getsignal(signal.SIGINT) == before  # restored
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_live_run_and_keeps_the_video_written_so_far(data_dir, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    import cv2
+
+    from motiongan.media import VideoWriter
+
+    face = cv2.resize(read_image(data_dir / "stills68" / "image_0001.png"), (256, 256))
+    with VideoWriter(tmp_path / "long.mp4", 25.0) as vw:  # a stream that would last 40 s
+        for _ in range(1000):
+            vw.write(face)
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = ["animate", str(data_dir / "stills68" / "image_0001.png"), "file://" + str(tmp_path / "long.mp4"),
+            "-o", str(out / "live.mp4"), "--checkpoint", "warp"]
+    proc = subprocess.Popen([sys.executable, "-m", "motiongan.cli", *argv], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(out.glob(".live.tmp*.mp4")) and proc.poll() is None:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert [p.name for p in out.iterdir()] == ["live.mp4"]  # the video so far, no temporary left
+    assert 0 < video_info(out / "live.mp4")["frames"] < 1000

@@ -9,6 +9,7 @@ data is prepared (the paper's setting, for a driver who is the source person).
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -311,7 +312,8 @@ class Animator:
         written so far is kept."""
         o = options
         live = is_live(driving)
-        with until_interrupted() as stop:
+        # a camera stops at Ctrl-C and keeps its video; a file is interrupted and leaves nothing half-written
+        with until_interrupted() if live else nullcontext() as stop:
             if live:
                 capture = Capture(driving, o.max_frames, stop)
                 frames, fps, total, audio = iter(capture), capture.fps, o.max_frames, None
