@@ -1,8 +1,14 @@
+import signal
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+# A suite started in the background (nohup, `&`) inherits SIGINT ignored, and so would every command the
+# tests start, which then could not be interrupted: the tests of Ctrl-C need it handled as usual.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
