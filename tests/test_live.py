@@ -63,6 +63,19 @@ def test_the_driver_holds_the_source_still_until_a_face_appears_then_follows_it(
     assert np.abs(driven[3].target - src).max() < 0.02 * float(interocular(src))
 
 
+def test_a_driving_video_without_any_face_is_an_error_that_leaves_no_video(face, data_dir, tmp_path, capsys):
+    from motiongan.media import VideoWriter
+
+    with VideoWriter(tmp_path / "wall.mp4", 25.0) as vw:
+        for _ in range(8):
+            vw.write(np.full((96, 96, 3), 128, np.uint8))
+    code = main(["animate", str(data_dir / "stills68" / "image_0001.png"), str(tmp_path / "wall.mp4"), "-o",
+                 str(tmp_path / "o.mp4"), "--checkpoint", "warp"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].endswith("wall.mp4: no face was found in any of its 8 frames")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wall.mp4"]
+
+
 def test_live_mode_runs_from_a_stream_url_and_stops_after_max_frames(data_dir, tmp_path):
     stream = "file://" + os.path.abspath(data_dir / "grid" / "bbaf2n.mpg")
     assert is_live(stream) and is_live("0") and not is_live(data_dir / "grid" / "bbaf2n.mpg")

@@ -322,7 +322,7 @@ class Animator:
                 frames, fps, audio = iter_video(driving, o.max_frames), info["fps"], driving
                 total = min(info["frames"], o.max_frames or info["frames"]) or None
             driven = follow_driver(frames, source.landmarks, self.landmarker, self.model.size, o.filter,
-                                   o.retarget)
+                                   o.retarget, name=None if live else str(driving))
             now = []  # the driving frame being rendered, for the side panel
 
             def targets():

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..crop import box_to_affine, crop_box
-from ..face.landmarker import FaceLandmarker
+from ..face.landmarker import FaceLandmarker, NoFaceError
 from ..filtering import OneEuroFilter
 from ..landmarks import apply_affine, interocular, retarget
 from ..media import MediaError
@@ -36,15 +36,19 @@ class Driven:
 
 def follow_driver(frames: Iterable[np.ndarray], source_landmarks: np.ndarray, landmarker: FaceLandmarker,
                   crop_size: int, filter_motion: bool = True, retarget_motion: bool = True,
-                  redetect_every: int = 10) -> Iterator[Driven]:
+                  redetect_every: int = 10, name: str | None = None) -> Iterator[Driven]:
     """Targets for a source face (landmarks in its ``crop_size`` crop) from a driver's frames, causally.
 
     Until the face is first found the target is the source's own landmarks (the face holds still); where it
     is lost later, the last target holds. ``retarget_motion=False`` maps the driver's own landmarks into a
     crop the way training data is cropped (the paper's setting, for a driver who is the source person).
+    With ``name`` (a file's), a driver in which no frame has a face ends in a NoFaceError naming it, after
+    its last frame, so a writer of the frames can drop what it wrote.
     """
     smooth, neutral, last = None, None, np.asarray(source_landmarks, np.float32)
+    n = 0
     for rgb, pts in landmarker.follow(frames, redetect_every):
+        n += 1
         if pts is not None:
             if smooth is None:
                 smooth = OneEuroFilter(scale=float(interocular(pts))) if filter_motion else (lambda p: p)
@@ -55,6 +59,8 @@ def follow_driver(frames: Iterable[np.ndarray], source_landmarks: np.ndarray, la
             else:
                 last = apply_affine(pts, box_to_affine(crop_box(pts), crop_size)).astype(np.float32)
         yield Driven(rgb, pts, last)
+    if name is not None and neutral is None:
+        raise NoFaceError(f"no face was found in any of its {n} frames", path=name)
 
 
 def is_live(spec) -> bool:
