@@ -6,7 +6,9 @@ in the source) and what a warp generator paints there, on the fixed test people.
 
 Rows: the ``--rows`` test clips whose mouth opens widest over the source (frame 0) within the first 40
 frames, one frame each (the widest). Columns: the real frame, the landmark warp, then each generator; each
-cell is the mouth box (points 48-67 grown by a half) enlarged 3x, with its PSNR against the real frame.
+cell is the mouth box (points 48-67 grown by a half) enlarged 3x, with its PSNR against the real frame. It also
+prints, per row, how far the warp stretches the source's mouth: the inner-lip polygon's area, target over
+source.
 
 ``--demo``: no real frames, the ``motiongan demo`` case instead (the astronaut, smiling with her teeth showing,
 moved by the shipped track): one row per generator, the landmark warp first, the mouth of the demo strip's
@@ -27,6 +29,12 @@ from motiongan.inference.animate import Animator, Driving, target_track
 from motiongan.landmarks import INNER_MOUTH, opening
 
 CELL = 120
+
+
+def mouth_area(points: np.ndarray) -> float:
+    """The area of the inner-lip polygon (points 60-67), pixels squared."""
+    x, y = points[list(INNER_MOUTH), 0], points[list(INNER_MOUTH), 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
 def mouth_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
@@ -56,6 +64,8 @@ def demo_rows(models: list[MotionGAN]) -> list[np.ndarray]:
         targets = target_track(source, Driving(track, 25.0), m.size)
         frames = list(animator.frames(source, targets))
         rows.append(np.concatenate([cell(frames[i], mouth_box(targets[i], m.size), m.name) for i in picks], 1))
+    print("inner-mouth area, target over source (how far the warp stretches the source's mouth):",
+          ", ".join(f"{mouth_area(targets[i]) / mouth_area(source.landmarks):.2f}" for i in picks))
     return rows
 
 
@@ -89,6 +99,8 @@ def main() -> None:
             gen = to_image(frame)
             cells.append(cell(gen, box, f"{name} {psnr(gen[box], real[box]):.1f} dB"))
         rows.append(np.concatenate(cells, 1))
+        stretch = mouth_area(lms[t]) / max(mouth_area(lms[0]), 1e-3)
+        print(f"{c['clip_id']} frame {t}: inner-mouth area, target over source, {stretch:.2f}")
     Image.fromarray(np.concatenate(rows, 0)).save(args.out)
     print(f"{args.out}: {len(rows)} clips; columns real, warp, " + ", ".join(
         f"G{k + 1} = {g}" for k, g in enumerate(args.generators)))
