@@ -3,14 +3,13 @@
 Training samples are ``(s, l, f_1..T, l_1..T)``: T consecutive target frames of one clip and a source
 frame of the same clip that is at least ``min_gap`` frames from the first target and outside the targets;
 mirrored with probability 1/2 (landmark indices permuted). With probability ``closed_source`` the source is
-drawn from the quarter of those frames whose mouth is least open, as a user's photo usually is: a warp G
-paints only where the target opens wider than the source, so such pairs are the ones it learns from.
-Sampling is balanced by person: a person is
-drawn with probability proportional to ``n_p ** person_power`` (``n_p``: the person's usable windows;
-0 = every person equally often, 1 = every window equally often), then one of their clips in proportion
-to its windows, then a window. Sample ``i`` is a pure function of ``(seed, i)``, so a resumed run reads
-exactly the samples it would have read, whether the frames come from the cache files
-(:class:`TrainingClips`, for DataLoader workers) or from the training device's memory
+drawn from the quarter of those frames whose mouth is least open, as a user's photo usually is (a warp G
+paints only where the target opens wider than the source; measured, it made warp_cpu worse: model card).
+Sampling is balanced by person: a person is drawn with probability proportional to ``n_p ** person_power``
+(``n_p``: the person's usable windows; 0 = every person equally often, 1 = every window equally often),
+then one of their clips in proportion to its windows, then a window. Sample ``i`` is a pure function of
+``(seed, i)``, so a resumed run reads exactly the samples it would have read, whether the frames come from
+the cache files (:class:`TrainingClips`, for DataLoader workers) or from the training device's memory
 (:class:`ResidentClips`). Who the test people are is a :class:`~.split.SplitOptions` (default: the
 fixed test list). Heatmaps are not stored: the trainer renders them on its device.
 """
