@@ -11,7 +11,10 @@ first ``--frames`` frames, made once in a temporary folder); the source is sciki
   beforehand; frames/s = driving frames / wall time. Once as the command's defaults, once with ``--paste``.
 - **stages**, each timed alone over the same frames (ms per frame): decode; landmarks (tracked from the
   previous frame; how many frames ran the detector); filter and retarget; generate (motion and network);
-  compose (to uint8, paste when asked); encode and write.
+  compose (pasted into the photo); encode and write (the pasted frames).
+- **levers**, each against what it replaced (ms per frame): paste-back made per frame vs once per source;
+  libx264 ``medium`` (its default) vs ``veryfast``; the tracker's check searching the whole frame vs
+  around the face.
 - **live**: the camera path (:class:`~motiongan.inference.driver.Capture` on the driver file): latency from
   a frame's arrival to its result handed to the encoder, mean and 95th percentile.
 
@@ -29,7 +32,8 @@ import numpy as np
 import torch
 
 from motiongan.assets import load_generator
-from motiongan.face.landmarker import FaceLandmarker
+from motiongan.crop import PasteBack
+from motiongan.face.landmarker import FaceLandmarker, _box_from_points
 from motiongan.filtering import OneEuroFilter
 from motiongan.inference.animate import AnimateOptions, Animator, RenderOptions, compose
 from motiongan.inference.driver import Capture, follow_driver
@@ -85,7 +89,30 @@ def stages(animator: Animator, landmarker: Counting, source, driver: Path, paste
     ms = lambda t: 1000 * t / n  # noqa: E731
     return {"decode": ms(t_decode), "landmarks": ms(t_lms), "detector_frames": landmarker.detections,
             "filter_retarget": ms(t_filter), "generate": ms(t_gen), "compose": ms(t_compose),
-            "encode_write": ms(t_write), "frames": n}
+            "encode_write": ms(t_write), "frames": n, "levers": levers(source, frames, found, crops, folder)}
+
+
+def levers(source, frames: list, found: list, crops: list, folder: Path, n: int = 40) -> dict:
+    """Each speed lever against what it replaced, ms per frame over ``n`` frames: the paste-back made for
+    every frame or once per source; libx264's default preset or veryfast on the generated crops (pasted,
+    as ``--paste`` writes them); the tracker's check with a full-frame search or around the face only."""
+    size = crops[0].shape[0]
+    per = lambda t: 1000 * t / n  # noqa: E731
+    _, t_fresh = timed(lambda: [PasteBack(source.image, source.out_matrix, size)(c) for c in crops[:n]])
+    paste = PasteBack(source.image, source.out_matrix, size)
+    pasted, t_once = timed(lambda: [paste(c) for c in crops[:n]])
+    out = {"paste_per_frame": per(t_fresh), "paste_once": per(t_once)}
+    def encode(preset):
+        with VideoWriter(folder / f"{preset}.mp4", 25.0, preset=preset) as vw:
+            for f in pasted:
+                vw.write(f)
+    for preset in ("medium", "veryfast"):
+        out[f"encode_{preset}"] = per(timed(lambda: encode(preset))[1])  # noqa: B023 (called at once)
+    lm = FaceLandmarker()
+    out["detect_full"] = per(timed(lambda: [lm.detect(f) for f in frames[:n]])[1])
+    out["detect_near"] = per(timed(lambda: [lm.detect(f, near=_box_from_points(p))
+                                            for f, p in zip(frames[:n], found[:n])])[1])
+    return out
 
 
 def live_latency(animator: Animator, source, driver: Path, folder: Path) -> dict:
@@ -122,7 +149,7 @@ def run(args, folder: Path) -> list[dict]:
             t = time.perf_counter()
             res = animator.animate(source, driver, folder / "e2e.mp4", AnimateOptions(paste=paste))
             row["fps_paste" if paste else "fps"] = res["frames"] / (time.perf_counter() - t)
-        row["stages_ms"] = stages(animator, landmarker, source, driver, False, folder)
+        row["stages_ms"] = stages(animator, landmarker, source, driver, True, folder)
         row["live"] = live_latency(animator, source, driver, folder)
         rows.append(row)
     return rows
@@ -148,6 +175,11 @@ def main() -> None:
         s = r["stages_ms"]
         print(f"{r['size']:>5} {r['fps']:>8.1f} {r['fps_paste']:>7.1f} " + " ".join(f"{s[k]:>15.2f}" for k in keys)
               + f" {s['detector_frames']:>4}/{s['frames']:<4} {r['live']['mean_ms']:>8.1f} {r['live']['p95_ms']:>6.1f}")
+    print("levers, ms per frame: paste per frame / once, encode medium / veryfast, detect full / near")
+    for r in rows:
+        v = r["stages_ms"]["levers"]
+        print(f"{r['size']:>5} {v['paste_per_frame']:.2f} / {v['paste_once']:.2f}   {v['encode_medium']:.1f} / "
+              f"{v['encode_veryfast']:.1f}   {v['detect_full']:.1f} / {v['detect_near']:.1f}")
     text = json.dumps(rows, indent=1)
     print(text)
     if args.json:

@@ -114,7 +114,7 @@ def _animate(args):
     from .inference.animate import AnimateOptions, check_inputs
 
     options = options_from(args, AnimateOptions)
-    check_inputs(args.source, args.driving, args.output)  # every input error before the model loads
+    check_inputs(args.source, args.driving, args.output, options)  # every input error before the model loads
     res = _animator(args, args.compile).animate(args.source, args.driving, args.output, options, progress=True)
     print(f"{res['out']}: {res['frames']} frames at {res['fps']:g} fps" + (", with audio" if res["audio"] else ""))
 

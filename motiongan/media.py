@@ -213,9 +213,9 @@ class VideoWriter:
     """Write RGB frames to an H.264 MP4 as they come; the file appears only when closed without error.
 
     ``audio_from``: a media file whose audio track is copied into the result (trimmed to the video).
-    ``preset``: libx264's speed preset; ``veryfast`` encoded 512 x 512 talking-head frames about seven times
-    faster than libx264's default ``medium`` on the 2-core test machine (12 vs 89 ms a frame) at the same
-    ``crf`` quality setting, into a file no larger.
+    ``preset``: libx264's speed preset; ``veryfast`` encodes about twice as fast as libx264's default
+    ``medium`` at the same ``crf`` (``benchmarks/animate_speed.py``'s levers: 4.9 vs 9.2 ms a pasted
+    512 x 512 frame on 2 cores).
     """
 
     def __init__(self, path, fps: float, audio_from=None, crf: int = 18, preset: str = "veryfast"):

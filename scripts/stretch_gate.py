@@ -1,5 +1,5 @@
 """Experiment: gate a warp generator's mouth paint by how far the warp stretches the source's mouth, with the
-weights it was trained with (no retraining), and score it as ``warp_rounds_psnr.py`` does.
+weights it was trained with (no retraining), and score it with ``warp_rounds_psnr.py``'s ``score``.
 
     python scripts/stretch_gate.py [GENERATOR] --data cache/all [--low 1.5] [--high 3.0]
 
@@ -15,14 +15,13 @@ import argparse
 import numpy as np
 import skimage.data
 import torch
+from warp_rounds_psnr import score  # this folder's script: the same frames and boxes
 
 from motiongan.assets import asset
-from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
-from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
-from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.landmarks import INNER_MOUTH
 from motiongan.networks import warp_generator
 
 SHIPPED = warp_generator.paint_region
@@ -41,27 +40,6 @@ def stretch_gated(low: float, high: float):
         r = r.clamp(0, 1)
         return SHIPPED(source_lms, target_lms, size) * (r * r * (3 - 2 * r)).view(-1, 1, 1, 1)
     return region
-
-
-def mouth_psnr(gen, real, lms, t) -> float:
-    lo, hi = lms[t, 48:68].min(0), lms[t, 48:68].max(0)
-    pad = (hi - lo) / 4
-    x0, y0 = np.clip(lo - pad, 0, 127).astype(int)
-    x1, y1 = np.clip(hi + pad + 1, 0, 128).astype(int)
-    return psnr(gen[y0:y1, x0:x1], real[y0:y1, x0:x1])
-
-
-def score(model: MotionGAN, clips: EvalClips) -> tuple[float, float]:
-    every, opened = [], []
-    for i in range(len(clips)):
-        c = clips[i]
-        f, lms = c["frames"], c["landmarks"].numpy()
-        real = [to_image(x) for x in f]
-        gen = [to_image(x) for x in model.generate(f[0], lms[0], lms)]
-        every += [psnr(g, r) for g, r in zip(gen[1:], real[1:])]
-        wider = opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)
-        opened += [mouth_psnr(gen[t], real[t], lms, t) for t in np.nonzero(wider[1:] > 0.05)[0] + 1]
-    return float(np.mean(every)), float(np.mean(opened))
 
 
 def teeth_change(model: MotionGAN, warp: MotionGAN) -> float:
@@ -93,7 +71,8 @@ def main() -> None:
         if region is not None:
             warp_generator.paint_region = region
         m = warp if region is None else model
-        p, o = score(m, clips)
+        res = score(m, clips)
+        p, o = np.mean(res["all"]), np.mean(res["open"])
         teeth = "" if region is None else \
             f"; astronaut's inner mouth differs from the warp by {teeth_change(m, warp):.1f}"
         print(f"{name}: PSNR {p:.3f}, open-mouth box PSNR {o:.3f}{teeth}")

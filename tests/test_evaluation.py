@@ -269,3 +269,19 @@ def test_compare_against_the_warp_writes_one_comparison_and_refuses_an_untrained
     saved = json.loads((tmp_path / "c" / "verdict.json").read_text())
     assert saved["better"] is False and saved["reasons"] == report["reasons"]
     assert not list((tmp_path / "c").glob("*/*/generated.mp4"))  # no videos unless asked
+
+
+def test_filter_targets_drives_the_generator_rows_with_filtered_landmarks_under_their_own_cache_identity(small_cache):
+    from motiongan.evaluation.evaluate import WARP_ROW, _rows
+    from motiongan.filtering import filter_track
+
+    plain, _ = _rows([], Cache(small_cache), "cpu")
+    filtered, _ = _rows([], Cache(small_cache), "cpu", filter_targets=True)
+    warp, warp_filtered = plain[-1], filtered[-1]
+    assert warp.name == warp_filtered.name == WARP_ROW and warp.identity != warp_filtered.identity
+    assert [r.identity for r in plain[:2]] == [r.identity for r in filtered[:2]]  # real video, copy source
+    clip, real, lms = _real_clip(small_cache)
+    lms = lms + np.random.default_rng(0).normal(0, 0.5, lms.shape).astype(np.float32)  # jittered targets
+    expected = [to_image(f) for f in warp.model.generate(clip["frames"][0], lms[0], filter_track(lms))]
+    assert np.array_equal(warp_filtered.frames(clip, real, lms), np.stack(expected))
+    assert not np.array_equal(warp.frames(clip, real, lms), np.stack(expected))

@@ -193,16 +193,15 @@ def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | No
                    (info["width"], info["height"]))
 
 
-def check_inputs(source, driving, output, options: AnimateOptions | None = None) -> None:
+def check_inputs(source, driving, output, options: AnimateOptions) -> None:
     """Every input error of ``animate`` before any model loads: the source image readable, the driver a
     readable video, track or folder (a camera or stream is opened later), the output a writable ``.mp4``,
     the options valid."""
-    o = options or AnimateOptions()
     for p in (source,) if is_live(driving) else (source, driving):
         if not Path(p).exists():
             raise MediaError("no such file or folder", path=p)
     check_output(output, {".mp4"})
-    check_options(o)
+    check_options(options)
     read_image(source)
     if is_live(driving):
         return
@@ -354,7 +353,12 @@ def _live_panel(driven: Driven, h: int) -> np.ndarray:
     until the face is found)."""
     if driven.landmarks is None:
         return cv2.resize(driven.frame, (h, h), interpolation=cv2.INTER_AREA)
-    crop, lms, _ = crop_face(driven.frame, driven.landmarks, h)
+    return _face_panel(driven.frame, driven.landmarks, h)
+
+
+def _face_panel(frame: np.ndarray, points: np.ndarray, h: int) -> np.ndarray:
+    """A driving frame's face cropped to ``h`` x ``h`` with its landmarks drawn."""
+    crop, lms, _ = crop_face(frame, points, h)
     return draw_landmarks(crop, lms, radius=1)
 
 
@@ -377,5 +381,4 @@ def _driver_panel(frames, driving: Driving, i: int, h: int) -> np.ndarray:
     if frames is None:
         m = box_to_affine(crop_box(driving.track[0]), h)
         return draw_landmarks(np.zeros((h, h, 3), np.uint8), apply_affine(pts, m), radius=1)
-    crop, lms, _ = crop_face(next(frames), pts, h)
-    return draw_landmarks(crop, lms, radius=1)
+    return _face_panel(next(frames), pts, h)
