@@ -22,6 +22,11 @@ class Config:
     generator: str = "paper"
     paint: str = "gated"  # warp G: gated (inner mouth and eyes opening wider than the source's) | anywhere
     mask_bias: float = 8.0  # warp G: the mask's initial bias (the untrained G returns the warp)
+    # warp G, gated: the mouth painted by a smoothstep of its inner-lip area ratio, target over source, from
+    # stretch_low to stretch_high (None: by how much wider it opens alone)
+    stretch_low: float | None = None
+    stretch_high: float | None = None
+    paint_skip: bool = False  # warp G, gated: the network runs only on frames with something to paint
     tps_border: int = 5  # warp G: thin-plate spline points pinned per side of the crop
     tps_regularisation: float = 0.0
     g_maps: bool = True  # warp G: landmark heatmaps among its inputs (costly on CPU)
@@ -111,13 +116,19 @@ class Config:
                 raise ConfigError(f"{f.name}={json.dumps(data[f.name])}: expected {f.type}")
         return cls(**data)
 
+    def stretch_range(self) -> tuple[float, float] | None:
+        if (self.stretch_low is None) != (self.stretch_high is None):
+            raise ConfigError("stretch_low and stretch_high: give both or neither")
+        return None if self.stretch_low is None else (self.stretch_low, self.stretch_high)
+
     def generator_kwargs(self) -> dict:
         stargan = self.model == "stargan"
         if self.generator == "warp" and not stargan:
             return {"architecture": "warp", "width": self.width, "n_down": self.n_down, "n_res": self.n_res,
                     "recurrent": True, "upsample": self.g_upsample, "paint": self.paint,
                     "mask_bias": self.mask_bias, "border": self.tps_border,
-                    "regularisation": self.tps_regularisation, "maps": self.g_maps}
+                    "regularisation": self.tps_regularisation, "maps": self.g_maps,
+                    "stretch": self.stretch_range(), "skip": self.paint_skip}
         if self.generator != "paper":
             raise ConfigError(f"generator {self.generator!r}: use paper or warp (StarGAN: paper)")
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,

@@ -190,6 +190,16 @@ def opening(points, region: tuple[int, ...]):
     return ((d**2).sum(-1) ** 0.5).mean(-1) / interocular(points)
 
 
+def area(points, region: tuple[int, ...]):
+    """The area of a region's polygon (inner mouth, an eye) over the squared inter-ocular distance, shape
+    (...); numpy or torch points (..., 68, 2)."""
+    p = points[..., list(region), :]
+    x, y = p[..., 0], p[..., 1]
+    xs, ys = (v[..., list(range(1, len(region))) + [0]] for v in (x, y))  # the next vertex
+    cross = (x * ys - y * xs).sum(-1)
+    return abs(cross) / 2 / interocular(points) ** 2
+
+
 def polygon_mask(points: torch.Tensor, region: tuple[int, ...], size: int, grow: float = 1.0,
                  feather: float = 1.0, window: int | None = None) -> torch.Tensor:
     """A soft mask (B, 1, size, size) of the polygon through ``points[:, region]`` (pixel coordinates of a

@@ -18,6 +18,7 @@ import argparse
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 from motiongan.assets import asset
@@ -27,14 +28,15 @@ from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
 from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.networks.warp_generator import stretch_ratio
 
 CELL = 120
 
 
-def mouth_area(points: np.ndarray) -> float:
-    """The area of the inner-lip polygon (points 60-67), pixels squared."""
-    x, y = points[list(INNER_MOUTH), 0], points[list(INNER_MOUTH), 1]
-    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+def stretch(source: np.ndarray, target: np.ndarray) -> float:
+    """How far the warp stretches the source's mouth: inner-lip area, target over source (as the warp G's
+    ``stretch`` gate measures it)."""
+    return float(stretch_ratio(torch.as_tensor(source[None]), torch.as_tensor(target[None]))[0])
 
 
 def mouth_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
@@ -65,7 +67,7 @@ def demo_rows(models: list[MotionGAN]) -> list[np.ndarray]:
         frames = list(animator.frames(source, targets))
         rows.append(np.concatenate([cell(frames[i], mouth_box(targets[i], m.size), m.name) for i in picks], 1))
     print("inner-mouth area, target over source (how far the warp stretches the source's mouth):",
-          ", ".join(f"{mouth_area(targets[i]) / mouth_area(source.landmarks):.2f}" for i in picks))
+          ", ".join(f"{stretch(source.landmarks, targets[i]):.2f}" for i in picks))
     return rows
 
 
@@ -99,8 +101,7 @@ def main() -> None:
             gen = to_image(frame)
             cells.append(cell(gen, box, f"{name} {psnr(gen[box], real[box]):.1f} dB"))
         rows.append(np.concatenate(cells, 1))
-        stretch = mouth_area(lms[t]) / max(mouth_area(lms[0]), 1e-3)
-        print(f"{c['clip_id']} frame {t}: inner-mouth area, target over source, {stretch:.2f}")
+        print(f"{c['clip_id']} frame {t}: inner-mouth area, target over source, {stretch(lms[0], lms[t]):.2f}")
     Image.fromarray(np.concatenate(rows, 0)).save(args.out)
     print(f"{args.out}: {len(rows)} clips; columns real, warp, " + ", ".join(
         f"G{k + 1} = {g}" for k, g in enumerate(args.generators)))

@@ -3,7 +3,7 @@ weights it was trained with (no retraining), and score it with ``warp_rounds_psn
 
     python scripts/stretch_gate.py [GENERATOR] --data cache/all [--low 1.5] [--high 3.0]
 
-The shipped region paints the target's inner mouth whenever it opens wider than the source's. Here its
+The region a generator was trained with paints the inner mouth whenever it opens wider than the source's. Here its
 weight is also multiplied by a smoothstep of the inner-lip area ratio (target over source) from ``--low`` to
 ``--high``: a mouth the warp stretches little (a smiling source whose teeth already show) keeps the warp.
 Prints PSNR and open-mouth box PSNR on the fixed test people (frames 1-39 of each clip, frame 0 the source)
@@ -14,32 +14,12 @@ import argparse
 
 import numpy as np
 import skimage.data
-import torch
 from warp_rounds_psnr import score  # this folder's script: the same frames and boxes
 
 from motiongan.assets import asset
 from motiongan.data import Cache, EvalClips
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
-from motiongan.landmarks import INNER_MOUTH
-from motiongan.networks import warp_generator
-
-SHIPPED = warp_generator.paint_region
-
-
-def area(points: torch.Tensor) -> torch.Tensor:
-    """Inner-lip polygon areas (B,) of landmarks (B, 68, 2)."""
-    p = points[:, list(INNER_MOUTH)]
-    x, y = p[..., 0], p[..., 1]
-    return 0.5 * (x * y.roll(1, -1) - y * x.roll(1, -1)).sum(-1).abs()
-
-
-def stretch_gated(low: float, high: float):
-    def region(source_lms, target_lms, size):
-        r = (area(target_lms) / area(source_lms).clamp_min(1.0) - low) / (high - low)
-        r = r.clamp(0, 1)
-        return SHIPPED(source_lms, target_lms, size) * (r * r * (3 - 2 * r)).view(-1, 1, 1, 1)
-    return region
 
 
 def teeth_change(model: MotionGAN, warp: MotionGAN) -> float:
@@ -66,16 +46,18 @@ def main() -> None:
     args = ap.parse_args()
     clips = EvalClips(Cache(args.data), "test", max_frames=40)
     warp, model = MotionGAN.landmark_warp(), MotionGAN.from_checkpoint(args.generator)
-    for name, region in (("landmark warp", None), ("generator", SHIPPED),
-                         (f"generator, stretch-gated {args.low:g}-{args.high:g}", stretch_gated(args.low, args.high))):
-        if region is not None:
-            warp_generator.paint_region = region
-        m = warp if region is None else model
+    trained_with = model.G.stretch
+    for name, stretch in (("landmark warp", None), ("generator, no stretch gate", None),
+                          (f"generator, stretch-gated {args.low:g}-{args.high:g}", (args.low, args.high))):
+        m = warp if name == "landmark warp" else model
+        if m is model:
+            model.G.stretch = stretch
         res = score(m, clips)
         p, o = np.mean(res["all"]), np.mean(res["open"])
-        teeth = "" if region is None else \
+        teeth = "" if m is warp else \
             f"; astronaut's inner mouth differs from the warp by {teeth_change(m, warp):.1f}"
         print(f"{name}: PSNR {p:.3f}, open-mouth box PSNR {o:.3f}{teeth}")
+    print(f"(the generator was trained with stretch {trained_with})")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motiongan.landmarks import INNER_MOUTH, interocular, opening, polygon_mask
+from motiongan.landmarks import INNER_MOUTH, area, interocular, opening, polygon_mask
 from motiongan.motion import TPS, MotionError, border_points, denormalise, normalise, warp
 
 MEAN_SHAPE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "stills68" / "mean_ibug_lfpw_68.txt"
@@ -292,3 +292,16 @@ def test_opening_of_the_inner_mouth_is_zero_closed_and_the_lip_gap_over_the_eye_
     # batched, any leading shape
     both = torch.cat([closed, opened])
     assert close(opening(both, INNER_MOUTH), torch.tensor([0.0, expected]), 1e-6)
+
+
+def test_area_of_the_inner_mouth_is_the_polygon_area_over_the_squared_eye_distance(face):
+    square = face.clone()
+    corners = torch.tensor([[50.0, 80], [54, 80], [58, 80], [58, 84], [58, 88], [54, 88], [50, 88], [50, 84]])
+    square[0, list(INNER_MOUTH)] = corners  # an 8 x 8 square, traced through all eight points
+    expected = 64.0 / interocular(square).item() ** 2
+    assert area(square, INNER_MOUTH).item() == pytest.approx(expected, rel=1e-5)
+    assert area(square.flip(-2)[:, list(range(67, -1, -1))], INNER_MOUTH).item() >= 0  # either winding
+    assert area(square.numpy(), INNER_MOUTH)[0] == pytest.approx(expected, rel=1e-5)  # numpy too
+    closed = face.clone()
+    closed[0, [65, 66, 67]] = closed[0, [63, 62, 61]]
+    assert area(closed, INNER_MOUTH).item() == pytest.approx(0.0, abs=1e-9)

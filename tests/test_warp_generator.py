@@ -9,11 +9,11 @@ from motiongan.config import load_config
 from motiongan.convention import LandmarkEncoder
 from motiongan.data import Cache, EvalClips
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.landmarks import INNER_MOUTH, area, opening
 from motiongan.media import read_image, video_info
 from motiongan.motion import warp
 from motiongan.networks import LandmarkWarp, WarpGenerator, build_generator
-from motiongan.networks.warp_generator import paint_region
+from motiongan.networks.warp_generator import paint_region, stretch_weight
 from motiongan.training.loop import train
 
 EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2", "test_persons=0"]
@@ -86,6 +86,59 @@ def test_paint_region_covers_the_inner_mouth_only_when_it_opens_wider_than_the_s
     lo, hi = lms[closed_t, 48:68].amin(0) - 2, lms[closed_t, 48:68].amax(0) + 3
     (x0, y0), (x1, y1) = lo.long().tolist(), hi.long().tolist()
     assert region[1, 0, y0:y1, x0:x1].sum() == 0  # the eyes may open wider there; the mouth does not
+
+
+def test_stretch_keeps_the_warp_for_a_mouth_the_warp_barely_stretches_and_paints_one_it_opens_from_closed(clip):
+    _, lms = clip
+    a = area(lms, INNER_MOUTH)
+    closed_t, open_t = int(torch.argmin(a)), int(torch.argmax(a))
+    assert a[open_t] > 3 * a[closed_t]
+    src, tgt = lms[[open_t, closed_t, open_t]], lms[[open_t, open_t, closed_t]]
+    w = stretch_weight(src, tgt, 1.5, 3.0)
+    assert w.tolist() == [0.0, 1.0, 0.0]  # already open | opened from closed | closing
+    ratio = torch.tensor([1.5, 2.25, 3.0])  # smoothstep: 0 at low, 1/2 halfway, 1 at high
+    scaled = lms[[closed_t] * 3].clone()
+    centre = scaled[:, list(INNER_MOUTH)].mean(1, keepdim=True)
+    scaled[:, list(INNER_MOUTH)] = centre + (scaled[:, list(INNER_MOUTH)] - centre) * ratio.sqrt().view(3, 1, 1)
+    assert torch.allclose(stretch_weight(lms[[closed_t] * 3], scaled, 1.5, 3.0), torch.tensor([0.0, 0.5, 1.0]),
+                          atol=1e-3)
+    plain = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 64)
+    gated = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 64, (1.5, 3.0))
+    assert (gated <= plain + 1e-6).all()  # the stretch only ever takes paint away
+
+
+def _steps(G, frames, lms, order):
+    """G frame by frame over target frames ``order`` (B, T) from source frame 0: outputs and states."""
+    enc, outs, states, state = LandmarkEncoder(64, 1.0), [], [], None
+    B = order.shape[0]
+    source, source_lms = frames[:1].expand(B, -1, -1, -1), lms[:1].expand(B, -1, -1)
+    for t in range(order.shape[1]):
+        target = lms[order[:, t]]
+        with torch.no_grad():
+            out, state = G.step(source, enc(source_lms), enc(target), state, source_lms=source_lms,
+                                target_lms=target)
+        outs.append(out)
+        states.append(state)
+    return outs, states
+
+
+def test_a_skipping_generator_is_the_warp_on_frames_with_nothing_to_paint_and_its_state_holds_there(clip):
+    frames, lms = clip
+    torch.manual_seed(0)
+    G = WarpGenerator(width=8, n_res=2, skip=True, mask_bias=-2.0)
+    region = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 64).flatten(1).amax(1)
+    painted, idle = torch.nonzero(region > 0).flatten(), torch.nonzero(region == 0).flatten()
+    assert len(painted) >= 2 and len(idle) >= 2
+    order = torch.stack([torch.stack([painted[0], idle[0], painted[1], idle[1]]),
+                         torch.stack([idle[0], idle[1], painted[0], painted[1]])])
+    outs, states = _steps(G, frames, lms, order)
+    warped = LandmarkWarp()(frames[:1], None, None, source_lms=lms[:1], target_lms=lms[order[1, :2]][None])[0][0]
+    assert torch.equal(outs[0][1], warped[0]) and torch.equal(outs[1][1], warped[1])  # nothing painted yet
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(states[0], states[1]))  # clip 0's state held at idle t=1
+    assert torch.equal(states[1][0][1], torch.zeros_like(states[1][0][1]))  # clip 1: still the initial state
+    for b in range(2):  # each clip of the batch is what it is alone (no batch-mate moves its state)
+        alone, _ = _steps(G, frames, lms, order[b:b + 1])
+        assert all(torch.allclose(o[b], a[0], atol=1e-6) for o, a in zip(outs, alone))
 
 
 @pytest.mark.slow

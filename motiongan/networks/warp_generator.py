@@ -17,6 +17,11 @@ training size, are upsampled bilinearly: the face keeps the photo's own sharpnes
 the target's inner mouth and eye outlines (grown by a pixel), each weighted by how much wider it opens than
 in the source (0 when not wider: the warp has those pixels). Everywhere else the output is the warp's own
 pixels, so the painter cannot blur what the warp had right. ``paint="anywhere"`` lets the mask decide alone.
+With ``stretch=(low, high)`` the mouth's weight is also multiplied by a smoothstep of how far the warp
+stretches the source's inner mouth (polygon area, target over source, from ``low`` to ``high``): a source
+that already shows its teeth keeps them when the mouth opens a little more. With ``skip=True`` the network
+runs only on frames with something to paint (the others are the warp exactly) and its recurrent state holds
+over the frames it skips, the same in training and in inference.
 
 :class:`LandmarkWarp` is the same motion with no network: the reference row "landmark warp" and the
 generator behind ``--checkpoint warp``.
@@ -28,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, opening, polygon_mask
+from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, area, opening, polygon_mask
 from ..motion import warp
 from .blocks import Decoder, Encoder
 from .generator import ConvLSTMCell
@@ -36,14 +41,29 @@ from .generator import ConvLSTMCell
 # how much wider than in the source (inter-ocular units) a region must open to be painted fully
 WIDER = {INNER_MOUTH: 0.05, RIGHT_EYE: 0.03, LEFT_EYE: 0.03}
 WINDOW = {INNER_MOUTH: 0.5, RIGHT_EYE: 0.25, LEFT_EYE: 0.25}  # the square (share of the crop) that holds each
+CLOSED_AREA = 5e-4  # a closed mouth's area (inter-ocular units squared), so a ratio over it stays finite
 
 
-def paint_region(source_lms: torch.Tensor, target_lms: torch.Tensor, size: int) -> torch.Tensor:
+def stretch_ratio(source_lms: torch.Tensor, target_lms: torch.Tensor) -> torch.Tensor:
+    """(B,): how far the warp stretches the source's mouth, the inner-mouth area of the target over the source's."""
+    return area(target_lms, INNER_MOUTH) / area(source_lms, INNER_MOUTH).clamp_min(CLOSED_AREA)
+
+
+def stretch_weight(source_lms: torch.Tensor, target_lms: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    """(B,) in [0, 1]: smoothstep from ``low`` to ``high`` of :func:`stretch_ratio`."""
+    r = ((stretch_ratio(source_lms, target_lms) - low) / (high - low)).clamp(0, 1)
+    return r * r * (3 - 2 * r)
+
+
+def paint_region(source_lms: torch.Tensor, target_lms: torch.Tensor, size: int,
+                 stretch_range: tuple[float, float] | None = None) -> torch.Tensor:
     """R_t (B, 1, size, size): the target's inner mouth and eyes, each weighted in [0, 1] by how much wider
-    it opens than in the source."""
+    it opens than in the source (the mouth also by `stretch_weight` over ``stretch_range``, when given)."""
     region = torch.zeros(target_lms.shape[0], 1, size, size, device=target_lms.device)
     for part, wider in WIDER.items():
         gate = ((opening(target_lms, part) - opening(source_lms, part)) / wider).clamp(0, 1)
+        if part == INNER_MOUTH and stretch_range is not None:
+            gate = gate * stretch_weight(source_lms, target_lms, *stretch_range)
         on = gate > 0  # only frames where the part opens wider are drawn
         if on.any():
             mask = polygon_mask(target_lms[on], part, size, window=int(WINDOW[part] * size))
@@ -84,14 +104,21 @@ class WarpGenerator(LandmarkWarp):
 
     def __init__(self, width: int = 64, n_down: int = 2, n_res: int = 6, n_landmarks: int = 68,
                  recurrent: bool = True, upsample: str = "resize", paint: str = "gated", mask_bias: float = 8.0,
-                 border: int = 5, regularisation: float = 0.0, maps: bool = True):
+                 border: int = 5, regularisation: float = 0.0, maps: bool = True,
+                 stretch: tuple[float, float] | None = None, skip: bool = False):
         super().__init__(border, regularisation)
         if paint not in ("gated", "anywhere"):
             raise ConfigError(f"paint {paint!r}: use gated or anywhere")
+        if (stretch is not None or skip) and paint != "gated":
+            raise ConfigError("stretch and skip decide where a gated G paints: they need paint='gated'")
+        if stretch is not None and not 0 <= stretch[0] < stretch[1]:
+            raise ConfigError(f"stretch {tuple(stretch)}: use 0 <= low < high")
         self.kwargs = {"architecture": "warp", "width": width, "n_down": n_down, "n_res": n_res,
                        "n_landmarks": n_landmarks, "recurrent": recurrent, "upsample": upsample, "paint": paint,
-                       "mask_bias": mask_bias, "border": border, "regularisation": regularisation, "maps": maps}
-        self.recurrent, self.paint, self.maps = recurrent, paint, maps
+                       "mask_bias": mask_bias, "border": border, "regularisation": regularisation, "maps": maps,
+                       "stretch": None if stretch is None else list(stretch), "skip": skip}
+        self.recurrent, self.paint, self.maps, self.skip = recurrent, paint, maps, skip
+        self.stretch = None if stretch is None else tuple(stretch)
         self.encoder = Encoder(3 + 3 + (2 * n_landmarks if maps else 0) + 1, width, n_down, n_res // 2)
         ch = self.encoder.out_channels
         self.lstm = ConvLSTMCell(ch, ch) if recurrent else None
@@ -105,11 +132,16 @@ class WarpGenerator(LandmarkWarp):
         """One frame: images (B, 3, H, W), heatmaps (B, 68, H, W), landmarks (B, 68, 2) -> (B, 3, H, W);
         with ``detail`` (B, 3, H', W'), the frame at that resolution."""
         warped = self.motion(source, source_lms, target_lms)
-        region = paint_region(source_lms, target_lms, source.shape[-1])
+        region = paint_region(source_lms, target_lms, source.shape[-1], self.stretch)
+        painted = region.flatten(1).amax(1) > 0  # (B,) frames with something to paint
+        if self.skip and not painted.any():
+            image = warped if detail is None else self.motion(detail, source_lms, target_lms, source.shape[-1])
+            return image, state
         parts = [warped, source, source_maps, target_maps, region] if self.maps else [warped, source, region]
         x, _ = self.encoder(torch.cat(parts, 1))
         if self.recurrent:
-            h, state = self.lstm(x, state)
+            h, new = self.lstm(x, state)
+            state = new if not self.skip else self._hold(state, new, painted)
             x = x + h
         out = self.decoder(x)
         colour, mask = torch.tanh(out[:, :3]), torch.sigmoid(out[:, 3:])
@@ -120,6 +152,15 @@ class WarpGenerator(LandmarkWarp):
             colour, mask = (F.interpolate(x, size=detail.shape[-2:], mode="bilinear", align_corners=False)
                             for x in (colour, mask))
         return mask * warped + (1 - mask) * colour, state
+
+    @staticmethod
+    def _hold(old, new, painted):
+        """The LSTM state: ``new`` for the painted frames, ``old`` (zeros at the start) for the others."""
+        if painted.all():
+            return new
+        keep = painted.view(-1, 1, 1, 1)
+        old = old or tuple(torch.zeros_like(n) for n in new)
+        return tuple(torch.where(keep, n, o) for n, o in zip(new, old))
 
     def forward(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):
         """A clip: target_maps (B, T, 68, H, W), target_lms (B, T, 68, 2) -> frames (B, T, 3, H, W)."""

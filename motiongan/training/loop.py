@@ -24,6 +24,7 @@ from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
 from ..media import atomic_write_bytes, remove_stale_temporaries
+from ..networks import build_generator
 from ..options import option
 from .trainer import Trainer
 
@@ -290,13 +291,16 @@ def _everyone(flag: bool, device, world: int) -> bool:
 
 
 def _init_weights(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
-    """G's weights from an export or a training checkpoint (one file or shards), checked against ``cfg``'s
-    generator."""
+    """G's weights from an export or a training checkpoint (one file or shards), checked to fit ``cfg``'s
+    generator tensor for tensor (settings that only decide where a warp G paints may differ)."""
     theirs = Checkpoint.read(path)
-    if theirs.config.generator_kwargs() != cfg.generator_kwargs():
-        raise CheckpointError(f"{path}: its generator {theirs.config.generator_kwargs()} differs from the "
-                              f"configuration's {cfg.generator_kwargs()}")
-    return theirs.generator_tensors
+    tensors = theirs.generator_tensors
+    ours = build_generator(cfg.generator_kwargs()).state_dict()
+    wrong = sorted(set(ours) ^ set(tensors)) or [k for k in ours if ours[k].shape != tensors[k].shape]
+    if wrong:
+        raise CheckpointError(f"{path}: its generator {theirs.generator_kwargs} does not fit the "
+                              f"configuration's {cfg.generator_kwargs()} (first misfit: {wrong[0]})")
+    return tensors
 
 
 def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
