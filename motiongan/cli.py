@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import config
 from .assets import NAMED, DeviceOptions, ModelOptions, generator_source, resolve_device
 from .errors import ConfigError, MotionGANError
 from .options import add_options, options_from
@@ -189,8 +190,8 @@ def _add_training_commands(sub) -> None:
     from .training.loop import TrainOptions
 
     p = sub.add_parser("train", help="train MotionGAN, an ablation or the StarGAN baseline on a prepared cache")
-    p.add_argument("--config", default=None, help="paper, img_only, no_v, no_df, no_dv, stargan, small, or a "
-                   "JSON file (default: paper; with --resume, the run's own config.json)")
+    p.add_argument("--config", default=None, help=", ".join(config.available()) + ", or a JSON file (default: "
+                   "paper; with --resume, the run's own config.json)")
     p.add_argument("--data", required=True, help="prepared cache folder")
     p.add_argument("--out", required=True, help="run folder, e.g. runs/paper")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override configuration values "

@@ -86,6 +86,19 @@ def test_init_generator_refuses_a_generator_of_another_shape(one_clip, tmp_path)
               init_generator=tmp_path / "a" / "generator.safetensors")
 
 
+def test_init_generator_takes_a_warp_generator_that_paints_elsewhere_but_has_the_same_weights(one_clip, tmp_path):
+    # a round trained without the stretch gate and skip starts the next round, which has them
+    train(load_config("warp_cpu", TINY + ["stretch_low=null", "stretch_high=null", "paint_skip=false"]), one_clip,
+          tmp_path / "a", steps=1, progress=False)
+    export = tmp_path / "a" / "generator.safetensors"
+    trainer = train(load_config("warp_cpu", TINY), one_clip, tmp_path / "b", steps=0, progress=False,
+                    init_generator=export)
+    G = trainer.nets["G"]
+    assert G.stretch == (1.5, 3.0) and G.skip
+    exported = _g(export)
+    assert all(torch.equal(v, exported[k]) for k, v in G.state_dict().items())
+
+
 def test_the_export_is_g_ema_which_trails_g(one_clip, tmp_path):
     cfg = load_config("small", TINY + ["ema_kimg=0.01"])
     trainer = train(cfg, one_clip, tmp_path / "r", steps=4, progress=False)
