@@ -153,16 +153,17 @@ class Page:
         out.mkdir()
         return out
 
-    def detect(self, photo, landmarker=None):
-        """The source face as the CLI loads it, the photo with what was detected drawn on it, and the
-        warnings (several faces) as text; messages call the photo by the name it was uploaded under."""
+    def detect(self, photo, landmarker=None, size=None):
+        """The source face as the CLI loads it (cropped at the model's size and at the output ``size``,
+        ``AnimateOptions.size``), the photo with what was detected drawn on it, and the warnings (several
+        faces) as text; messages call the photo by the name it was uploaded under."""
         from .inference.animate import load_source
         from .media import read_image
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             source = load_source(read_image(photo), self.model.size, landmarker or self.animator.landmarker,
-                                 Path(photo).name)
+                                 Path(photo).name, size)
         return source, self.overlay(source), [str(w.message) for w in caught]
 
     @staticmethod
@@ -197,23 +198,32 @@ class Page:
         return n
 
     # ------------------------------------------------------------------------------------------ actions
-    def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None):
-        """Animate ``photo`` from ``driving``; returns (overlay, video path, status text)."""
-        from .inference.animate import AnimateOptions, load_driving
+    def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None, size=None):
+        """Animate ``photo`` from ``driving`` with the output face ``size`` of ``motiongan animate --size``
+        (None: the model's, a number of pixels, or ``native``); returns (overlay, video path, status text)."""
+        from .inference.animate import AnimateOptions, check_options, load_driving
 
         if not photo:
             raise MotionGANError("upload a photo of a face first")
         if not driving:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
+        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size)
+        try:
+            check_options(options)  # the command line's check, before anything is read
+        except ConfigError as e:  # named as the page names it, not by the command line's flag
+            raise ConfigError(e.reason, path="output size", hint=e.hint) from None
         self.driver_frames(driving)
-        source, shown, notes = self.detect(photo)
+        source, shown, notes = self.detect(photo, size=size)
         if progress is not None:
             progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != TRACK_SUFFIX else "starting")
         drv = load_driving(driving, self.animator.landmarker, progress=progress is not None, name=Path(driving).name)
         out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
-        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste)
         res = self.animator.animate(source, drv, out, options, progress=progress is not None)
-        status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps"
+        at = ""  # the output size, said when it is not the model's
+        if source.detail is not None:
+            side = source.detail.shape[0]
+            at = f", face at {side} x {side} px" + (" (its resolution in the photo)" if size == "native" else "")
+        status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps{at}"
                   + (", with the driver's audio" if res["audio"] else "") + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
 
@@ -329,9 +339,18 @@ def _video_outputs(gr, tab: str):
             gr.Markdown(elem_id=f"{tab}-status"))
 
 
+def size_choices(model_size: int) -> list[str]:
+    """The output sizes the Animate tab offers (``motiongan animate --size``): the model's first (None),
+    larger sizes, and the face's own resolution; any other number can be typed."""
+    return [f"model size ({model_size})"] + [n for n in ("256", "512") if int(n) > model_size] + ["native"]
+
+
 def _animate_tab(gr, h: Handlers) -> None:
-    def animate(photo, driving, retarget, side_by_side, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress)
+    sizes = size_choices(h.page.model.size)
+
+    def animate(photo, driving, retarget, side_by_side, paste, size, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
+        size = None if size is None or str(size).strip() in ("", sizes[0]) else str(size).strip()
+        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size)
 
     with gr.Row():
         with gr.Column():
@@ -342,11 +361,13 @@ def _animate_tab(gr, h: Handlers) -> None:
                                    "(off: use the driving landmarks as given)")
             sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
             paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            size = gr.Dropdown(sizes, value=sizes[0], allow_custom_value=True, elem_id="animate-size",
+                               label="Output size in pixels (or native: the face's own resolution in the photo)")
             button = gr.Button("Animate", variant="primary", elem_id="animate-run")
         with gr.Column():
             outputs = _video_outputs(gr, "animate")
     photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
-    button.click(animate, [photo, driving, retarget, sbs, paste], list(outputs), **QUEUED)
+    button.click(animate, [photo, driving, retarget, sbs, paste, size], list(outputs), **QUEUED)
 
 
 def _edit_tab(gr, h: Handlers) -> None:

@@ -369,3 +369,26 @@ def test_the_page_says_errors_from_their_fields_calling_uploads_by_their_names(p
     said = message_of(caught.value)
     assert said.startswith(expected) and len(said.splitlines()) == 1, said
     assert str(Path(up[photo]).parents[1]) not in said  # no upload folder
+
+
+def test_the_page_animates_at_the_output_size_asked_as_the_command_line_does(page_functions):
+    page, up = page_functions
+    _, video, status = page.animate(up["astronaut.png"], up["track6.npy"], size="256")
+    info = video_info(video)
+    assert (info["frames"], info["width"], info["height"]) == (6, 256, 256)
+    assert next(iter_video(video)).shape == (256, 256, 3)
+    assert status.startswith(f"**{Path(video).name}**: 6 frames at 25 fps, face at 256 x 256 px")
+    _, video, status = page.animate(up["astronaut.png"], up["track6.npy"])  # the model's size, not said
+    assert video_info(video)["width"] == page.model.size and " px" not in status
+
+
+def test_a_bad_output_size_is_refused_naming_it_before_anything_is_written(page_functions):
+    from motiongan.errors import MotionGANError
+    from motiongan.web import message_of
+
+    page, up = page_functions
+    before = set(page.results.iterdir())
+    with pytest.raises(MotionGANError) as caught:
+        page.animate(up["astronaut.png"], up["track6.npy"], size="12x")
+    assert message_of(caught.value) == "output size: expected a number of pixels from 32 to 4096 or native, got '12x'"
+    assert set(page.results.iterdir()) == before
