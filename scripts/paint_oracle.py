@@ -5,7 +5,8 @@ where the painter may paint (an oracle painter), scored as ``warp_rounds_psnr.py
 
 Rows: the landmark warp; the oracle in the gated paint region (the target's inner mouth and eyes, weighted
 by how much wider they open than in the source); the same with the stretch gate (1.5-3); the oracle in the
-whole open-mouth box. Every row: PSNR over frames 1-39 of the fixed test people's clips (frame 0 the
+whole open-mouth box; and a painter with no network: the stretch-gated region filled with one colour, the
+mean real colour inside that region over the training people's clips. Every row: PSNR over frames 1-39 of the fixed test people's clips (frame 0 the
 source) and the open-mouth box PSNR (253 frames). The gap between the warp and an oracle row is the most
 that painting that region can gain, whatever the network.
 """
@@ -42,11 +43,25 @@ def regions(lms: torch.Tensor, open_frames: np.ndarray) -> dict[str, torch.Tenso
             "oracle, whole open-mouth box": box}
 
 
+def mean_interior(cache: Cache) -> torch.Tensor:
+    """The mean real colour (3, 1, 1) in the stretch-gated paint region over the training people's clips."""
+    total, weight = torch.zeros(3), torch.tensor(0.0)
+    clips = EvalClips(cache, "train", max_frames=40)
+    for i in range(len(clips)):
+        c = clips[i]
+        r = paint_region(c["landmarks"][:1].expand(len(c["landmarks"]), -1, -1), c["landmarks"], 128, (1.5, 3.0))
+        total += (c["frames"] * r).sum((0, 2, 3))
+        weight += r.sum()
+    return (total / weight.clamp_min(1)).view(3, 1, 1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     args = ap.parse_args()
     clips, warp = EvalClips(Cache(args.data), "test", max_frames=40), MotionGAN.landmark_warp()
+    fill = mean_interior(Cache(args.data))
+    print("mean interior colour of the training people (RGB 0-255):", to_image(fill.expand(3, 1, 1))[0, 0])
     res: dict[str, dict[str, list]] = {}
     for i in range(len(clips)):
         c = clips[i]
@@ -56,6 +71,8 @@ def main() -> None:
         open_frames = np.nonzero(wider[1:] > 0.05)[0] + 1
         rows = {"landmark warp": warped} | {name: warped * (1 - r) + f * r for name, r in
                                             regions(lms, open_frames).items()}
+        r = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 128, (1.5, 3.0))
+        rows["one colour in the stretch-gated region"] = warped * (1 - r) + fill * r
         real = [to_image(x) for x in f]
         for name, frames in rows.items():
             gen = [to_image(x) for x in frames]
