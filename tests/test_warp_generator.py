@@ -139,6 +139,20 @@ def test_a_skipping_generator_is_the_warp_on_frames_with_nothing_to_paint_and_it
     for b in range(2):  # each clip of the batch is what it is alone (no batch-mate moves its state)
         alone, _ = _steps(G, frames, lms, order[b:b + 1])
         assert all(torch.allclose(o[b], a[0], atol=1e-6) for o, a in zip(outs, alone))
+    G.eval()  # inference skips the network on a step with nothing to paint; training runs it: same frames
+    skipped, _ = _steps(G, frames, lms, order)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(outs, skipped))
+
+
+def test_a_skipping_generator_trains_on_a_batch_with_nothing_to_paint(clip):
+    frames, lms = clip
+    region = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 64).flatten(1).amax(1)
+    idle = torch.nonzero(region == 0).flatten()[:2]
+    G = WarpGenerator(width=8, n_res=2, skip=True, mask_bias=-2.0)
+    args, points = _inputs(frames, lms, idle)
+    out, _ = G(*args, **points)
+    (out - frames[idle][None]).abs().mean().backward()  # a graph to differentiate (its gradients are zero)
+    assert all(p.grad is not None and not p.grad.any() for p in G.parameters())
 
 
 @pytest.mark.slow

@@ -21,7 +21,8 @@ With ``stretch=(low, high)`` the mouth's weight is also multiplied by a smoothst
 stretches the source's inner mouth (polygon area, target over source, from ``low`` to ``high``): a source
 that already shows its teeth keeps them when the mouth opens a little more. With ``skip=True`` the network
 runs only on frames with something to paint (the others are the warp exactly) and its recurrent state holds
-over the frames it skips, the same in training and in inference.
+over the frames it skips, the same in training and in inference (in training it still runs on a batch with
+nothing to paint, so that every step has a graph to differentiate, as every rank of a DDP run needs).
 
 :class:`LandmarkWarp` is the same motion with no network: the reference row "landmark warp" and the
 generator behind ``--checkpoint warp``.
@@ -134,7 +135,7 @@ class WarpGenerator(LandmarkWarp):
         warped = self.motion(source, source_lms, target_lms)
         region = paint_region(source_lms, target_lms, source.shape[-1], self.stretch)
         painted = region.flatten(1).amax(1) > 0  # (B,) frames with something to paint
-        if self.skip and not painted.any():
+        if self.skip and not painted.any() and not self.training:  # (training keeps the graph: same frames)
             image = warped if detail is None else self.motion(detail, source_lms, target_lms, source.shape[-1])
             return image, state
         parts = [warped, source, source_maps, target_maps, region] if self.maps else [warped, source, region]
