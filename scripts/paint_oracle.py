@@ -6,9 +6,9 @@ where the painter may paint (an oracle painter), scored as ``warp_rounds_psnr.py
 Rows: the landmark warp; the oracle in the gated paint region (the target's inner mouth and eyes, weighted
 by how much wider they open than in the source); the same with the stretch gate (1.5-3); the oracle in the
 whole open-mouth box; and a painter with no network: the stretch-gated region filled with one colour, the
-mean real colour inside that region over the training people's clips. Every row: PSNR over frames 1-39 of the fixed test people's clips (frame 0 the
-source) and the open-mouth box PSNR (253 frames). The gap between the warp and an oracle row is the most
-that painting that region can gain, whatever the network.
+mean real colour inside that region over the training people's clips. Every row: PSNR over frames 1-39 of
+the fixed test people's clips (frame 0 the source) and the open-mouth box PSNR (253 frames). The gap
+between the warp and an oracle row is the most that painting that region can gain, whatever the network.
 """
 import argparse
 
