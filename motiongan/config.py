@@ -27,6 +27,7 @@ class Config:
     stretch_low: float | None = None
     stretch_high: float | None = None
     paint_skip: bool = False  # warp G, gated: the network runs only on frames with something to paint
+    paint_eyes: bool = True  # warp G, gated: eyes opening wider are painted too (False: the mouth only)
     tps_border: int = 5  # warp G: thin-plate spline points pinned per side of the crop
     tps_regularisation: float = 0.0
     g_maps: bool = True  # warp G: landmark heatmaps among its inputs (costly on CPU)
@@ -128,7 +129,7 @@ class Config:
                     "recurrent": True, "upsample": self.g_upsample, "paint": self.paint,
                     "mask_bias": self.mask_bias, "border": self.tps_border,
                     "regularisation": self.tps_regularisation, "maps": self.g_maps,
-                    "stretch": self.stretch_range(), "skip": self.paint_skip}
+                    "stretch": self.stretch_range(), "skip": self.paint_skip, "eyes": self.paint_eyes}
         if self.generator != "paper":
             raise ConfigError(f"generator {self.generator!r}: use paper or warp (StarGAN: paper)")
         return {"width": self.width, "n_down": self.n_down, "n_res": self.n_res,

@@ -1,13 +1,15 @@
 """PSNR of a warp generator against the landmark warp, without the dlib scoring (seconds, not minutes): the
 model card's CPU-rounds table.
 
-    python scripts/warp_rounds_psnr.py GENERATOR --data cache/all [--random-split]
+    python scripts/warp_rounds_psnr.py GENERATOR --data cache/all [--random-split] [--no-eyes]
 
 Every clip of the fixed test people (the list evaluate and compare use), first 40 frames, frame 0 as the
 source: PSNR over frames 1-39, and in the mouth box (points 48-67 grown by a quarter) on frames whose
 inner-lip gap exceeds the source's by more than 0.05 inter-ocular distance; then the per-clip PSNR
-differences. ``--random-split``: a random 30 % of the cache's people instead (seed 0), as the model card's
-rounds 1 and 2 were first measured; that split holds people the rounds trained on.
+differences, and (for a warp G) on how many frames its network has something to paint. ``--no-eyes``:
+the generator paints the mouth alone (``eyes=False``). ``--random-split``: a random 30 % of the cache's
+people instead (seed 0), as the model card's rounds 1 and 2 were first measured; that split holds people
+the rounds trained on.
 """
 import argparse
 
@@ -18,6 +20,7 @@ from motiongan.data import Cache, EvalClips, SplitOptions
 from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
 from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.networks.warp_generator import paint_region
 
 
 def score(model: MotionGAN, clips: EvalClips) -> dict[str, list[float]]:
@@ -47,16 +50,24 @@ def main() -> None:
     ap.add_argument("generator")
     ap.add_argument("--data", required=True)
     ap.add_argument("--random-split", action="store_true")
+    ap.add_argument("--no-eyes", action="store_true")
     args = ap.parse_args()
     people = SplitOptions(test_list=None) if args.random_split else SplitOptions()
     clips = EvalClips(Cache(args.data), "test", max_frames=40, people=people)
-    res = {"warp": score(MotionGAN.landmark_warp(), clips),
-           "G": score(MotionGAN.from_checkpoint(args.generator), clips)}
+    model = MotionGAN.from_checkpoint(args.generator)
+    if args.no_eyes:
+        model.G.eyes = False
+    res = {"warp": score(MotionGAN.landmark_warp(), clips), "G": score(model, clips)}
     for k, r in res.items():
         print(k, f"PSNR {np.mean(r['all']):.3f}  open-mouth box PSNR {np.mean(r['open']):.3f} "
                  f"({len(r['open'])} frames)")
     d = np.array(res["G"]["clip"]) - np.array(res["warp"]["clip"])
     print(f"{len(d)} clips; per-clip PSNR difference G - warp:", np.round(d, 3))
+    if getattr(model.G, "eyes", None) is not None:
+        lms = [clips[i]["landmarks"] for i in range(len(clips))]
+        runs = sum(int((paint_region(m[:1].expand(len(m), -1, -1), m, 128, model.G.stretch, model.G.eyes)
+                        .flatten(1).amax(1) > 0)[1:].sum()) for m in lms)
+        print(f"frames 1-39 with something to paint (where the network runs): {runs} of {sum(len(m) - 1 for m in lms)}")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,18 @@ def test_stretch_keeps_the_warp_for_a_mouth_the_warp_barely_stretches_and_paints
     assert (gated <= plain + 1e-6).all()  # the stretch only ever takes paint away
 
 
+def test_a_region_without_eyes_is_the_mouth_alone(clip):
+    _, lms = clip
+    src = lms[:1].expand(len(lms), -1, -1)
+    wider = opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)
+    both, mouth = paint_region(src, lms, 64), paint_region(src, lms, 64, eyes=False)
+    eyes_only = (wider <= 0) & (both.flatten(1).amax(1) > 0)  # frames whose eyes alone open wider
+    assert eyes_only.any()
+    assert mouth[eyes_only].abs().max() == 0
+    assert (mouth[wider > 0.05].flatten(1).amax(1) == 1).all()  # an opening mouth is still painted fully
+    assert (mouth <= both).all()
+
+
 def _steps(G, frames, lms, order):
     """G frame by frame over target frames ``order`` (B, T) from source frame 0: outputs and states."""
     enc, outs, states, state = LandmarkEncoder(64, 1.0), [], [], None
