@@ -65,6 +65,8 @@ def main() -> int:
     ap.add_argument("--scored", action="store_true")
     args = ap.parse_args()
     res = scored(Path(args.out)) if args.scored else run(args)
+    if not res["names"]:
+        ap.error(f"--scored: {args.out} holds no untrained generator's row")
     untrained = res["names"][0]
     print(f"{res['meta']['clips']} clips, {res['meta']['frames']} frames of the fixed test people "
           f"(--max-frames {args.max_frames}); table in {args.out}/table.md\n")
@@ -80,7 +82,8 @@ def main() -> int:
             continue
         ok = abs(d["diff"]) <= noise
         inside &= ok
-        print(f"  {name:24s} {d['diff']:+.4f}  {noise:.4f}  {d['noise']:.4f}  {'within noise' if ok else 'BEYOND'}")
+        paired = "—" if d["noise"] is None else f"{d['noise']:.4f}"
+        print(f"  {name:24s} {d['diff']:+.4f}  {noise:.4f}  {paired}  {'within noise' if ok else 'BEYOND'}")
     print("untrained G = landmark warp within noise on every metric" if inside else "untrained G differs")
     return 0 if inside else 1
 

@@ -201,17 +201,18 @@ class Page:
     def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None, size=None):
         """Animate ``photo`` from ``driving`` with the output face ``size`` of ``motiongan animate --size``
         (None: the model's, a number of pixels, or ``native``); returns (overlay, video path, status text)."""
-        from .inference.animate import AnimateOptions, check_options, load_driving
+        from .inference.animate import AnimateOptions, check_size, load_driving
 
         if not photo:
             raise MotionGANError("upload a photo of a face first")
         if not driving:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
-        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size)
+        size = None if size is None else str(size).strip().lower()
         try:
-            check_options(options)  # the command line's check, before anything is read
+            check_size(size)  # the command line's check, before anything is read
         except ConfigError as e:  # named as the page names it, not by the command line's flag
             raise ConfigError(e.reason, path="output size", hint=e.hint) from None
+        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size)
         self.driver_frames(driving)
         source, shown, notes = self.detect(photo, size=size)
         if progress is not None:

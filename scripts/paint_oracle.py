@@ -14,32 +14,25 @@ import argparse
 
 import numpy as np
 import torch
+from warp_rounds_psnr import mouth_box, open_frames  # this folder's script: the same frames and boxes
 
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, opening
 from motiongan.networks.warp_generator import paint_region
 
-
-def mouth_box(points: np.ndarray) -> tuple[slice, slice]:
-    """The open-mouth box of ``warp_rounds_psnr.py``: points 48-67 grown by a quarter, in a 128 px crop."""
-    lo, hi = points[48:68].min(0), points[48:68].max(0)
-    pad = (hi - lo) / 4
-    x0, y0 = np.clip(lo - pad, 0, 127).astype(int)
-    x1, y1 = np.clip(hi + pad + 1, 0, 128).astype(int)
-    return slice(y0, y1), slice(x0, x1)
+STRETCHED = "oracle, gated region with the stretch gate 1.5-3"
 
 
-def regions(lms: torch.Tensor, open_frames: np.ndarray) -> dict[str, torch.Tensor]:
+def regions(lms: torch.Tensor, opened: np.ndarray) -> dict[str, torch.Tensor]:
     """Each oracle's paint weights (T, 1, 128, 128) for a clip's landmarks (T, 68, 2), frame 0 the source."""
     src = lms[:1].expand(len(lms), -1, -1)
     box = torch.zeros(len(lms), 1, 128, 128)
-    for t in open_frames:
+    for t in opened:
         box[t, 0][mouth_box(lms[t].numpy())] = 1
     return {"oracle, gated region": paint_region(src, lms, 128),
-            "oracle, gated region with the stretch gate 1.5-3": paint_region(src, lms, 128, (1.5, 3.0)),
+            STRETCHED: paint_region(src, lms, 128, (1.5, 3.0)),
             "oracle, whole open-mouth box": box}
 
 
@@ -67,19 +60,18 @@ def main() -> None:
         c = clips[i]
         f, lms = c["frames"], c["landmarks"]
         warped = torch.stack(list(warp.generate(f[0], lms[0].numpy(), lms.numpy())))
-        wider = (opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)).numpy()
-        open_frames = np.nonzero(wider[1:] > 0.05)[0] + 1
-        rows = {"landmark warp": warped} | {name: warped * (1 - r) + f * r for name, r in
-                                            regions(lms, open_frames).items()}
-        r = paint_region(lms[:1].expand(len(lms), -1, -1), lms, 128, (1.5, 3.0))
+        opened = open_frames(lms.numpy())
+        paint = regions(lms, opened)
+        rows = {"landmark warp": warped} | {name: warped * (1 - r) + f * r for name, r in paint.items()}
+        r = paint[STRETCHED]
         rows["one colour in the stretch-gated region"] = warped * (1 - r) + fill * r
         real = [to_image(x) for x in f]
         for name, frames in rows.items():
             gen = [to_image(x) for x in frames]
-            r = res.setdefault(name, {"all": [], "open": []})
-            r["all"] += [psnr(g, x) for g, x in zip(gen[1:], real[1:])]
-            r["open"] += [psnr(gen[t][mouth_box(lms[t].numpy())], real[t][mouth_box(lms[t].numpy())])
-                          for t in open_frames]
+            scores = res.setdefault(name, {"all": [], "open": []})
+            scores["all"] += [psnr(g, x) for g, x in zip(gen[1:], real[1:])]
+            scores["open"] += [psnr(gen[t][mouth_box(lms[t].numpy())], real[t][mouth_box(lms[t].numpy())])
+                               for t in opened]
     for name, r in res.items():
         print(f"{name}: PSNR {np.mean(r['all']):.3f}, open-mouth box PSNR {np.mean(r['open']):.3f} "
               f"({len(r['open'])} frames)")

@@ -81,7 +81,7 @@ def test_init_generator_refuses_a_generator_of_another_shape(one_clip, tmp_path)
     from motiongan.checkpoint import CheckpointError
 
     train(load_config("small", TINY), one_clip, tmp_path / "a", steps=1, progress=False)
-    with pytest.raises(CheckpointError, match="does not fit"):
+    with pytest.raises(CheckpointError, match="differs"):
         train(load_config("small", TINY + ["width=16"]), one_clip, tmp_path / "b", steps=1, progress=False,
               init_generator=tmp_path / "a" / "generator.safetensors")
 

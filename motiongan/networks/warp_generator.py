@@ -49,7 +49,8 @@ CLOSED_AREA = 5e-4  # a closed mouth's area (inter-ocular units squared), so a r
 
 
 def stretch_ratio(source_lms: torch.Tensor, target_lms: torch.Tensor) -> torch.Tensor:
-    """(B,): how far the warp stretches the source's mouth, the inner-mouth area of the target over the source's."""
+    """(B,): how far the warp stretches the source's mouth: the inner-mouth area of the target over the source's,
+    each in units of its own face's size (inter-ocular distance squared; in a face crop both are about equal)."""
     return area(target_lms, INNER_MOUTH) / area(source_lms, INNER_MOUTH).clamp_min(CLOSED_AREA)
 
 
@@ -165,7 +166,8 @@ class WarpGenerator(LandmarkWarp):
         if painted.all():
             return new
         keep = painted.view(-1, 1, 1, 1)
-        old = old or tuple(torch.zeros_like(n) for n in new)
+        if old is None:
+            old = tuple(torch.zeros_like(n) for n in new)
         return tuple(torch.where(keep, n, o) for n, o in zip(new, old))
 
     def forward(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms):

@@ -24,7 +24,6 @@ from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
 from ..media import atomic_write_bytes, remove_stale_temporaries
-from ..networks import build_generator
 from ..options import option
 from .trainer import Trainer
 
@@ -290,17 +289,20 @@ def _everyone(flag: bool, device, world: int) -> bool:
     return bool(t.item())
 
 
+# a warp G's settings that decide only where it paints: a round may start from an export with others
+WHERE_PAINTED = ("stretch", "skip", "eyes", "mask_bias")
+
+
 def _init_weights(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
-    """G's weights from an export or a training checkpoint (one file or shards), checked to fit ``cfg``'s
-    generator tensor for tensor (settings that only decide where a warp G paints may differ)."""
+    """G's weights from an export or a training checkpoint (one file or shards), checked against ``cfg``'s
+    generator (settings in :data:`WHERE_PAINTED` may differ)."""
     theirs = Checkpoint.read(path)
-    tensors = theirs.generator_tensors
-    ours = build_generator(cfg.generator_kwargs()).state_dict()
-    wrong = sorted(set(ours) ^ set(tensors)) or [k for k in ours if ours[k].shape != tensors[k].shape]
-    if wrong:
-        raise CheckpointError(f"{path}: its generator {theirs.generator_kwargs} does not fit the "
-                              f"configuration's {cfg.generator_kwargs()} (first misfit: {wrong[0]})")
-    return tensors
+    ours = cfg.generator_kwargs()
+    same = lambda kwargs: {k: v for k, v in kwargs.items() if k not in WHERE_PAINTED}  # noqa: E731
+    if same(theirs.generator_kwargs) != same(ours):
+        raise CheckpointError(f"{path}: its generator {theirs.generator_kwargs} differs from the "
+                              f"configuration's {ours}")
+    return theirs.generator_tensors
 
 
 def _checkpoint(trainer: Trainer, cfg: Config, out: Path, rank: int) -> None:
