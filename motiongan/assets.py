@@ -20,7 +20,7 @@ from .options import option
 ASSETS = Path(__file__).resolve().parent / "assets"
 # None: no weights (the landmark warp)
 NAMED = {"warp": None, "paper": ASSETS / "paper", "warp_cpu": ASSETS / "warp_cpu"}
-DEFAULT = "warp"  # docs/MODEL_CARD.md: warp_cpu passes the gate but costs 3.6x the time for a small gain
+DEFAULT = "warp"  # docs/MODEL_CARD.md: warp_cpu passes the gate but costs 3.7x the time for a small gain
 
 
 def asset(name: str) -> Path:
