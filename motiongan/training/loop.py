@@ -299,8 +299,8 @@ def _init_weights(path: str | Path, cfg: Config) -> dict[str, torch.Tensor]:
     theirs = Checkpoint.read(path)
     ours = cfg.generator_kwargs()
     same = lambda kwargs: {k: v for k, v in kwargs.items() if k not in WHERE_PAINTED}  # noqa: E731
-    if same(theirs.generator_kwargs) != same(ours):
-        raise CheckpointError(f"{path}: its generator {theirs.generator_kwargs} differs from the "
+    if same(theirs.config.generator_kwargs()) != same(ours):
+        raise CheckpointError(f"{path}: its generator {theirs.config.generator_kwargs()} differs from the "
                               f"configuration's {ours}")
     return theirs.generator_tensors
 
