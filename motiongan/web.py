@@ -207,7 +207,7 @@ class Page:
             raise MotionGANError("upload a photo of a face first")
         if not driving:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
-        size = None if size is None else str(size).strip().lower()
+        size = None if size is None else str(size).strip().lower() or None  # blank: the model's size
         try:
             check_size(size)  # the command line's check, before anything is read
         except ConfigError as e:  # named as the page names it, not by the command line's flag
@@ -350,7 +350,7 @@ def _animate_tab(gr, h: Handlers) -> None:
     sizes = size_choices(h.page.model.size)
 
     def animate(photo, driving, retarget, side_by_side, paste, size, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        size = None if size is None or str(size).strip() in ("", sizes[0]) else str(size).strip()
+        size = None if size == sizes[0] else size  # Page.animate checks and normalises the rest
         return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size)
 
     with gr.Row():

@@ -5,7 +5,8 @@ the landmark warp and the one-colour fill as lines.
 
 The CSV holds one row per checkpoint, each scored by ``python scripts/warp_rounds_psnr.py CHECKPOINT --data
 cache/all`` while the round trained (a run keeps only its last two checkpoints, so the scores are recorded
-as they come). The reference lines are ``scripts/paint_oracle.py``'s rows.
+as they come), and, with no step, the two reference lines: the landmark warp (the same script) and the
+one-colour fill (``scripts/paint_oracle.py``).
 """
 import argparse
 import csv
@@ -15,9 +16,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-WARP = (24.728, 21.820)  # landmark warp: PSNR, open-mouth box PSNR (warp_rounds_psnr.py)
-ONE_COLOUR = (24.757, 22.074)  # the stretch-gated region filled with one colour (paint_oracle.py)
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,13 +24,14 @@ def main() -> None:
     args = ap.parse_args()
     with open(args.csv) as f:
         rows = list(csv.DictReader(f))
+    (warp, one_colour), rows = [r for r in rows if not r["step"]], [r for r in rows if r["step"]]
     steps = [int(r["step"]) for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    for ax, key, i, title in ((axes[0], "psnr", 0, "PSNR, all frames"),
-                              (axes[1], "open_mouth_box_psnr", 1, "open-mouth box PSNR (253 frames)")):
+    for ax, key, title in ((axes[0], "psnr", "PSNR, all frames"),
+                           (axes[1], "open_mouth_box_psnr", "open-mouth box PSNR (253 frames)")):
         ax.plot(steps, [float(r[key]) for r in rows], "o-", label="round 4 (step 0: round 3, stretch-gated)")
-        ax.axhline(WARP[i], color="grey", ls="--", label="landmark warp")
-        ax.axhline(ONE_COLOUR[i], color="tab:orange", ls=":", label="one-colour fill, no network")
+        ax.axhline(float(warp[key]), color="grey", ls="--", label="landmark warp")
+        ax.axhline(float(one_colour[key]), color="tab:orange", ls=":", label="one-colour fill, no network")
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step (4 clips x 4 frames)")
         ax.set_ylabel("dB")

@@ -138,12 +138,11 @@ class WarpGenerator(LandmarkWarp):
     def step(self, source, source_maps, target_maps, state=None, *, source_lms, target_lms, detail=None):
         """One frame: images (B, 3, H, W), heatmaps (B, 68, H, W), landmarks (B, 68, 2) -> (B, 3, H, W);
         with ``detail`` (B, 3, H', W'), the frame at that resolution."""
-        warped = self.motion(source, source_lms, target_lms)
         region = paint_region(source_lms, target_lms, source.shape[-1], self.stretch, self.eyes)
         painted = region.flatten(1).amax(1) > 0  # (B,) frames with something to paint
         if self.skip and not painted.any() and not self.training:  # (training keeps the graph: same frames)
-            image = warped if detail is None else self.motion(detail, source_lms, target_lms, source.shape[-1])
-            return image, state
+            return self.motion(source if detail is None else detail, source_lms, target_lms, source.shape[-1]), state
+        warped = self.motion(source, source_lms, target_lms)
         parts = [warped, source, source_maps, target_maps, region] if self.maps else [warped, source, region]
         x, _ = self.encoder(torch.cat(parts, 1))
         if self.recurrent:
