@@ -176,6 +176,7 @@ def retarget(source: np.ndarray, driving: np.ndarray, neutral: int | np.ndarray 
 # ------------------------------------------------------------------------------------------ regions
 INNER_MOUTH = tuple(range(60, 68))  # the inner lip outline, clockwise
 MOUTH = tuple(range(48, 68))
+OUTER_LIP = tuple(range(48, 60))  # the outer lip outline
 RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))  # the subject's right and left eye
 # pairs of points whose distance is a region's opening: the inner lips, the eyelids
 OPENING = {INNER_MOUTH: ((61, 67), (62, 66), (63, 65)), RIGHT_EYE: ((37, 41), (38, 40)),
@@ -198,6 +199,30 @@ def area(points, region: tuple[int, ...]):
     xs, ys = (v[..., list(range(1, len(region))) + [0]] for v in (x, y))  # the next vertex
     cross = (x * ys - y * xs).sum(-1)
     return abs(cross) / 2 / interocular(points) ** 2
+
+
+CLOSED_AREA = 5e-4  # a closed mouth's inner area (inter-ocular units squared), so a ratio over it stays finite
+
+
+def stretch_ratio(source_lms, target_lms):
+    """(...,): how far a warp stretches the source's mouth: the inner-mouth area of the target over the
+    source's, each in units of its own face's size (inter-ocular distance squared); numpy or torch."""
+    src = area(source_lms, INNER_MOUTH)
+    src = src.clamp_min(CLOSED_AREA) if isinstance(src, torch.Tensor) else np.maximum(src, CLOSED_AREA)
+    return area(target_lms, INNER_MOUTH) / src
+
+
+def smoothstep(x, low: float, high: float):
+    """0 below ``low``, 1 above ``high`` (``low`` > ``high`` reverses it), a cubic ramp between; numpy or torch."""
+    r = (x - low) / (high - low)
+    r = r.clamp(0, 1) if isinstance(r, torch.Tensor) else np.clip(r, 0, 1)
+    return r * r * (3 - 2 * r)
+
+
+def stretch_weight(source_lms, target_lms, low: float, high: float):
+    """(...,) in [0, 1]: :func:`smoothstep` from ``low`` to ``high`` of :func:`stretch_ratio`: 0 where the
+    source's own mouth pixels cover the target's, 1 where the warp must stretch them past ``high``."""
+    return smoothstep(stretch_ratio(source_lms, target_lms), low, high)
 
 
 def polygon_mask(points: torch.Tensor, region: tuple[int, ...], size: int, grow: float = 1.0,

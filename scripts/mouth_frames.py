@@ -27,8 +27,7 @@ from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
-from motiongan.landmarks import INNER_MOUTH, opening
-from motiongan.networks.warp_generator import stretch_ratio
+from motiongan.landmarks import INNER_MOUTH, opening, stretch_ratio
 
 CELL = 120
 

@@ -9,11 +9,11 @@ from motiongan.config import load_config
 from motiongan.convention import LandmarkEncoder
 from motiongan.data import Cache, EvalClips
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, area, opening
+from motiongan.landmarks import INNER_MOUTH, area, opening, stretch_weight
 from motiongan.media import read_image, video_info
 from motiongan.motion import warp
 from motiongan.networks import LandmarkWarp, WarpGenerator, build_generator
-from motiongan.networks.warp_generator import paint_region, stretch_weight
+from motiongan.networks.warp_generator import paint_region
 from motiongan.training.loop import train
 
 EXTRA = ["log_every=1", "sample_every=2", "checkpoint_every=2", "test_persons=0"]

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, area, opening, polygon_mask
+from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, opening, polygon_mask, stretch_weight
 from ..motion import warp
 from .blocks import Decoder, Encoder
 from .generator import ConvLSTMCell
@@ -45,19 +45,6 @@ from .generator import ConvLSTMCell
 # how much wider than in the source (inter-ocular units) a region must open to be painted fully
 WIDER = {INNER_MOUTH: 0.05, RIGHT_EYE: 0.03, LEFT_EYE: 0.03}
 WINDOW = {INNER_MOUTH: 0.5, RIGHT_EYE: 0.25, LEFT_EYE: 0.25}  # the square (share of the crop) that holds each
-CLOSED_AREA = 5e-4  # a closed mouth's area (inter-ocular units squared), so a ratio over it stays finite
-
-
-def stretch_ratio(source_lms: torch.Tensor, target_lms: torch.Tensor) -> torch.Tensor:
-    """(B,): how far the warp stretches the source's mouth: the inner-mouth area of the target over the source's,
-    each in units of its own face's size (inter-ocular distance squared; in a face crop both are about equal)."""
-    return area(target_lms, INNER_MOUTH) / area(source_lms, INNER_MOUTH).clamp_min(CLOSED_AREA)
-
-
-def stretch_weight(source_lms: torch.Tensor, target_lms: torch.Tensor, low: float, high: float) -> torch.Tensor:
-    """(B,) in [0, 1]: smoothstep from ``low`` to ``high`` of :func:`stretch_ratio`."""
-    r = ((stretch_ratio(source_lms, target_lms) - low) / (high - low)).clamp(0, 1)
-    return r * r * (3 - 2 * r)
 
 
 def paint_region(source_lms: torch.Tensor, target_lms: torch.Tensor, size: int,
