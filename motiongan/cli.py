@@ -150,6 +150,19 @@ def _expressions(args):
           + f"; {skipped} images without a face")
 
 
+def _mouths_build(args):
+    from .inference.donors import bank_from_media, check_mouths
+    from .media import check_output
+
+    check_mouths(args.src, None)
+    check_output(args.output, {".safetensors"})
+    from .face import FaceLandmarker
+
+    bank = bank_from_media(Path(args.src), FaceLandmarker(), progress=not args.quiet, max_frames=args.max_frames)
+    bank.save(args.output)
+    print(f"{args.output}: " + ", ".join(f"{len(p)} {name} donors at {p.side} px" for name, p in bank.parts.items()))
+
+
 def _demo(args):
     from .inference.demo import demo
     from .media import check_output_folder
@@ -250,6 +263,15 @@ def _add_inference_commands(sub) -> None:
     p.add_argument("--neutral", default="normal", help="the label of neutral faces")
     p.add_argument("-o", "--output", required=True, help="output .json")
     p.set_defaults(func=_expressions)
+
+    p = sub.add_parser("mouths", help="real mouths and eyes for --mouths: build a donor bank")
+    build = p.add_subparsers(dest="action", required=True).add_parser(
+        "build", help="a bank of donor mouths and eyes from a video or an image folder (safetensors)")
+    build.add_argument("src", help="a video or a folder of images of faces")
+    build.add_argument("-o", "--output", required=True, help="output .safetensors")
+    build.add_argument("--max-frames", type=int, default=3000, help="track at most this many video frames")
+    build.add_argument("--quiet", action="store_true")
+    build.set_defaults(func=_mouths_build)
 
     p = sub.add_parser("demo", help="animate the astronaut (scikit-image) with the shipped landmark track")
     p.add_argument("--out", default="demo_out")

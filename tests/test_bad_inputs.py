@@ -59,7 +59,19 @@ def f(tmp_path_factory, data_dir):
     prepare(src, "videos", d / "cache", Settings(size=64, max_frames=6), workers=1, progress=False)
     os.symlink(data_dir / "stills68" / "image_0001.png", d / "face.png")
     _speech_files(d, data_dir)
+    _mouth_files(d, data_dir)
     return d
+
+
+def _mouth_files(d: Path, data_dir: Path) -> None:
+    """Donor sources for ``--mouths``: a bank of an older version, and a folder whose one face keeps its
+    mouth closed."""
+    from safetensors.numpy import save_file
+
+    save_file({"mouth.crops": np.zeros((1, 8, 8, 3), np.uint8)}, str(d / "old_bank.safetensors"),
+              metadata={"format": "motiongan-mouths", "version": "0", "parts": '["mouth"]'})
+    (d / "closed").mkdir()
+    os.symlink(data_dir / "expressions" / "yale" / "01_normal.png", d / "closed" / "01_normal.png")
 
 
 def _speech_files(d: Path, data_dir: Path) -> None:
@@ -117,6 +129,22 @@ def _cases():
         "animate: bad track before 'no model'": (["animate", "{face}", "{d}/empty.npy", "-o", "{out}/o.mp4"],
                                                  "empty.npy"),
         "edit: bad expressions before 'no model'": ([*edit, "--expressions", "{d}/bad.json"], "bad.json"),
+        # --mouths (animate, edit) and mouths build
+        "animate: --mouths missing file": ([*anim, "--mouths", "{d}/nope.mp4"], "nope.mp4"),
+        "animate: --mouths a video with no face": ([*anim, "--mouths", "{d}/noaudio.mp4"], "noaudio.mp4"),
+        "animate: --mouths a generator, not a bank": ([*anim, "--mouths", "{g}"], "g.safetensors"),
+        "animate: --mouths a bank of another version": ([*anim, "--mouths", "{d}/old_bank.safetensors"],
+                                                        "old_bank.safetensors"),
+        "animate: --mouths a folder with no open mouth": ([*anim, "--mouths", "{d}/closed"], "closed"),
+        "animate: --mouths a folder without images": ([*anim, "--mouths", "{d}/emptydir"], "emptydir"),
+        "animate: --mouths driver with a landmark track": ([*anim, "--mouths", "driver"], "--mouths"),
+        "animate: --mouths own from a photo": ([*anim, "--mouths", "own"], "--mouths"),
+        "animate: --mouths a text file": ([*anim, "--mouths", "{d}/bad.json"], "bad.json"),
+        "edit: --mouths driver": ([*edit, "--mouths", "driver"], "--mouths"),
+        "mouths build: missing source": (["mouths", "build", "{d}/nope.mp4", "-o", "{out}/b.safetensors"], "nope.mp4"),
+        "mouths build: a video with no face": (["mouths", "build", "{d}/noaudio.mp4", "-o", "{out}/b.safetensors"],
+                                               "noaudio.mp4"),
+        "mouths build: output .txt": (["mouths", "build", "{d}/closed", "-o", "{out}/b.txt"], "b.txt"),
         # edit
         "edit: malformed expressions file": ([*edit, "--expressions", "{d}/bad.json", *m], "bad.json"),
         "edit: expressions file without a table": ([*edit, "--expressions", "{d}/table.json", *m], "table.json"),

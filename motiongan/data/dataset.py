@@ -186,4 +186,23 @@ class EvalClips(Dataset):
         entry = self.cache.clips[self.clip_ids[i]]
         return {"frames": to_tensor(frames), "landmarks": torch.from_numpy(np.ascontiguousarray(lms, np.float32)),
                 "clip_id": entry["clip_id"], "person": entry["person"], "fps": entry["fps"] or 25.0,
-                "audio": entry["audio"]}
+                "audio": entry["audio"], "index": i}
+
+    def clip_id(self, i: int) -> str:
+        return self.cache.clips[self.clip_ids[i]]["clip_id"]
+
+    def after_window_count(self, i: int) -> int:
+        """How many frames of clip ``i`` come after the scored window."""
+        n = len(self.cache.clip(self.clip_ids[i]))
+        return 0 if self.max_frames is None else max(0, n - self.max_frames)
+
+    def after_window(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Clip ``i``'s frames AFTER the scored window (RGB uint8 (N, H, W, 3)), their landmarks (N, 68, 2)
+        and their frame numbers in the clip: the same person's own frames, never a scored one (none when
+        every frame is scored)."""
+        clip = self.cache.clip(self.clip_ids[i])
+        idx = np.arange(len(clip) - self.after_window_count(i), len(clip))
+        if not len(idx):
+            return np.zeros((0, self.size, self.size, 3), np.uint8), np.zeros((0, 68, 2), np.float32), idx
+        frames, lms = _resize(clip.frames(idx), clip.landmarks[idx], self.size)
+        return frames, lms.astype(np.float32), idx

@@ -5,6 +5,12 @@ what a model that ignores the landmarks scores) and "landmark warp" (the source'
 thin-plate spline of its landmarks onto the target's, no network: what a generator must beat to be worth
 its weights; ``--checkpoint warp`` is this row).
 
+With ``--mouths own``, each generator row also has a row "NAME + own mouths": the same frames with the
+opened mouth and closing eyes filled from the same person's own real frames (:mod:`motiongan.mouths`),
+the bank of each clip built from that clip's frames AFTER the scored window, never a scored one. A clip
+with fewer than ``MIN_DONORS`` such frames keeps the plain frames in that row (counted in the metadata as
+``clips_without_own_mouths``), so every row covers the same clips and frames.
+
 The columns are the registered metrics of :mod:`motiongan.evaluation.registry`, pooled from the per-frame
 series of :mod:`motiongan.evaluation.scoring` (how each is measured is written there). Scores of a row and
 clip that were computed before are read from the score cache (:mod:`motiongan.evaluation.score_cache`).
@@ -33,16 +39,19 @@ from ..errors import ConfigError
 from ..filtering import SETTINGS, filter_track
 from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
+from ..mouths import MouthBank, RealMouths
 from ..options import option
 from . import metrics as M
 from .registry import COUNTS, METRICS, fmt, summarise
-from .score_cache import ScoreCache, file_digest, generator_identity
-from .scoring import MOUTH_GROW, OPEN_MOUTH, Scorer
+from .score_cache import ScoreCache, file_digest, generator_identity, source_digest
+from .scoring import CLOSING_EYE, EYE_BOX, MOUTH_GROW, OPEN_MOUTH, Scorer
 
 __all__ = ["EvaluateOptions", "ScoringOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
 
 REAL, COPY, WARP_ROW = REFERENCE_ROWS = ("real video", "copy source", "landmark warp")
 COLUMNS = [*METRICS, *COUNTS]  # the table's columns, in order (the registry's)
+OWN_MOUTHS = " + own mouths"  # the suffix of a generator row's twin with own mouths
+MIN_DONORS = 20  # a clip needs this many frames after the scored window for its own-mouth bank
 
 
 @dataclass
@@ -54,14 +63,22 @@ class Row:
     identity: str
     model: MotionGAN | None = None
     filter_targets: bool = False  # drive the generator with the One Euro filtered landmarks
+    own_mouths: bool = False  # fill mouths and closing eyes from the clip's frames after the scored window
 
-    def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray) -> np.ndarray:
+    def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray, donors=None) -> np.ndarray:
+        """The row's frames of a clip; ``donors``: the clip's frames after the scored window (frames,
+        landmarks, frame numbers), for a row with own mouths."""
         if self.name == REAL:
             return real
         if self.model is None:
             return np.repeat(real[:1], len(real), 0)
         targets = filter_track(lms) if self.filter_targets else lms
-        return _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
+        frames = _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
+        if not self.own_mouths or donors is None or len(donors[0]) < MIN_DONORS:
+            return frames
+        bank = MouthBank.build(zip(donors[0], donors[1]), indices=donors[2], source=clip["clip_id"])
+        fill = RealMouths(real[0], lms[0], bank)
+        return np.stack([fill(f, t) for f, t in zip(frames, targets)])
 
 
 def _images(x: torch.Tensor) -> np.ndarray:
@@ -97,6 +114,15 @@ class EvaluateOptions(ScoringOptions):
     filter_targets: bool = option(False, "drive the generator rows with the target landmarks through the One Euro "
                                          "filter, as animate drives with a video (scored against the real frames "
                                          "and their own landmarks all the same)")
+    mouths: str = option("none", "own: add a row per generator with its mouths and closing eyes filled from the "
+                                 "same clip's frames after the scored window (needs --max-frames)",
+                         choices=["none", "own"])
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.mouths == "own" and self.max_frames is None:
+            raise ConfigError("--mouths own takes its donors from the frames after the scored window: give "
+                              "--max-frames (e.g. 40)", path="--mouths")
 
 
 def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptions | None = None,
@@ -106,7 +132,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     the row name of each checkpoint."""
     o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
-    rows, names = _rows(checkpoints, cache, device, o.filter_targets)  # every checkpoint checked first
+    rows, names = _rows(checkpoints, cache, device, o.filter_targets, o.mouths == "own")  # checkpoints checked first
     clips = EvalClips(cache, o.split, max_frames=o.max_frames, people=o)
     store = ScoreCache.from_option(o.score_cache, device)
     per_row, pending = {r.name: [] for r in rows}, []
@@ -118,7 +144,10 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
                 for name, scores in pending.pop(0)().items():
                     per_row[name].append(scores)
     table = {name: summarise(per) for name, per in per_row.items()}
+    short = [clips.clip_id(i) for i in range(len(clips)) if clips.after_window_count(i) < MIN_DONORS] \
+        if o.mouths == "own" else []
     meta = {"data": str(data), "split": o.split, "filter_targets": o.filter_targets, "clips": len(clips),
+            "mouths": o.mouths, "clips_without_own_mouths": short,
             "frames": table[REAL]["frames"],
             "max_frames": o.max_frames, "checkpoints": dict(zip(names, map(str, checkpoints))),
             "detector": "dlib 68-point shape predictor (iBUG 300-W), target-landmark box, frames x2",
@@ -128,7 +157,13 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
             "open_mouth": f"frames whose target inner-lip opening exceeds the source's (frame 0) by more than "
                           f"{OPEN_MOUTH:g} inter-ocular distance",
             "sharpness": "Laplacian variance of the grey face box (target landmarks' bounding box), generated "
-                         "over real, averaged over frames",
+                         "over real, averaged over frames; open-mouth sharpness: the same in the mouth box on "
+                         "open-mouth frames",
+            "mouth_flicker": "per clip, the mean frame-to-frame change of the mouth box's pixels, generated over "
+                             "real, averaged over clips",
+            "closing_eye": f"both eye boxes ({EYE_BOX[0]:g} x and {EYE_BOX[1]:g} x the eye corners' distance each "
+                           f"side of their centre) on frames where a target eye opens less than {CLOSING_EYE:g} of "
+                           f"the source's",
             "score_cache": None if store.folder is None else str(store.folder),
             "cached_clips": store.hits, "scored_clips": len(clips) * len(rows) - store.hits,
             "skipped": "LPIPS, FID, FVD: need backbone weights that cannot be downloaded here; not computed"}
@@ -136,17 +171,22 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     return {"table": table, "meta": meta, "rows": per_row, "names": names}
 
 
-def _rows(checkpoints: list[str], cache: Cache, device: str,
-          filter_targets: bool = False) -> tuple[list[Row], list[str]]:
+def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: bool = False,
+          own_mouths: bool = False) -> tuple[list[Row], list[str]]:
     """The reference rows, then one row per checkpoint (``warp`` is the reference row, not a second one);
     and the row name of each checkpoint. With ``filter_targets`` the generator rows are driven by filtered
-    landmarks (their score-cache identity says so)."""
+    landmarks (their score-cache identity says so); with ``own_mouths`` each generator row has a twin with
+    own mouths (``NAME + own mouths``)."""
     def row(name, model):
         identity = generator_identity(model) + (f":one-euro{SETTINGS}" if filter_targets else "")
-        return Row(name, identity, model, filter_targets)
+        out = [Row(name, identity, model, filter_targets)]
+        if own_mouths:
+            twin = identity + f":own-mouths:{MIN_DONORS}:" + source_digest(("mouths.py", "motion.py"))
+            out.append(Row(name + OWN_MOUTHS, twin, model, filter_targets, own_mouths=True))
+        return out
 
     warp = MotionGAN.landmark_warp(device, size=cache.size)
-    rows = [Row(REAL, REAL), Row(COPY, COPY), row(WARP_ROW, warp)]
+    rows = [Row(REAL, REAL), Row(COPY, COPY), *row(WARP_ROW, warp)]
     names = []
     for c in checkpoints:
         if str(c) == WARP:
@@ -157,7 +197,7 @@ def _rows(checkpoints: list[str], cache: Cache, device: str,
             raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {cache.root} holds {cache.size} x "
                                   f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")
         names.append(_unique(m.name, [r.name for r in rows]))
-        rows.append(row(names[-1], m))
+        rows.extend(row(names[-1], m))
     return rows, names
 
 
@@ -180,8 +220,9 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
         if store.folder is not None else ""
     keys = {r.name: store.key(r.identity, digest, len(real), clips.size) for r in rows}
     result = {r.name: store.get(keys[r.name]) for r in rows}
-    frames = {r.name: r.frames(clip, real, lms) for r in rows
-              if result[r.name] is None or (videos and r.model is not None)}
+    todo_rows = [r for r in rows if result[r.name] is None or (videos and r.model is not None)]
+    donors = clips.after_window(i) if any(r.own_mouths for r in todo_rows) else None
+    frames = {r.name: r.frames(clip, real, lms, donors) for r in todo_rows}
     todo = {r.name: (frames[r.name], r.name != REAL) for r in rows if result[r.name] is None}
     scoring = scorer.start(todo, real, lms) if todo else dict
 
@@ -224,10 +265,16 @@ def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
     for name, r in table.items():
         md.append(f"| {name} | " + " | ".join(fmt(r[k], k) for k in COLUMNS) + " |")
     md.append("")
+    if meta.get("mouths") == "own":
+        md.append(f"Own mouths: each clip's bank holds its frames after the scored window; "
+                  f"{len(meta['clips_without_own_mouths'])} clips have fewer than {MIN_DONORS} and keep the plain "
+                  f"frames in the own-mouth rows.")
+        md.append("")
     md.append(f"{meta['clips']} clips, {meta['frames']} frames of the '{meta['split']}' split of {meta['data']}. "
               f"AUC x100 and failure rate % of the normalised landmark error ({meta['detector']}); "
               f"PSNR/SSIM on {meta['psnr_ssim']}; mouth: {meta['mouth']}; open-mouth: {meta['open_mouth']}; "
-              f"sharpness: {meta['sharpness']}; identity: {meta['identity']}. PSNR leaves out frames equal to "
+              f"sharpness: {meta['sharpness']}; mouth flicker: {meta['mouth_flicker']} (1: as the real video); "
+              f"closing-eye PSNR: {meta['closing_eye']}; identity: {meta['identity']}. PSNR leaves out frames equal to "
               f"the real ones (infinite). {meta['skipped']}.")
     atomic_write_bytes(out / "table.md", ("\n".join(md) + "\n").encode())
     buf = io.StringIO()

@@ -85,6 +85,12 @@ OPEN_MOUTH_PSNR = register(Metric("open-mouth PSNR", "mouth_psnr", _mean, images
 OPEN_MOUTH_SSIM = register(Metric("open-mouth SSIM", "mouth_ssim", _mean, digits=3, images=True,
                                   where="open_mouth"))
 SHARPNESS = register(Metric("sharpness", "sharpness", _mean, digits=3, images=True, finite=True))
+MOUTH_SHARPNESS = register(Metric("open-mouth sharpness", "mouth_sharpness", _mean, digits=3, images=True, finite=True,
+                                  where="open_mouth"))
+MOUTH_FLICKER = register(Metric("mouth flicker", "mouth_flicker", _mean, digits=3, higher_is_better=False,
+                                images=True, per_clip=True, finite=True))
+CLOSING_EYE_PSNR = register(Metric("closing-eye PSNR", "eye_psnr", _mean, images=True, finite=True,
+                                   where="closing_eye"))
 AUC = register(Metric("AUC@0.1", "landmark_error", lambda e: M.auc(e, 0.1)))
 FR = register(Metric("FR@0.1", "landmark_error", lambda e: M.failure_rate(e, 0.1), higher_is_better=False))
 AUC_08 = register(Metric("AUC@0.08", "landmark_error", lambda e: M.auc(e, 0.08)))
@@ -95,7 +101,7 @@ JITTER = register(Metric("jitter", "jitter", _mean, digits=3, higher_is_better=F
 
 # frame counts the table shows beside the figures: column -> the per-frame series whose frames (or true
 # values, for a boolean series) it counts; "covers" in table.json has each figure's own count
-COUNTS = {"frames": "landmark_error", "open-mouth frames": "open_mouth"}
+COUNTS = {"frames": "landmark_error", "open-mouth frames": "open_mouth", "closing-eye frames": "closing_eye"}
 
 
 def count(per_clip: list[dict], series: str) -> int:

@@ -9,8 +9,12 @@ error over the target's inter-ocular distance), ``id_cosine`` (SFace V's cosine 
 ``mouth_psnr`` and ``mouth_ssim`` (in the mouth box alone: the bounding box of target points 48-67 grown
 by a quarter of its size on each side, clipped to the frame; SSIM's map over the whole box, borders
 reflected, so pixels outside the box never count) and ``sharpness`` (Laplacian variance of the grey face
-box, the bounding box of the target landmarks, over the real frame's). Per clip: ``jitter`` (mean
-acceleration of the detected landmarks).
+box, the bounding box of the target landmarks, over the real frame's), ``mouth_sharpness`` (the same in the
+mouth box), ``eye_psnr`` (both eye boxes: around each eye's corners, 0.8 of their distance to each side and
+0.6 up and down, so a closed eye's box still holds its lids) and ``closing_eye`` (either target eye opens
+less than ``CLOSING_EYE`` of the source's). Per clip: ``jitter`` (mean acceleration of the detected
+landmarks) and ``mouth_flicker`` (the mean frame-to-frame change of the mouth box's pixels, generated over
+real: above 1, the mouth changes more between frames than the real one does).
 
 V's embeddings of all rows' frames of a clip are computed in one batch (:meth:`Scorer.score_rows`), by a
 copy of V with its batch norms folded into the convolutions (:func:`fused`).
@@ -33,13 +37,15 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..convention import to_pixels, to_tensor
 from ..face import FaceJudge, FaceLandmarker, Verification, align_faces, jitter
-from ..landmarks import INNER_MOUTH, MOUTH, normalised_error, opening
+from ..landmarks import INNER_MOUTH, LEFT_EYE, MOUTH, RIGHT_EYE, normalised_error, opening
 from . import metrics as M
 
-VERSION = 2  # of the series' meaning: bump when a series changes (invalidates cached scores)
+VERSION = 3  # of the series' meaning: bump when a series changes (invalidates cached scores)
 UPSCALE = 2
 OPEN_MOUTH = 0.05  # inter-ocular distances wider than the source's inner lips: an "open-mouth" frame
 MOUTH_GROW = 0.25  # the mouth box grows by this share of its width and height on each side
+CLOSING_EYE = 0.6  # a target eye opening less than this share of the source's: a "closing-eye" frame
+EYE_BOX = (0.8, 0.6)  # an eye box's half-width and half-height, in distances between the eye's corners
 
 
 def open_mouth(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -47,10 +53,27 @@ def open_mouth(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
     return opening(lms, INNER_MOUTH) - opening(source, INNER_MOUTH) > OPEN_MOUTH
 
 
+def closing_eye(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Frames (T,) where either target eye opens less than ``CLOSING_EYE`` of the source's (frame 0)."""
+    return np.any([opening(lms, eye) < CLOSING_EYE * opening(source, eye) for eye in (RIGHT_EYE, LEFT_EYE)], 0)
+
+
+def eye_boxes(points: np.ndarray, shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """The two eye boxes of a frame's (68, 2) landmarks (see ``EYE_BOX``)."""
+    boxes = []
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        a, b = points[eye[0]], points[eye[3]]
+        half = np.array(EYE_BOX) * float(np.hypot(*(b - a)))
+        centre = (a + b) / 2
+        boxes.append(M.grown_box(np.stack([centre - half, centre + half]), 0.0, shape))
+    return boxes
+
+
 def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
     """The pixel series of each generated frame against its real one (RGB uint8, (T, H, W, 3))."""
-    out = {k: [] for k in ("psnr", "ssim", "mouth_psnr", "mouth_ssim", "sharpness")}
-    for g, r, t in zip(frames, real, lms):
+    out = {k: [] for k in ("psnr", "ssim", "mouth_psnr", "mouth_ssim", "sharpness", "mouth_sharpness", "eye_psnr")}
+    change = np.zeros(2)  # the mouth box's frame-to-frame change: generated, real
+    for i, (g, r, t) in enumerate(zip(frames, real, lms)):
         mouth = M.grown_box(t[list(MOUTH)], MOUTH_GROW, g.shape)
         face = M.grown_box(t, 0.0, g.shape)
         out["psnr"].append(M.psnr(g, r))
@@ -58,6 +81,13 @@ def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
         out["mouth_psnr"].append(M.psnr(g[mouth], r[mouth]))
         out["mouth_ssim"].append(float(M.ssim_map(g[mouth], r[mouth]).mean()))
         out["sharpness"].append(M.sharpness(g[face], r[face]))
+        out["mouth_sharpness"].append(M.sharpness(g[mouth], r[mouth]))
+        eyes = eye_boxes(t, g.shape)
+        out["eye_psnr"].append(M.psnr(np.concatenate([g[e].reshape(-1, 3) for e in eyes]),
+                                      np.concatenate([r[e].reshape(-1, 3) for e in eyes])))
+        if i:
+            change += [np.abs(x[i][mouth].astype(np.float32) - x[i - 1][mouth]).mean() for x in (frames, real)]
+    out["mouth_flicker"] = float(change[0] / change[1]) if change[1] > 0 else float("nan")
     return out
 
 
@@ -238,4 +268,5 @@ def _series(dlib, cosine, lms, pixels: dict) -> dict:
     detected, same = dlib
     return {"landmark_error": normalised_error(detected, lms).tolist(), "id_cosine": cosine.tolist(),
             "same_person": same, "jitter": float(jitter(detected)), "open_mouth": open_mouth(lms, lms[0]).tolist(),
+            "closing_eye": closing_eye(lms, lms[0]).tolist(),
             **pixels}

@@ -38,12 +38,13 @@ from ..media import (
     write_video,
 )
 from ..options import option
+from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from .driver import Capture, Driven, follow_driver, is_live, until_interrupted
 from .model import MotionGAN
 
 
 @dataclass
-class AnimateOptions:
+class AnimateOptions(MouthOptions):
     """How ``animate`` turns a driver into a video (the CLI's flags are made from these fields)."""
 
     retarget: bool = option(True, "move the source face by the driver's motion, not its shape (relative motion)",
@@ -128,9 +129,11 @@ def check_size(size: str | int | None) -> int | str | None:
     return int(size)
 
 
-def check_options(options: AnimateOptions) -> None:
-    """The options' values, checked before anything is written."""
+def check_options(options: AnimateOptions, video_driver: bool | None = None) -> None:
+    """The options' values, checked before anything is written (``video_driver``: whether the driver is a
+    video, camera or stream; None: not known yet)."""
     check_size(options.size)
+    check_mouths(options.mouths, True if video_driver is None else video_driver)
     if options.max_frames is not None and options.max_frames < 1:
         raise ConfigError(f"expected at least 1, got {options.max_frames}", path="--max-frames")
 
@@ -156,6 +159,9 @@ class RenderOptions:
     panels: Callable[[int, np.ndarray], list[np.ndarray]] | None = None
     audio: str | os.PathLike | None = None  # a media file whose sound goes into the video
     require_audio: bool = False  # refuse an ``audio`` without sound, before any frame is written
+    # real pixels for each generated crop, from it and its target landmarks in the output crop
+    # (motiongan.inference.donors.filler)
+    fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source",
@@ -201,7 +207,7 @@ def check_inputs(source, driving, output, options: AnimateOptions) -> None:
         if not Path(p).exists():
             raise MediaError("no such file or folder", path=p)
     check_output(output, {".mp4"})
-    check_options(options)
+    check_options(options, is_live(driving) or _is_video(driving))
     read_image(source)
     if is_live(driving):
         return
@@ -258,12 +264,21 @@ class Animator:
             return image
         return load_source(image, self.model.size, self.landmarker, name, size)
 
-    def frames(self, source: Source, targets: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    def frames(self, source: Source, targets: Iterable[np.ndarray],
+               fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """RGB uint8 crops at the source's output size, one per target landmark set (model crop
-        coordinates), generated as the targets come."""
-        for f in self.model.generate(source.tensor(), source.landmarks, targets, compile=self.compile,
+        coordinates), generated as the targets come; ``fill`` (``RenderOptions.fill``) puts real pixels
+        into each."""
+        current = []
+
+        def remember(ts):
+            for t in ts:
+                current[:] = [t]
+                yield t
+
+        for f in self.model.generate(source.tensor(), source.landmarks, remember(targets), compile=self.compile,
                                      detail=source.detail_tensor()):
-            yield to_image(f)
+            yield to_image(f) if fill is None else fill(to_image(f), source.to_output(current[0]))
 
     def render(self, source, targets: Iterable[np.ndarray], out, options: RenderOptions | None = None,
                progress: bool = False, desc: str = "render", total: int | None = None) -> dict:
@@ -280,7 +295,7 @@ class Animator:
                 current[:] = [t]
                 yield t
 
-        frames = self.frames(source, remember(targets))
+        frames = self.frames(source, remember(targets), o.fill)
         shown = (compose(source, f, current[0], i, o) for i, f in enumerate(frames))
         if Path(out).suffix.lower() in IMAGE_SUFFIXES:
             write_image(out, next(shown))
@@ -294,21 +309,25 @@ class Animator:
         a :class:`Driving`. Frames are written as they come, a video driver's audio copied in. Returns a
         summary."""
         o = options or AnimateOptions()
-        check_options(o)
+        followed = not isinstance(driving, Driving) and (is_live(driving) or _is_video(driving))
+        check_options(o, followed)
         source = self.source(source, size=o.size)
-        if not isinstance(driving, Driving) and (is_live(driving) or _is_video(driving)):
-            return self.follow(source, driving, out, o, progress)
+        bank = load_bank(o.mouths, self.landmarker, progress)
+        if followed:
+            return self.follow(source, driving, out, o, progress, bank)
         if not isinstance(driving, Driving):
             driving = load_driving(driving, self.landmarker, o.fps, o.filter, progress=progress)
         targets = target_track(source, driving, self.model.size, o.retarget)[:o.max_frames]
         panels = side_panels(source, driving, o.paste) if o.side_by_side else None
-        how = RenderOptions(driving.fps, o.paste, o.overlay, panels, driving.video)
+        how = RenderOptions(driving.fps, o.paste, o.overlay, panels, driving.video,
+                            fill=filler(resolve(o.mouths, False), source, bank))
         return self.render(source, targets, out, how, progress, "animate")
 
-    def follow(self, source: Source, driving, out, options: AnimateOptions, progress: bool = False) -> dict:
+    def follow(self, source: Source, driving, out, options: AnimateOptions, progress: bool = False,
+               bank=None) -> dict:
         """:meth:`animate` from a video file, a camera or a stream, one driving frame at a time
         (:func:`~.driver.follow_driver`); a camera runs until ``max_frames`` or Ctrl-C, and the video
-        written so far is kept."""
+        written so far is kept. ``bank``: the donors a ``--mouths`` path named (loaded once)."""
         o = options
         live = is_live(driving)
         # a camera stops at Ctrl-C and keeps its video; a file is interrupted and leaves nothing half-written
@@ -333,7 +352,8 @@ class Animator:
             if o.side_by_side:
                 def panels(i, shown):
                     return [_still(source, o.paste, shown.shape[0]), _live_panel(now[0], shown.shape[0])]
-            how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio)
+            fill = filler(resolve(o.mouths, True), source, bank, lambda: (now[0].frame, now[0].landmarks))
+            how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio, fill=fill)
             return self.render(source, targets(), out, how, progress, "live" if live else "animate", total)
 
 

@@ -21,6 +21,7 @@ from ..errors import MotionGANError
 from ..landmarks import EXPRESSION_STABLE, apply_affine, canonical_matrices, check_points, invert_affine, to_canonical
 from ..media import atomic_write_bytes
 from ..options import option
+from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
 
 DEFAULT_FILE = asset("expressions.json")
 # where the stable points (motiongan.landmarks.EXPRESSION_STABLE: nose bridge, eye corners) sit in the
@@ -123,7 +124,7 @@ def landmarks_of(path: str | os.PathLike, landmarker) -> np.ndarray:
 
 
 @dataclass
-class EditOptions:
+class EditOptions(MouthOptions):
     """What ``edit`` puts on the source face: a named expression, or another face's (the CLI's flags are made
     from these fields)."""
 
@@ -156,8 +157,10 @@ def edit_image(animator, source, output, options: EditOptions, data: dict | None
     ``data``: the expressions, if already loaded (default: read ``options.expressions``)."""
     from .animate import RenderOptions
 
+    check_mouths(options.mouths, None)
     data = data or load_expressions(options.expressions)
     src = animator.source(source)
     shape = target_shape(src.landmarks, options, animator.landmarker, data)
-    animator.render(src, shape[None], output, RenderOptions(paste=options.paste))
+    fill = filler(resolve(options.mouths, False), src, load_bank(options.mouths, animator.landmarker))
+    animator.render(src, shape[None], output, RenderOptions(paste=options.paste, fill=fill))
     return shape

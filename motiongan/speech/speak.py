@@ -15,6 +15,7 @@ import numpy as np
 
 from ..draw import draw_landmarks
 from ..errors import ConfigError
+from ..inference.donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from ..landmarks import retarget
 from ..media import atomic_write_bytes, read_image, write_video
 from ..options import option
@@ -26,7 +27,7 @@ DRAW_SIZE = 256
 
 
 @dataclass
-class SpeakOptions:
+class SpeakOptions(MouthOptions):
     """How ``speak`` makes its video (the CLI's flags are made from these fields)."""
 
     fps: float = option(25.0, "frames per second of the video and the landmark track")
@@ -38,6 +39,7 @@ class SpeakOptions:
         for flag, value in (("--fps", self.fps), ("--max-seconds", self.max_seconds)):
             if not value > 0:
                 raise ConfigError(f"must be positive, got {value:g}", path=flag)
+        check_mouths(self.mouths, None)
 
 
 def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -> None:
@@ -94,7 +96,8 @@ def _video(image, points, track, template, out, audio, o: SpeakOptions, model, l
 
     if model is not None and not o.draw:
         src = Source.from_points(image, points, model.size)
-        how = RenderOptions(fps=o.fps, paste=o.paste, audio=audio, require_audio=True)
+        fill = filler(resolve(o.mouths, False), src, load_bank(o.mouths, landmarker, progress))
+        how = RenderOptions(fps=o.fps, paste=o.paste, audio=audio, require_audio=True, fill=fill)
         targets = retarget(src.landmarks, track, neutral=template)
         return Animator(model, landmarker).render(src, targets, out, how, progress, "speak")
     src = Source.from_points(image, points, DRAW_SIZE)
