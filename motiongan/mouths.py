@@ -9,8 +9,9 @@ key and colour statistics, and is saved as safetensors. For each generated frame
 1. takes a donor: the bank's nearest by shape key, with hysteresis (:meth:`MouthBank.nearest`) and a
    cross-fade when it changes; or the driver's own part in that frame;
 2. moves it by a thin-plate spline (:class:`motiongan.motion.TPS`) so that its points land on the target's;
-3. matches its colours to the source's (the lip ring; the skin around the eye): a per-channel gain, or
-   Reinhard's transfer of mean and spread in Lab;
+3. matches its colours to the source's by the skin around the part (it shows the light's colour; lips and
+   irises differ between people): a gain per channel by default, one gain, or Reinhard's transfer of mean
+   and spread in Lab (``benchmarks/real_pixels.py`` measures them);
 4. composites it in a feathered mask (the target's inner lips; an ellipse around the eye), weighted by how
    much the warp lacks: the stretch gate for the mouth (a source that already shows its teeth keeps them),
    how far the eye closes past the source's for an eye.
@@ -52,7 +53,13 @@ VERSION = 1
 MAX_SIDE = 256  # a part crop's side at most (pixels)
 MIN_SIDE = 32
 SPAN = 0.4  # the corners' distance, as a share of the crop's side (they sit at 0.3 and 0.7 of it, mid-height)
-STRETCH = (1.0, 1.6)  # the mouth's gate: inner-mouth area ratio, target over source; 0 at the source's own
+# the mouth's gate: a smoothstep of the inner-mouth area ratio, target over source (0 at the source's own shape).
+# The person's own mouths fill as soon as the mouth opens wider; other people's (a driver's, a bank's) only
+# where the warp stretches the source's mouth far (as the warp G's gate), so a source that shows its teeth
+# keeps them (benchmarks/real_pixels.py)
+OWN_STRETCH, OTHER_STRETCH = (1.0, 1.6), (1.5, 3.0)
+OWN_COLOUR, OTHER_COLOUR = "channels", "reinhard"  # colour transfer (RealMouths), measured as the gates were
+OTHER_PARTS = ("mouth",)  # what another person's frames fill (scripts/cross_identity.py: their eyes lend identity)
 EYE_CLOSING = (0.9, 0.6)  # an eye's fill fades in as its opening falls from 0.9 to 0.6 of the source's
 HOLD = 1.2  # hysteresis: the previous donor stays while its key distance is within HOLD x the best's (+ TOL)
 TOL = 0.002
@@ -112,11 +119,15 @@ def corner_distance(part: Part, points: np.ndarray) -> np.ndarray:
 
 def ring_mask(part: Part, pts: np.ndarray, side: int) -> np.ndarray:
     """Where a part's colour is measured, in its canonical crop (points ``pts`` of ``part.points`` there): the
-    lips (outer minus inner polygon) for the mouth, the skin of the ellipse around the eye outside the eye."""
+    skin around it, which shows the light's colour (lips and irises differ between people, skin near them
+    much less): for the mouth, the outer lip polygon grown to 1.6 times its size minus the lips; for an eye,
+    the ellipse around it minus the eye."""
     m = np.zeros((side, side), np.uint8)
     if part is MOUTH_PART:
-        cv2.fillPoly(m, [_fixed(pts[part.index(OUTER_LIP)])], 1, cv2.LINE_8, 4)
-        cv2.fillPoly(m, [_fixed(pts[part.index(INNER_MOUTH)])], 0, cv2.LINE_8, 4)
+        lips = pts[part.index(OUTER_LIP)]
+        centre = lips.mean(0)
+        cv2.fillPoly(m, [_fixed(centre + 1.6 * (lips - centre))], 1, cv2.LINE_8, 4)
+        cv2.fillPoly(m, [_fixed(lips)], 0, cv2.LINE_8, 4)
     else:
         centre, axes, angle = _ellipse(part, pts[part.index(part.corners)])
         cv2.ellipse(m, (centre, axes, angle), 1, -1)
@@ -214,8 +225,9 @@ class MouthBank:
     """Donor mouths and eyes: ``MouthBank.build(frames_and_landmarks)``, ``bank.save(path)``,
     ``MouthBank.load(path)``; ``bank.parts[name]`` is a :class:`PartBank`."""
 
-    def __init__(self, parts: dict[str, PartBank], source: str = ""):
+    def __init__(self, parts: dict[str, PartBank], source: str = "", own: bool = False):
         self.parts, self.source = parts, source
+        self.own = own  # the donors are the source person's own frames (set by whoever knows)
 
     def __len__(self) -> int:
         return max((len(p) for p in self.parts.values()), default=0)
@@ -323,17 +335,24 @@ class RealMouths:
     """Fill each generated frame's opened mouth and closing eyes with real pixels.
 
     ``source``: the source face crop at the output size (RGB uint8) and ``source_points`` its landmarks
-    there; ``bank``: the donors (None: only a driver's parts, given per frame); ``parts``: which parts to
-    fill; ``colour``: "gain" (per channel, the source's ring mean over the donor's) or "reinhard" (mean and
-    spread in Lab). Call it with a frame, its target landmarks (both in the output crop) and, for driver
-    donors, the driver's frame and landmarks.
+    there; ``bank``: the donors (None: only a driver's parts, given per frame); ``own``: whether the donors
+    are the source person's, which sets the defaults of the rest: the mouth's gate (``OWN_STRETCH`` or
+    ``OTHER_STRETCH``), ``parts`` (which to fill: every part from the person's own frames, the mouth alone
+    from another person's, whose eyes would lend their identity) and ``colour`` (``OWN_COLOUR`` or
+    ``OTHER_COLOUR``): "channels" (a gain per channel, the source's skin around the part over the donor's:
+    the colour of the light), "gain" (one gain, the brightness alone) or "reinhard" (mean and spread in Lab:
+    across skin tones a per-channel gain turns teeth green). Call it with a frame, its target landmarks
+    (both in the output crop) and, for driver donors, the driver's frame and landmarks.
     """
 
     def __init__(self, source: np.ndarray, source_points: np.ndarray, bank: MouthBank | None = None,
-                 parts: Iterable[str] = tuple(PARTS), colour: str = "gain"):
-        if colour not in ("gain", "reinhard"):
-            raise MouthBankError(f"colour transfer {colour!r}: use gain or reinhard")
+                 parts: Iterable[str] | None = None, colour: str | None = None, own: bool = True):
+        parts = (tuple(PARTS) if own else OTHER_PARTS) if parts is None else parts
+        colour = (OWN_COLOUR if own else OTHER_COLOUR) if colour is None else colour
+        if colour not in ("gain", "channels", "reinhard"):
+            raise MouthBankError(f"colour transfer {colour!r}: use gain, channels or reinhard")
         self.bank, self.colour = bank, colour
+        self.stretch = OWN_STRETCH if own else OTHER_STRETCH
         self.parts = [p for p in parts if bank is None or p in bank.parts]
         self.source_points = check_points(source_points, "source landmarks")
         self.stats = {}
@@ -345,7 +364,7 @@ class RealMouths:
     def weight(self, name: str, target: np.ndarray) -> float:
         """How much of the part's donor goes into a frame with ``target`` landmarks (0: the warp has it)."""
         if name == MOUTH_PART.name:
-            return float(stretch_weight(self.source_points, target, *STRETCH))
+            return float(stretch_weight(self.source_points, target, *self.stretch))
         region = EYES[name]
         ratio = opening(target, region) / max(float(opening(self.source_points, region)), 1e-3)
         return float(smoothstep(ratio, *EYE_CLOSING))
@@ -443,7 +462,10 @@ def _composite(out: np.ndarray, part: Part, target: np.ndarray, donors, weight: 
 def _match(pixels: np.ndarray, donor: np.ndarray, source: np.ndarray, colour: str) -> np.ndarray:
     """Donor pixels (float RGB 0-255) with their colours matched to the source's (statistics of
     :func:`colour_stats`)."""
-    if colour == "gain":
+    if colour == "gain":  # one gain for all channels: the donor's own hues (white teeth) stay
+        gain = np.clip(source[:3].mean() / max(float(donor[:3].mean()), 1.0), 0.5, 2.0)
+        return np.clip(pixels * gain, 0, 255)
+    if colour == "channels":
         gain = np.clip(source[:3] / np.maximum(donor[:3], 1.0), 0.5, 2.0)
         return np.clip(pixels * gain, 0, 255)
     lab = cv2.cvtColor(np.clip(pixels / 255, 0, 1).astype(np.float32), cv2.COLOR_RGB2LAB)

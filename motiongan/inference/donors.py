@@ -28,6 +28,8 @@ from ..options import option
 
 WORDS = ("auto", "none", "driver", "own")
 MAX_TRACKED = 3000  # frames of a donor video tracked at most
+# progress bars of tracking donors show on a terminal only (tqdm's disable=None), so that an error found
+# after tracking stays the one line of a command's output
 
 
 @dataclass
@@ -63,8 +65,8 @@ def check_mouths(spec: str, video_driver: bool | None, source_video: bool = Fals
         raise MouthBankError("no such file or folder (--mouths takes auto, none, driver, own, a bank "
                              ".safetensors, a video or an image folder)", path=path)
     if path.is_dir():
-        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()):
-            raise MouthBankError("no images in this folder to take mouths from", path=path)
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES for p in path.iterdir()):
+            raise MouthBankError("no images or videos in this folder to take mouths from", path=path)
     elif path.suffix.lower() == ".safetensors":
         MouthBank.load(path)
     elif path.suffix.lower() in VIDEO_SUFFIXES:
@@ -87,22 +89,18 @@ def load_bank(spec: str, landmarker: FaceLandmarker | None = None, progress: boo
     path = Path(spec)
     if path.suffix.lower() == ".safetensors":
         return MouthBank.load(path)
-    return bank_from_media(path, landmarker or FaceLandmarker(), progress)
+    bank = bank_from_media(path, landmarker or FaceLandmarker(), progress)
+    bank.own = True
+    return bank
 
 
 def bank_from_media(path: Path, landmarker: FaceLandmarker, progress: bool = False, max_frames: int = MAX_TRACKED
                     ) -> MouthBank:
-    """A bank from a video (tracked frame by frame) or a folder of images (each landmarked), at the
-    frames' own resolution; refused, naming the file, when no frame has a face or none opens its mouth."""
+    """A bank from a video (tracked frame by frame), a folder of images (each landmarked) or a folder of
+    videos (each tracked; ``max_frames`` in all), at the frames' own resolution; refused, naming the file,
+    when no frame has a face or none opens its mouth."""
     path = Path(path)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        pairs = _images(files, landmarker, progress)
-    else:
-        frames = tqdm(iter_video(path, max_frames), desc="track mouths", unit="frame", disable=not progress,
-                      total=min(video_info(path)["frames"] or max_frames, max_frames))
-        pairs = landmarker.follow(frames)
-    bank = MouthBank.build(pairs, source=str(path))
+    bank = MouthBank.build(_pairs(path, landmarker, progress, max_frames), source=str(path))
     mouth = bank.parts["mouth"]
     if mouth.openings.max() < 0.05:
         raise MouthBankError("no frame opens its mouth (inner lips at most "
@@ -111,9 +109,33 @@ def bank_from_media(path: Path, landmarker: FaceLandmarker, progress: bool = Fal
     return bank
 
 
+def _pairs(path: Path, landmarker: FaceLandmarker, progress: bool, max_frames: int):
+    """(frame, landmarks or None) of a video, an image folder or a folder of videos."""
+    if not path.is_dir():
+        videos = [path]
+    else:
+        files = sorted(path.iterdir())
+        images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+        if images:
+            yield from _images(images, landmarker, progress)
+            return
+        videos = [p for p in files if p.suffix.lower() in VIDEO_SUFFIXES]
+    bar = tqdm(desc="track mouths", unit="frame", total=max_frames if len(videos) > 1 else None,
+               disable=None if progress else True)  # None: only on a terminal
+    left = max_frames
+    for v in videos:
+        for pair in landmarker.follow(iter_video(v, left)):
+            bar.update()
+            yield pair
+        left = max_frames - bar.n
+        if left <= 0:
+            break
+    bar.close()
+
+
 def _images(files: list[Path], landmarker: FaceLandmarker, progress: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(image, landmarks) of each image file with a face (the others are passed over)."""
-    for f in tqdm(files, desc="landmark mouths", unit="image", disable=not progress):
+    for f in tqdm(files, desc="landmark mouths", unit="image", disable=None if progress else True):
         rgb = read_image(f)
         boxes = landmarker.detect(rgb)
         if boxes:
@@ -127,7 +149,8 @@ def filler(spec: str, source, bank: MouthBank | None, driving_frame: Callable[[]
     if spec == "none" or (bank is None and spec != "driver"):
         return None
     face = source.crop if source.detail is None else source.detail
-    real = RealMouths(face, source.to_output(source.landmarks), bank)
+    own = bank is not None and bank.own  # a video or folder of the source person, not a bank file
+    real = RealMouths(face, source.to_output(source.landmarks), bank, own=own)
     if bank is not None:
         return lambda frame, target: real(frame, target)
     return lambda frame, target: real(frame, target, driving_frame())
