@@ -7,8 +7,10 @@ The driver is a 640 x 480 video (by default ../shared/data/talking/d10.mp4 scale
 first ``--frames`` frames, made once in a temporary folder); the source is scikit-image's astronaut.
 
 - **end to end**: ``Animator.animate`` as the command runs it (decode, landmarks with tracking, One Euro
-  filter, retargeting, motion and network, compose, H.264 encode and write), model and source loaded
-  beforehand; frames/s = driving frames / wall time. Once as the command's defaults, once with ``--paste``.
+  filter, retargeting, motion and network, real mouths, compose, H.264 encode and write), model and source
+  loaded beforehand; frames/s = driving frames / wall time. Once as the command's defaults (``--mouths
+  auto``: the driver's mouths), once with ``--paste``, once with ``--mouths none`` and once with own mouths
+  (mouth and eyes from a bank of the driver video's frames, built beforehand: the most filling work).
 - **stages**, each timed alone over the same frames (ms per frame): decode; landmarks (tracked from the
   previous frame; how many frames ran the detector); filter and retarget; generate (motion and network);
   compose (pasted into the photo); encode and write (the pasted frames).
@@ -36,6 +38,7 @@ from motiongan.crop import PasteBack
 from motiongan.face.landmarker import FaceLandmarker, _box_from_points
 from motiongan.filtering import OneEuroFilter
 from motiongan.inference.animate import AnimateOptions, Animator, RenderOptions, compose
+from motiongan.inference.donors import bank_from_media
 from motiongan.inference.driver import Capture, follow_driver
 from motiongan.landmarks import interocular, retarget
 from motiongan.media import VideoWriter, ffmpeg_exe, iter_video, write_image, write_video
@@ -141,14 +144,20 @@ def run(args, folder: Path) -> list[dict]:
     write_image(photo, skimage.data.astronaut())
     landmarker = Counting()
     animator = Animator(load_generator(args.checkpoint, "cpu"), landmarker)
+    bank = bank_from_media(driver, landmarker)
+    bank.own = True
     rows = []
     for size in args.sizes:
         source = animator.source(photo, size=None if size == animator.model.size else str(size))
         row = {"size": size, "checkpoint": args.checkpoint or "default"}
-        for paste in (False, True):
+        for key, options in (("fps", AnimateOptions()), ("fps_paste", AnimateOptions(paste=True)),
+                             ("fps_no_mouths", AnimateOptions(mouths="none"))):
             t = time.perf_counter()
-            res = animator.animate(source, driver, folder / "e2e.mp4", AnimateOptions(paste=paste))
-            row["fps_paste" if paste else "fps"] = res["frames"] / (time.perf_counter() - t)
+            res = animator.animate(source, driver, folder / "e2e.mp4", options)
+            row[key] = res["frames"] / (time.perf_counter() - t)
+        t = time.perf_counter()
+        res = animator.follow(source, driver, folder / "e2e.mp4", AnimateOptions(mouths="own"), bank=bank)
+        row["fps_own_mouths"] = res["frames"] / (time.perf_counter() - t)
         row["stages_ms"] = stages(animator, landmarker, source, driver, True, folder)
         row["live"] = live_latency(animator, source, driver, folder)
         rows.append(row)
@@ -169,11 +178,12 @@ def main() -> None:
         rows = run(args, Path(tmp))
     keys = ("decode", "landmarks", "filter_retarget", "generate", "compose", "encode_write")
     print(f"torch threads {args.threads}; ms per frame per stage; end to end frames/s")
-    print(f"{'size':>5} {'e2e fps':>8} {'+paste':>7} " + " ".join(f"{k:>15}" for k in keys)
+    print(f"{'size':>5} {'e2e fps':>8} {'+paste':>7} {'no mouths':>9} {'own':>6} " + " ".join(f"{k:>15}" for k in keys)
           + f" {'detector':>9} {'live ms':>8} {'p95':>6}")
     for r in rows:
         s = r["stages_ms"]
-        print(f"{r['size']:>5} {r['fps']:>8.1f} {r['fps_paste']:>7.1f} " + " ".join(f"{s[k]:>15.2f}" for k in keys)
+        print(f"{r['size']:>5} {r['fps']:>8.1f} {r['fps_paste']:>7.1f} {r['fps_no_mouths']:>9.1f} "
+              f"{r['fps_own_mouths']:>6.1f} " + " ".join(f"{s[k]:>15.2f}" for k in keys)
               + f" {s['detector_frames']:>4}/{s['frames']:<4} {r['live']['mean_ms']:>8.1f} {r['live']['p95_ms']:>6.1f}")
     print("levers, ms per frame: paste per frame / once, encode medium / veryfast, detect full / near")
     for r in rows:

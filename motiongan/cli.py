@@ -123,6 +123,7 @@ def _animate(args):
 def _edit(args):
     import numpy as np
 
+    from .inference.donors import check_mouths
     from .inference.edit import EditOptions, edit_image, load_expressions
     from .media import IMAGE_SUFFIXES, atomic_write_file, check_output
 
@@ -131,6 +132,7 @@ def _edit(args):
     options = options_from(args, EditOptions)
     _exists(args.source, args.target, args.target_neutral)
     load_expressions(args.expressions)  # a bad expressions file is reported before the model loads
+    check_mouths(options.mouths, None)
     check_output(args.output, IMAGE_SUFFIXES)
     target = edit_image(_animator(args), args.source, args.output, options)
     if args.save_landmarks:
@@ -154,6 +156,8 @@ def _mouths_build(args):
     from .inference.donors import bank_from_media, check_mouths
     from .media import check_output
 
+    if args.src in ("auto", "none", "driver", "own") or Path(args.src).suffix.lower() == ".safetensors":
+        raise ConfigError("build a bank from a video, an image folder or a folder of videos", path=args.src)
     check_mouths(args.src, None)
     check_output(args.output, {".safetensors"})
     from .face import FaceLandmarker

@@ -198,28 +198,33 @@ class Page:
         return n
 
     # ------------------------------------------------------------------------------------------ actions
-    def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None, size=None):
-        """Animate ``photo`` from ``driving`` with the output face ``size`` of ``motiongan animate --size``
-        (None: the model's, a number of pixels, or ``native``); returns (overlay, video path, status text)."""
-        from .inference.animate import AnimateOptions, check_size, load_driving
+    def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None, size=None,
+                mouths="auto"):
+        """Animate ``photo`` from ``driving`` as ``motiongan animate`` does (the same call: a video driver is
+        followed frame by frame, a track read whole), with the output face ``size`` of ``--size`` (None: the
+        model's, a number of pixels, or ``native``) and the real mouths of ``--mouths`` (``auto``, ``none``,
+        ``driver`` or a file: a video or image of the person, or a bank); returns (overlay, video path,
+        status text)."""
+        from .inference.animate import AnimateOptions, check_options
 
         if not photo:
             raise MotionGANError("upload a photo of a face first")
         if not driving:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
         size = None if size is None else str(size).strip().lower() or None  # blank: the model's size
+        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size,
+                                 mouths=str(mouths or "auto"))
         try:
-            check_size(size)  # the command line's check, before anything is read
+            check_options(options, Path(driving).suffix.lower() != TRACK_SUFFIX)  # the command line's checks
         except ConfigError as e:  # named as the page names it, not by the command line's flag
-            raise ConfigError(e.reason, path="output size", hint=e.hint) from None
-        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size)
+            where = {"--size": "output size", "--mouths": "mouths"}.get(e.path, e.path)
+            raise ConfigError(e.reason, path=where, hint=e.hint) from None
         self.driver_frames(driving)
         source, shown, notes = self.detect(photo, size=size)
         if progress is not None:
-            progress(0, desc="tracking the driver" if Path(driving).suffix.lower() != TRACK_SUFFIX else "starting")
-        drv = load_driving(driving, self.animator.landmarker, progress=progress is not None, name=Path(driving).name)
+            progress(0, desc="starting")
         out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
-        res = self.animator.animate(source, drv, out, options, progress=progress is not None)
+        res = self.animator.animate(source, driving, out, options, progress=progress is not None)
         at = ""  # the output size, said when it is not the model's
         if source.detail is not None:
             side = source.detail.shape[0]
@@ -346,12 +351,18 @@ def size_choices(model_size: int) -> list[str]:
     return [f"model size ({model_size})"] + [n for n in ("256", "512") if int(n) > model_size] + ["native"]
 
 
+OWN_CHOICE = "own (the file below)"
+# --mouths as the page offers it; "own" takes the uploaded file (a video of the person, or a bank)
+MOUTH_CHOICES = ["auto (the driver's, for a video)", "none", "driver", OWN_CHOICE]
+
+
 def _animate_tab(gr, h: Handlers) -> None:
     sizes = size_choices(h.page.model.size)
 
-    def animate(photo, driving, retarget, side_by_side, paste, size, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
+    def animate(photo, driving, retarget, side_by_side, paste, size, mouths, own, progress=gr.Progress(track_tqdm=True)):  # noqa: B008,E501 (Gradio's idiom)
         size = None if size == sizes[0] else size  # Page.animate checks and normalises the rest
-        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size)
+        mouths = (own or "own") if mouths == OWN_CHOICE else mouths.split(" ")[0]  # "own" alone: refused
+        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size, mouths)
 
     with gr.Row():
         with gr.Column():
@@ -364,11 +375,15 @@ def _animate_tab(gr, h: Handlers) -> None:
             paste = gr.Checkbox(False, label="Paste the face back into the photo")
             size = gr.Dropdown(sizes, value=sizes[0], allow_custom_value=True, elem_id="animate-size",
                                label="Output size in pixels (or native: the face's own resolution in the photo)")
+            mouths = gr.Radio(MOUTH_CHOICES, value=MOUTH_CHOICES[0], elem_id="animate-mouths",
+                              label="Real mouths and eyes where the warp has no pixels")
+            own = gr.File(label="A video or image of the photo's person (for their own mouths)",
+                          file_types=DRIVER_TYPES + IMAGE_TYPES + [".safetensors"], elem_id="animate-own")
             button = gr.Button("Animate", variant="primary", elem_id="animate-run")
         with gr.Column():
             outputs = _video_outputs(gr, "animate")
     photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
-    button.click(animate, [photo, driving, retarget, sbs, paste, size], list(outputs), **QUEUED)
+    button.click(animate, [photo, driving, retarget, sbs, paste, size, mouths, own], list(outputs), **QUEUED)
 
 
 def _edit_tab(gr, h: Handlers) -> None:

@@ -71,9 +71,11 @@ def check_mouths(spec: str, video_driver: bool | None, source_video: bool = Fals
         MouthBank.load(path)
     elif path.suffix.lower() in VIDEO_SUFFIXES:
         video_info(path)
+    elif path.suffix.lower() in IMAGE_SUFFIXES:
+        read_image(path)
     else:
-        raise MouthBankError(f"not a mouth bank (.safetensors), a video ({', '.join(sorted(VIDEO_SUFFIXES))}) "
-                             f"or an image folder", path=path)
+        raise MouthBankError(f"not a mouth bank (.safetensors), a video ({', '.join(sorted(VIDEO_SUFFIXES))}), "
+                             f"an image or an image folder", path=path)
 
 
 def resolve(spec: str, video_driver: bool) -> str:
@@ -96,7 +98,7 @@ def load_bank(spec: str, landmarker: FaceLandmarker | None = None, progress: boo
 
 def bank_from_media(path: Path, landmarker: FaceLandmarker, progress: bool = False, max_frames: int = MAX_TRACKED
                     ) -> MouthBank:
-    """A bank from a video (tracked frame by frame), a folder of images (each landmarked) or a folder of
+    """A bank from a video (tracked frame by frame), an image, a folder of images (each landmarked) or a folder of
     videos (each tracked; ``max_frames`` in all), at the frames' own resolution; refused, naming the file,
     when no frame has a face or none opens its mouth."""
     path = Path(path)
@@ -111,6 +113,9 @@ def bank_from_media(path: Path, landmarker: FaceLandmarker, progress: bool = Fal
 
 def _pairs(path: Path, landmarker: FaceLandmarker, progress: bool, max_frames: int):
     """(frame, landmarks or None) of a video, an image folder or a folder of videos."""
+    if path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir():
+        yield from _images([path], landmarker, progress)
+        return
     if not path.is_dir():
         videos = [path]
     else:

@@ -12,12 +12,14 @@ from .model import SpeechModelOptions
 
 def _speak(args):
     from ..assets import resolve_device
+    from ..inference.donors import check_mouths
     from ..media import check_output, read_image
     from .speak import SpeakOptions, check_request, speak
 
     options, models = options_from(args, SpeakOptions), options_from(args, ModelOptions)
     generator = models.checkpoint is not None or (args.output is not None and not args.draw)
     check_request(args.output, args.landmarks_only, generator, options)
+    check_mouths(options.mouths, None)
     for out, suffix in ((args.output, ".mp4"), (args.landmarks_only, ".npy")):
         if out is not None:
             check_output(out, {suffix})

@@ -39,7 +39,6 @@ class SpeakOptions(MouthOptions):
         for flag, value in (("--fps", self.fps), ("--max-seconds", self.max_seconds)):
             if not value > 0:
                 raise ConfigError(f"must be positive, got {value:g}", path=flag)
-        check_mouths(self.mouths, None)
 
 
 def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -> None:
@@ -70,6 +69,7 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
 
     o = options or SpeakOptions()
     check_request(out, landmarks_only, model is not None, o)
+    check_mouths(o.mouths, None)
     speech = Speech.from_file(audio, o.max_seconds)
     speech_model = speech_model or SpeechModel.shipped()
     track = speech_track(speech_model, speech, o.fps)
