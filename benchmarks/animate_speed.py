@@ -148,7 +148,7 @@ def run(args, folder: Path) -> list[dict]:
     bank.own = True
     rows = []
     for size in args.sizes:
-        source = animator.source(photo, size=None if size == animator.model.size else str(size))
+        source = animator.source(photo, size=str(size))
         row = {"size": size, "checkpoint": args.checkpoint or "default"}
         for key, options in (("fps", AnimateOptions()), ("fps_paste", AnimateOptions(paste=True)),
                              ("fps_no_mouths", AnimateOptions(mouths="none"))):

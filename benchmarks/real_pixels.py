@@ -13,7 +13,7 @@ source by 0.05 inter-ocular distances), open-mouth sharpness (Laplacian variance
 mouth flicker (frame-to-frame change of the mouth box over the real video's, mean over clips), and
 closing-eye PSNR (both eye boxes on frames where an eye opens less than 0.6 of the source's), each with
 the scoring of :mod:`motiongan.evaluation.scoring`. ``--pictures`` writes the widest mouths and the most
-closed eyes (real | warp | own mouths) as PNG.
+closed eyes as PNG. ``--bank``: a row (and a picture column) with another person's mouths from that bank.
 """
 import argparse
 from pathlib import Path
@@ -34,8 +34,10 @@ from motiongan.mouths import MouthBank, RealMouths
 HALF = 20  # frames a half-clip needs
 
 
-def clip_rows(frames, lms, warp, colours) -> dict:
-    """Each row's frames of one clip: the warp, and the warp with own mouths (one per colour transfer)."""
+def clip_rows(frames, lms, warp, colours, bank=None) -> dict:
+    """Each row's frames of one clip: the warp, the warp with own mouths (one per colour transfer), with the
+    driver's mouths (the driver here is the real video itself: the ceiling of a perfect donor, colour-matched
+    and gated as another person's) and with a bank's (another person's) mouths."""
     src = to_tensor(frames[0])
     gen = np.stack([to_image(f) for f in warp.generate(src, lms[0], lms)])
     rows = {"landmark warp": gen}
@@ -49,6 +51,11 @@ def clip_rows(frames, lms, warp, colours) -> dict:
             for i in scored:
                 out[i] = fill(gen[i], lms[i])
         rows[f"+ own mouths ({colour})"] = out
+    driver = RealMouths(frames[0], lms[0], own=False)
+    rows["+ driver mouths (the real frame)"] = np.stack([driver(g, t, (f, t)) for g, t, f in zip(gen, lms, frames)])
+    if bank is not None:
+        other = RealMouths(frames[0], lms[0], bank, own=False)
+        rows["+ bank mouths"] = np.stack([other(g, t) for g, t in zip(gen, lms)])
     return rows
 
 
@@ -56,12 +63,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="a prepared cache holding the test people")
     ap.add_argument("--colours", nargs="+", default=["channels"], choices=["channels", "gain", "reinhard"])
+    ap.add_argument("--bank", default=None, help="a bank of other people's mouths (motiongan mouths build)")
     ap.add_argument("--pictures", default=None, help="a folder for mouths.png and eyes.png")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cache = Cache(args.data)
     clips = EvalClips(cache, "test")
     warp = MotionGAN.landmark_warp(size=cache.size)
+    bank = MouthBank.load(args.bank) if args.bank else None
     scores, mouths, eyes, used = {}, [], [], 0
     for ci in range(len(clips)):
         cf = cache.clip(clips.clip_ids[ci])
@@ -69,7 +78,7 @@ def main() -> None:
             continue
         used += 1
         frames, lms = cf.frames(range(len(cf))), cf.landmarks.astype(np.float32)
-        rows = clip_rows(frames, lms, warp, args.colours)
+        rows = clip_rows(frames, lms, warp, args.colours, bank)
         om, ce = open_mouth(lms, lms[0]), closing_eye(lms, lms[0])
         for name, out in rows.items():
             s = image_scores(out[1:], frames[1:], lms[1:])  # frame 0 is the source itself
@@ -84,7 +93,9 @@ def main() -> None:
         t = int(np.argmax(opening(lms, INNER_MOUTH)))
         if om[t]:
             b = M.grown_box(lms[t][list(MOUTH)], 0.3, frames[t].shape)
-            mouths.append((opening(lms[t], INNER_MOUTH), [frames[t][b], rows["landmark warp"][t][b], own[t][b]]))
+            mouths.append((opening(lms[t], INNER_MOUTH), [frames[t][b], rows["landmark warp"][t][b],
+                                                           rows["+ driver mouths (the real frame)"][t][b], own[t][b]]
+                           + ([rows["+ bank mouths"][t][b]] if bank is not None else [])))
         ratio = np.minimum(*(opening(lms, e) / opening(lms[0], e) for e in (RIGHT_EYE, LEFT_EYE)))
         t = int(np.argmin(ratio))
         if ce[t]:
@@ -106,7 +117,8 @@ def main() -> None:
             grid = [np.concatenate([cv2.resize(c, shape, interpolation=cv2.INTER_CUBIC) for c in row], 1)
                     for _, row in cells]
             write_image(folder / f"{name}.png", np.concatenate(grid))
-        print(f"{folder}/mouths.png, {folder}/eyes.png: real | landmark warp | own mouths")
+        print(f"{folder}/mouths.png: real | landmark warp | driver (the real frame) | own mouths"
+              + (" | bank" if bank is not None else "") + f"; {folder}/eyes.png: real | landmark warp | own")
 
 
 if __name__ == "__main__":

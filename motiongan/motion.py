@@ -204,13 +204,17 @@ def default_coarse(side: int) -> int | None:
 
 
 def warp(image: torch.Tensor, source_points: torch.Tensor, target_points: torch.Tensor, size: int,
-         regularisation: float = 0.0, border: int = 5, coarse: int | None | str = "auto") -> torch.Tensor:
+         regularisation: float = 0.0, border: int = 5, coarse: int | None | str = "auto",
+         resample: str = "bilinear") -> torch.Tensor:
     """Move ``image``'s pixels (B, C, H, W) so that its landmarks ``source_points`` land on
     ``target_points`` (both (B, 68, 2) pixel coordinates of a ``size`` crop; ``image`` may be that crop at
-    any resolution). Bilinear sampling, border pixels repeated. ``coarse``: see :meth:`TPS.grid`; "auto":
-    :func:`default_coarse` of the image's size; None: the exact grid."""
+    any resolution). ``resample``: "bilinear" or "bicubic" sampling (``benchmarks/resampling.py``), border
+    pixels repeated. ``coarse``: see :meth:`TPS.grid`; "auto": :func:`default_coarse` of the image's size;
+    None: the exact grid."""
     tps = TPS(normalise(target_points.float(), size), normalise(source_points.float(), size), regularisation, border)
     if coarse == "auto":
         coarse = default_coarse(max(image.shape[-2:]))
     grid = tps.grid(*image.shape[-2:], coarse=coarse).to(image.dtype)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if resample not in ("bilinear", "bicubic"):
+        raise MotionError(f"resampling {resample!r}: use bilinear or bicubic")
+    return F.grid_sample(image, grid, mode=resample, padding_mode="border", align_corners=False)

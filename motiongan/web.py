@@ -163,7 +163,7 @@ class Page:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             source = load_source(read_image(photo), self.model.size, landmarker or self.animator.landmarker,
-                                 Path(photo).name, size)
+                                 Path(photo).name, size, self.model.default_output)
         return source, self.overlay(source), [str(w.message) for w in caught]
 
     @staticmethod
@@ -345,10 +345,13 @@ def _video_outputs(gr, tab: str):
             gr.Markdown(elem_id=f"{tab}-status"))
 
 
-def size_choices(model_size: int) -> list[str]:
-    """The output sizes the Animate tab offers (``motiongan animate --size``): the model's first (None),
-    larger sizes, and the face's own resolution; any other number can be typed."""
-    return [f"model size ({model_size})"] + [n for n in ("256", "512") if int(n) > model_size] + ["native"]
+def size_choices(model_size: int, default: int | None = None) -> list[str]:
+    """The output sizes the Animate tab offers (``motiongan animate --size``): the default first (None: the
+    model's ``default_output``), other sizes from the model's up, and the face's own resolution; any other
+    number can be typed."""
+    default = default or model_size
+    return ([f"default ({default})"] + [n for n in ("128", "256", "512") if int(n) >= model_size and int(n) != default]
+            + ["native"])
 
 
 OWN_CHOICE = "own (the file below)"
@@ -357,7 +360,7 @@ MOUTH_CHOICES = ["auto (the driver's, for a video)", "none", "driver", OWN_CHOIC
 
 
 def _animate_tab(gr, h: Handlers) -> None:
-    sizes = size_choices(h.page.model.size)
+    sizes = size_choices(h.page.model.size, h.page.model.default_output)
 
     def animate(photo, driving, retarget, side_by_side, paste, size, mouths, own, progress=gr.Progress(track_tqdm=True)):  # noqa: B008,E501 (Gradio's idiom)
         size = None if size == sizes[0] else size  # Page.animate checks and normalises the rest

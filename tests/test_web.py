@@ -392,3 +392,18 @@ def test_a_bad_output_size_is_refused_naming_it_before_anything_is_written(page_
         page.animate(up["astronaut.png"], up["track6.npy"], size="12x")
     assert message_of(caught.value) == "output size: expected a number of pixels from 32 to 4096 or native, got '12x'"
     assert set(page.results.iterdir()) == before
+
+
+@pytest.mark.parametrize("driver", ["driver.mp4", "track8.npy"])
+def test_the_page_and_the_command_line_render_the_same_frames_pixel_for_pixel(driver, files, tmp_path):
+    from motiongan.assets import load_generator
+    from motiongan.web import Page
+
+    page = Page(load_generator("warp", "cpu"), tmp_path / "results")
+    _, video, _ = page.animate(str(files / "astronaut.png"), str(files / driver))
+    out = tmp_path / "cli.mp4"
+    assert main(["animate", str(files / "astronaut.png"), str(files / driver), "-o", str(out),
+                 "--checkpoint", "warp"]) == 0
+    on_page, on_cli = (np.stack(list(iter_video(v))) for v in (video, out))
+    assert on_page.shape == on_cli.shape and on_page.shape[1] == 256  # the warp's default output size
+    assert np.array_equal(on_page, on_cli)

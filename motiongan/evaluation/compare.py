@@ -10,7 +10,9 @@ network) animate the same clips and frames of the fixed test people. NEW is BETT
 - against OLD, at least one of AUC@0.1, the same-person rate, PSNR and the open-mouth PSNR rises beyond
   noise.
 
-When OLD is the landmark warp the two comparisons are one. Noise is the 95 % half-width of a paired
+When OLD is the landmark warp the two comparisons are one. With ``--mouths own`` NEW is gated with own mouths
+(its row "NEW + own mouths", :mod:`motiongan.evaluation.evaluate`) against OLD and the warp as they are.
+Noise is the 95 % half-width of a paired
 bootstrap over clips (the clips, not the frames, are the independent samples: frames of one clip are
 strongly correlated). The former 0.2 dB allowance for a PSNR drop is gone: PSNR, like the other guarded
 figures, may not drop beyond its own noise. Every registered metric's difference is reported
@@ -28,7 +30,7 @@ import numpy as np
 
 from ..media import atomic_write_bytes
 from ..options import option
-from .evaluate import WARP_ROW, EvaluateOptions, ScoringOptions, evaluate
+from .evaluate import OWN_MOUTHS, WARP_ROW, EvaluateOptions, ScoringOptions, evaluate
 from .registry import AUC, METRICS, OPEN_MOUTH_PSNR, PSNR, SAME_PERSON, metric
 
 GUARDED = (PSNR.name, AUC.name, SAME_PERSON.name)  # may not drop beyond noise, against OLD and the warp
@@ -104,6 +106,9 @@ class CompareOptions(ScoringOptions):
 
     max_frames: int | None = option(40, "frames per clip (the same for every generator)")
     videos: bool = option(False, "also write each clip's videos (generated, real, side by side) per generator")
+    mouths: str = option("none", "own: gate NEW with its mouths and closing eyes filled from each clip's frames "
+                                 "after the scored window (evaluate --mouths own) against OLD and the plain warp",
+                         choices=["none", "own"])
 
     def evaluate_options(self) -> EvaluateOptions:
         """The evaluation these options ask for: the test split, every other setting as given."""
@@ -117,6 +122,8 @@ def compare(new: str, old: str, data: str, out: str, options: CompareOptions | N
     o = options or CompareOptions()
     res = evaluate([new, old], data, out, o.evaluate_options(), device, progress)
     rows, (n_name, o_name) = res["rows"], res["names"]
+    if o.mouths == "own":
+        n_name += OWN_MOUTHS
     vs_old = differences(rows[n_name], rows[o_name])
     vs_warp = vs_old if o_name == WARP_ROW else differences(rows[n_name], rows[WARP_ROW])
     better, reasons = verdict(vs_old, vs_warp)

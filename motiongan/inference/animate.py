@@ -56,7 +56,8 @@ class AnimateOptions(MouthOptions):
     fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)")
     size: str | None = option(None, "output face size in pixels (e.g. 256, 512) or native (the face's own "
                               "resolution in the photo): the motion warps the source at that size, a "
-                              "network's paint is upsampled (default: the model's size)", metavar="N|native")
+                              "network's paint is upsampled (default: 256 for a warp generator, whose motion "
+                              "renders at any size; the model's size for the paper's G)", metavar="N|native")
     filter: bool = option(True, "One Euro filter on a video driver's landmarks (causal: steady, little lag)",
                           negative="use a video driver's landmarks as detected, frame by frame")
     max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)")
@@ -109,12 +110,13 @@ class Source:
         return None if self.detail is None else to_tensor(self.detail)
 
 
-def output_size(size: str | int | None, points: np.ndarray, model_size: int) -> int:
+def output_size(size: str | int | None, points: np.ndarray, model_size: int, default: int | None = None) -> int:
     """The output crop size of ``--size``: a number of pixels, ``native`` (the crop box's side in the
-    photo of a face with landmarks ``points``, even, at least the model's) or None (the model's)."""
+    photo of a face with landmarks ``points``, even, at least the model's) or None (``default``, else the
+    model's: :attr:`MotionGAN.default_output`)."""
     size = check_size(size)
     if size is None:
-        return model_size
+        return default or model_size
     if size == "native":
         return max(model_size, 2 * round(float(crop_box(points)[2]) / 2))
     return size
@@ -165,13 +167,13 @@ class RenderOptions:
 
 
 def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source",
-                out_size: str | int | None = None) -> Source:
+                out_size: str | int | None = None, default: int | None = None) -> Source:
     """Detect, landmark and crop a source face (a path or an RGB uint8 array; ``name``: how messages call
-    an array) at the model's ``size`` and at ``out_size`` (:func:`output_size`)."""
+    an array) at the model's ``size`` and at ``out_size`` (:func:`output_size`, ``default`` for None)."""
     if isinstance(image, (str, Path)):
         name, image = str(image), read_image(image)
     points = landmarker(image, name)
-    return Source.from_points(image, points, size, output_size(out_size, points, size))
+    return Source.from_points(image, points, size, output_size(out_size, points, size, default))
 
 
 def load_driving(path, landmarker: FaceLandmarker | None = None, fps: float | None = None,
@@ -262,7 +264,7 @@ class Animator:
         size and at the output ``size`` (:func:`output_size`), or a :class:`Source` as it is."""
         if isinstance(image, Source):
             return image
-        return load_source(image, self.model.size, self.landmarker, name, size)
+        return load_source(image, self.model.size, self.landmarker, name, size, self.model.default_output)
 
     def frames(self, source: Source, targets: Iterable[np.ndarray],
                fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:

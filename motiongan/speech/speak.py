@@ -95,7 +95,7 @@ def _video(image, points, track, template, out, audio, o: SpeakOptions, model, l
     from ..inference.animate import Animator, RenderOptions, Source
 
     if model is not None and not o.draw:
-        src = Source.from_points(image, points, model.size)
+        src = Source.from_points(image, points, model.size, model.default_output)
         fill = filler(resolve(o.mouths, False), src, load_bank(o.mouths, landmarker, progress))
         how = RenderOptions(fps=o.fps, paste=o.paste, audio=audio, require_audio=True, fill=fill)
         targets = retarget(src.landmarks, track, neutral=template)
