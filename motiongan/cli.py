@@ -11,6 +11,7 @@ import argparse
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from . import config
@@ -321,6 +322,13 @@ def _terminate(signum, frame):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
+    shown = warnings.showwarning
+
+    def note(message, category, filename, lineno, file=None, line=None):  # a warning is one plain line
+        from tqdm import tqdm
+
+        tqdm.write(f"motiongan {args.command}: note: {message}", file=sys.stderr)  # (above a progress bar)
+    warnings.showwarning = note
     try:
         args.func(args)
     except (MotionGANError, FileNotFoundError) as e:
@@ -334,6 +342,7 @@ def main(argv=None) -> int:
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = shown
     return 0
 
 

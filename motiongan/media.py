@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -17,6 +18,10 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import MotionGANError
+
+# libav's own lines about a damaged video (read by OpenCV) are not printed: the commands say it in one line
+# (iter_video's note); AV_LOG_FATAL, read when OpenCV first opens a video
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")
 
 
 class MediaError(MotionGANError):
@@ -68,11 +73,23 @@ def check_output(path: str | os.PathLike, suffixes: set[str] | None = None, crea
         check_output_folder(folder)
     elif not folder.is_dir():
         raise MediaError(f"no such folder (for the output {path.name})", path=folder)
-    elif not os.access(folder, os.W_OK | os.X_OK):
+    elif not os.access(folder, os.W_OK | os.X_OK) or not _can_create(folder):
         raise MediaError(f"folder is not writable (for the output {path.name})", path=folder)
     if folder.is_dir():
         remove_stale_temporaries(folder, of=path.name)
     return path
+
+
+def _can_create(folder: Path) -> bool:
+    """Whether a file can really be created in ``folder`` (a permission check is not enough: /proc, a full or
+    read-only file system): a probe file made and removed at once."""
+    probe = folder / f".motiongan-probe-{os.getpid()}.tmp"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError:
+        return False
+    probe.unlink(missing_ok=True)
+    return True
 
 
 def check_output_folder(path: str | os.PathLike) -> Path:
@@ -83,7 +100,7 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     existing = path
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not os.access(existing, os.W_OK | os.X_OK) or not _can_create(existing):
         raise MediaError(f"folder is not writable (for the output {path})", path=existing)
     return path
 
@@ -182,8 +199,9 @@ def video_info(path: str | os.PathLike) -> dict:
 
 
 def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """Yield the frames of a video as (H, W, 3) uint8 RGB."""
-    video_info(path)
+    """Yield the frames of a video as (H, W, 3) uint8 RGB. A video that ends well before the frame count its
+    header states (a truncated or damaged file) says so in a warning, naming the frame it ended at."""
+    stated = video_info(path)["frames"]
     cap = cv2.VideoCapture(str(path))
     n = 0
     try:
@@ -195,6 +213,10 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterat
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
     finally:
         cap.release()
+    wanted = stated if max_frames is None else min(stated, max_frames)
+    if n < wanted - max(2, 0.05 * wanted):  # (a header's count of some formats is an estimate)
+        warnings.warn(f"{path}: the video ended at frame {n} of the {stated} its header states (truncated or "
+                      "damaged): the output has the frames up to there", stacklevel=2)
 
 
 def ffmpeg_exe() -> str:

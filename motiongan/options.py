@@ -26,19 +26,64 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 
+from .errors import ConfigError
 
-def option(default, help: str, negative: str | None = None, parse=None, **argparse_kwargs):
+
+def option(default, help: str, negative: str | None = None, parse=None, range: tuple | None = None,
+           **argparse_kwargs):
     """A dataclass field with the help text (and any ``choices=``, ``metavar=``) of its flag; ``negative``:
     the help of the ``--no-NAME`` flag of a bool that defaults to True; ``parse``: the function that turns
-    the flag's word into the field's value."""
+    the flag's word into the field's value; ``range``: (low, high), the values a number may take (either
+    end None: open), checked by :func:`check_ranges` wherever the options are made."""
     if negative is not None:
         argparse_kwargs["negative"] = negative
     if parse is not None:
         argparse_kwargs["parse"] = parse
+    if range is not None:
+        argparse_kwargs["range"] = tuple(range)
     return dataclasses.field(default=default, metadata={"help": help, **argparse_kwargs})
+
+
+FPS = (1, 60)  # frames per second a command writes (animate, speak), on the command line and the web page alike
+
+
+def flag(name: str) -> str:
+    """A field's command-line flag: ``max_frames`` -> ``--max-frames``."""
+    return "--" + name.replace("_", "-")
+
+
+def range_text(low, high) -> str:
+    """How a range reads in help and errors: "1 to 60", "at least 1", "at most 2"."""
+    if low is not None and high is not None:
+        return f"{low:g} to {high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+def check_ranges(options) -> None:
+    """Every field of an options dataclass declared with ``range=``: a finite number in its range (None only
+    where None is the default); else a ConfigError naming the flag, before anything is read."""
+    for f in dataclasses.fields(options):
+        if "range" not in f.metadata:
+            continue
+        value, (low, high) = getattr(options, f.name), f.metadata["range"]
+        if value is None and f.default is None:
+            continue
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and (low is None or value >= low) and (high is None or value <= high)
+        if not ok:
+            raise ConfigError(f"expected {range_text(low, high)}, got {value!r}", path=flag(f.name))
+
+
+class Checked:
+    """A base of options dataclasses: their ranges checked when they are made (:func:`check_ranges`). A
+    subclass with its own ``__post_init__`` calls ``super().__post_init__()``."""
+
+    def __post_init__(self):
+        check_ranges(self)
 
 
 def _value_type(hint):
@@ -59,6 +104,8 @@ def add_options(parser: argparse.ArgumentParser, cls, more_help: dict[str, str] 
         if f.name in (more_help or {}):
             kwargs["help"] += " " + more_help[f.name]
         negative = kwargs.pop("negative", None)
+        if "range" in kwargs:
+            kwargs["help"] += f" ({range_text(*kwargs.pop('range'))})"
         typ = str if kwargs.pop("parse", None) else _value_type(hints[f.name])
         if f.name in repeat:
             parser.add_argument(f"--{flag}", dest=f.name, action="append", default=None, **kwargs)

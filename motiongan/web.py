@@ -31,7 +31,7 @@ import numpy as np
 from .assets import ModelOptions
 from .errors import ConfigError, MotionGANError
 from .media import IMAGE_SUFFIXES, TRACK_SUFFIX, VIDEO_SUFFIXES
-from .options import add_options, option, options_from
+from .options import Checked, add_options, option, options_from
 
 INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip install -r requirements-web.txt)"
 IMAGE_TYPES = sorted(IMAGE_SUFFIXES)  # what the upload fields offer: what the commands read
@@ -40,17 +40,13 @@ KEEP_RESULTS_S = 3600
 
 
 @dataclass
-class WebOptions:
+class WebOptions(Checked):
     """Where the page listens and what it accepts (``motiongan web``'s flags are made from these fields)."""
 
     host: str = option("127.0.0.1", "address to listen on (0.0.0.0: every interface)")
-    port: int = option(7860, "port to listen on")
+    port: int = option(7860, "port to listen on (0: any free one)", range=(0, 65535))
     max_frames: int = option(750, "refuse drivers and recordings longer than this many frames (750 is 30 s at "
-                                  "25 fps)")
-
-    def __post_init__(self):
-        if self.max_frames < 1:
-            raise ConfigError(f"must be at least 1, got {self.max_frames}", path="--max-frames")
+                                  "25 fps)", range=(1, None))
 
 
 def add_commands(sub) -> None:

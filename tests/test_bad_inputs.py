@@ -72,6 +72,8 @@ def _mouth_files(d: Path, data_dir: Path) -> None:
               metadata={"format": "motiongan-mouths", "version": "0", "parts": '["mouth"]'})
     (d / "closed").mkdir()
     os.symlink(data_dir / "expressions" / "yale" / "01_normal.png", d / "closed" / "01_normal.png")
+    np.save(d / "same.npy", np.full((3, 68, 2), 40.0, np.float32))  # every point of a frame in one place
+    (d / "text.npy").write_text("0 1 2\n3 4 5\n")
 
 
 def _speech_files(d: Path, data_dir: Path) -> None:
@@ -129,6 +131,20 @@ def _cases():
         "animate: bad track before 'no model'": (["animate", "{face}", "{d}/empty.npy", "-o", "{out}/o.mp4"],
                                                  "empty.npy"),
         "edit: bad expressions before 'no model'": ([*edit, "--expressions", "{d}/bad.json"], "bad.json"),
+        # ranges declared once in the options (options.py), refused before anything is read
+        "prepare: --size 0": (["prepare", "{d}/videos", "--layout", "videos", "--out", "{out}/c", "--size", "0"],
+                              "--size"),
+        "prepare: --quality 101": (["prepare", "{d}/videos", "--layout", "videos", "--out", "{out}/c", "--quality",
+                                    "101"], "--quality"),
+        "animate: --fps 0": ([*anim, "--fps", "0"], "--fps"),
+        "animate: --fps -1": ([*anim, "--fps", "-1"], "--fps"),
+        "animate: --fps nan": ([*anim, "--fps", "nan"], "--fps"),
+        "animate: --max-frames 0": ([*anim, "--max-frames", "0"], "--max-frames"),
+        "edit: --strength 50": ([*edit, "--strength", "50"], "--strength"),
+        "animate: a track whose points all coincide": (["animate", "{face}", "{d}/same.npy", "-o", "{out}/o.mp4"],
+                                                       "same.npy"),
+        "animate: a text file named .npy": (["animate", "{face}", "{d}/text.npy", "-o", "{out}/o.mp4"], "text.npy"),
+        "animate: output in /proc": (["animate", "{face}", "{track}", "-o", "/proc/o.mp4"], "/proc"),
         # --mouths (animate, edit) and mouths build
         "animate: --mouths missing file": ([*anim, "--mouths", "{d}/nope.mp4"], "nope.mp4"),
         "animate: --mouths a video with no face": ([*anim, "--mouths", "{d}/noaudio.mp4"], "noaudio.mp4"),
@@ -226,6 +242,7 @@ def _speech_cases(m):
         "speak: output in a missing folder": (["speak", "{face}", "{d}/speech.wav", "-o", "{out}/no/s.mp4", *m],
                                               "no"),
         "speak: --fps 0": ([*sp, "--fps", "0"], "--fps"),
+        "speak: --fps 1000": ([*sp, "--fps", "1000"], "--fps"),
         "speak: missing speech model": ([*sp, "--speech-model", "{d}/nope.safetensors"], "nope.safetensors"),
         "speak: a generator as the speech model": ([*sp, "--speech-model", "{g}"], "g.safetensors"),
         "speak: --device nonsense": ([*sp, "--device", "toaster"], "toaster"),
@@ -241,6 +258,7 @@ def _speech_cases(m):
         "train-speech: --epochs 0": ([*ts, "--epochs", "0"], "--epochs"),
         "web: port in use": (web, "127.0.0.1:{port}"),
         "web: --max-frames 0": ([*web, "--max-frames", "0"], "--max-frames"),
+        "web: --port 99999": (["web", "--checkpoint", "{g}", "--port", "99999"], "--port"),
         "web: missing checkpoint": (["web", "--checkpoint", "{d}/nope.safetensors", "--port", "0"],
                                     "nope.safetensors"),
         "web: --device nonsense": (["web", "--checkpoint", "{g}", "--port", "0", "--device", "toaster"], "toaster"),
@@ -521,3 +539,34 @@ def test_train_killed_while_writing_a_checkpoint_resumes_from_the_last_intact_on
     straight = load_file(str(tmp_path / "straight" / "checkpoint-00000006.safetensors"))
     resumed = load_file(str(run / "checkpoint-00000006.safetensors"))
     assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
+def test_a_truncated_driver_says_in_one_plain_line_where_it_ended(f, tmp_path, capsys, data_dir):
+    whole = tmp_path / "whole.mp4"
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(data_dir / "grid" / "bbaf2n.mpg"), "-an",
+                    "-c:v", "libx264", "-movflags", "+faststart", str(whole)], check=True)  # its index first
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    assert main(["animate", str(f / "face.png"), str(cut), "-o", str(tmp_path / "o.mp4"), "--mouths", "none"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    notes = [line for line in err if "note:" in line]
+    assert len(notes) == 1 and notes[0].startswith("motiongan animate: note: ") and "cut.mp4" in notes[0]
+    assert "ended at frame" in notes[0] and "of the 75" in notes[0] and "Warning" not in notes[0]
+
+
+def test_a_prepare_where_every_clip_fails_leaves_no_cache_and_a_rerun_with_other_settings_works(f, tmp_path,
+                                                                                                  capsys):
+    faceless = tmp_path / "faceless"
+    faceless.mkdir()
+    shutil.copy(f / "noaudio.mp4", faceless / "grey.mp4")
+    out = tmp_path / "cache"
+    assert main(["prepare", str(faceless), "--layout", "videos", "--out", str(out), "--size", "32", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no clip could be prepared" in err[0] and "no face was found" in err[0]
+    assert not (out / "manifest.json").exists()
+    os.symlink(f / "videos" / "bbaf2n.mpg", faceless / "bbaf2n.mpg")
+    assert main(["prepare", str(faceless), "--layout", "videos", "--out", str(out), "--size", "48", "--quiet",
+                 "--max-frames", "4"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["size"] == 48 and len(manifest["clips"]) == 1
+    assert all("\n" not in r["reason"] for r in manifest["failed"])

@@ -155,3 +155,29 @@ def test_v_embeds_each_face_of_a_batch_as_it_would_alone(verification):
     assert together.shape == (4, 128) and torch.allclose(together, alone, atol=1e-4)
     verification.train()
     assert torch.allclose(verification(faces), together, atol=1e-4)  # train() keeps it frozen
+
+
+def test_a_jpeg_astronaut_has_one_face_not_her_mission_patch(landmarker, tmp_path):
+    import cv2
+    from skimage import data
+
+    from motiongan.media import read_image
+
+    cv2.imwrite(str(tmp_path / "astronaut.jpg"), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 90])  # at this quality the detector also scores the patch (0.1)
+    assert len(landmarker.detect(read_image(tmp_path / "astronaut.jpg"))) == 1
+
+
+def test_a_small_photo_is_searched_again_upsampled_and_a_tiny_one_is_refused_saying_its_size(landmarker):
+    import cv2
+    import pytest
+    from skimage import data
+
+    from motiongan.face.landmarker import NoFaceError
+
+    big = landmarker(data.astronaut())
+    small = cv2.resize(data.astronaut(), (128, 128), interpolation=cv2.INTER_AREA)  # the face is ~22 px wide
+    pts = landmarker(small, "small.png")
+    assert abs(pts - (big + 0.5) / 4 + 0.5).mean() < 2.0
+    with pytest.raises(NoFaceError, match=r"tiny.png: no face was found \(the image is 48 x 48 px"):
+        landmarker(cv2.resize(small, (48, 48), interpolation=cv2.INTER_AREA), "tiny.png")

@@ -31,8 +31,17 @@ def test_size_is_the_models_a_number_or_the_faces_own_resolution(animator, photo
             check_options(AnimateOptions(size=bad))
 
 
+def test_a_warp_renders_at_256_px_by_default_and_the_papers_g_at_its_own_size(animator, photo):
+    assert animator.source(photo).detail.shape == (256, 256, 3)
+    from motiongan.config import load_config
+    from motiongan.networks import Generator
+
+    cfg = load_config("small", ["image_size=64", "width=8", "n_res=2"])
+    assert MotionGAN(Generator(**cfg.generator_kwargs()), cfg).default_output == 64
+
+
 def test_a_larger_size_warps_the_source_at_that_size_with_the_same_motion(animator, photo):
-    small, large = animator.source(photo), animator.source(photo, size="256")
+    small, large = animator.source(photo, size="64"), animator.source(photo, size="256")
     assert small.detail is None and large.detail.shape == (256, 256, 3) and large.crop.shape == (64, 64, 3)
     np.testing.assert_allclose(large.to_output(large.landmarks), crop_face(photo, animator.landmarker(photo), 256)[1],
                                atol=1e-3)

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import traceback
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -37,21 +38,23 @@ from ..media import (
     remove_stale_temporaries,
     video_info,
 )
-from ..options import option
+from ..options import Checked, option
 from .cache import FORMAT_VERSION, CacheError, write_clip
 from .split import image_person_and_label, person_aliases
 
 
 @dataclass
-class Settings:
-    """How a cache is made (recorded in it; the CLI's flags are made from these fields)."""
+class Settings(Checked):
+    """How a cache is made (recorded in it; the CLI's flags are made from these fields; ranges checked when
+    made, before anything is read)."""
 
-    size: int = option(128, "side of the cached face crops, pixels")
-    scale: float = option(CROP_SCALE, "crop side / larger landmark extent")
-    box_sigma: float = option(3.0, "temporal smoothing of crop boxes, frames")
-    landmark_sigma: float = option(0.0, "temporal smoothing of detected landmarks, frames (0: raw, as the paper)")
-    quality: int = option(95, "JPEG quality of cached frames")
-    max_frames: int | None = option(None, "at most this many frames per video")
+    size: int = option(128, "side of the cached face crops, pixels", range=(16, 4096))
+    scale: float = option(CROP_SCALE, "crop side / larger landmark extent", range=(1.0, 4.0))
+    box_sigma: float = option(3.0, "temporal smoothing of crop boxes, frames", range=(0, None))
+    landmark_sigma: float = option(0.0, "temporal smoothing of detected landmarks, frames (0: raw, as the paper)",
+                                   range=(0, None))
+    quality: int = option(95, "JPEG quality of cached frames", range=(1, 100))
+    max_frames: int | None = option(None, "at most this many frames per video", range=(1, None))
 
 
 @dataclass
@@ -200,8 +203,11 @@ def prepare_item(item: Item, out: Path, st: Settings) -> dict:
         raise
     except (MediaError, ValueError, OSError) as e:
         return {"clip_id": item.clip_id, "failed": str(e), "skipped": [], "paths": item.paths}
-    except Exception:  # keep going: one bad clip must not stop the others
-        return {"clip_id": item.clip_id, "failed": traceback.format_exc(limit=2), "skipped": [], "paths": item.paths}
+    except Exception as e:  # keep going: one bad clip must not stop the others; the reason is one line
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        return {"clip_id": item.clip_id, "failed": f"{reason} (at {Path(where.filename).name}:{where.lineno})",
+                "skipped": [], "paths": item.paths}
 
 
 def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None, workers: int | None = None,
@@ -220,9 +226,13 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
     settings_file = out / "settings.json"
     if settings_file.exists():
         old = json.loads(settings_file.read_text())
-        if old["size"] != st.size or old["scale"] != st.scale:
+        if (old["size"] != st.size or old["scale"] != st.scale) and any((out / "clips").glob("*.npz")):
             raise CacheError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
                              f"use another --out for size {st.size}, scale {st.scale}")
+        if old["size"] != st.size or old["scale"] != st.scale:  # no clip was ever prepared with them
+            warnings.warn(f"{out}: holds no prepared clip; its settings (size {old['size']}, scale "
+                          f"{old['scale']}) are replaced by size {st.size}, scale {st.scale}", stacklevel=2)
+            atomic_write_bytes(settings_file, json.dumps(asdict(st)).encode())
     else:
         atomic_write_bytes(settings_file, json.dumps(asdict(st)).encode())
     records_dir = out / "records"
@@ -245,7 +255,13 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
     else:
         _in_workers(todo, out, st, workers, record)
     bar.close()
-    return write_manifest(out)
+    manifest = write_manifest(out)
+    if not manifest["clips"]:  # nothing usable: no manifest, so nothing reads this folder as a cache
+        (out / "manifest.json").unlink(missing_ok=True)
+        first = manifest["failed"][0] if manifest["failed"] else None
+        raise MediaError(f"no clip could be prepared ({len(manifest['failed'])} failed"
+                         + (f"; {first['clip_id']}: {first['reason']}" if first else "") + ")", path=src)
+    return manifest
 
 
 def _in_workers(todo: list[Item], out: Path, st: Settings, workers: int, record) -> None:

@@ -40,7 +40,7 @@ from ..filtering import SETTINGS, filter_track
 from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
 from ..mouths import MouthBank, RealMouths
-from ..options import option
+from ..options import check_ranges, option
 from . import metrics as M
 from .registry import COUNTS, METRICS, fmt, summarise
 from .score_cache import ScoreCache, file_digest, generator_identity, source_digest
@@ -98,11 +98,12 @@ class ScoringOptions(SplitOptions):
                                              "($MOTIONGAN_CACHE/scores, else ~/.cache/motiongan/scores), 'none', "
                                              "or a folder")
     workers: int | None = option(None, "processes that run the dlib half of the scores beside this one (default: "
-                                       "the CPU count, at most 8; 0: none)")
+                                       "the CPU count, at most 8; 0: none)", range=(0, 64))
 
     def __post_init__(self):
         if self.max_frames is not None and self.max_frames < 1:
             raise ConfigError(f"--max-frames {self.max_frames}: need at least 1 frame per clip")
+        check_ranges(self)
 
 
 @dataclass

@@ -14,6 +14,8 @@ from ..crop import crop_box
 from ..errors import MotionGANError
 from ..landmarks import interocular
 
+SECOND_FACE_SCORE = 0.5  # the detector's score a second face needs to count (the best face always counts)
+
 
 class NoFaceError(MotionGANError):
     """No face was found; the message names the file."""
@@ -57,10 +59,18 @@ class FaceLandmarker:
             img, scale = rgb[y0:y1, x0:x1], min(1.0, 120.0 / max(side, 1.0))
         if scale < 1.0:
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        rects = self.detector(np.ascontiguousarray(img), self.upsample)
+        return self._boxes(img, scale, x0, y0, self.upsample)
+
+    def _boxes(self, img: np.ndarray, scale: float, x0: float, y0: float, upsample: int) -> list:
+        """The detector's boxes on ``img`` (``rgb`` scaled by ``scale`` from (x0, y0)) in ``rgb``'s pixels,
+        largest first; a second face is kept only when the detector is sure of it (score at least
+        ``SECOND_FACE_SCORE``: a mission patch or a printed face scores near 0, a face above 1)."""
+        rects, scores, _ = self.detector.run(np.ascontiguousarray(img), upsample, 0.0)
+        found = sorted(zip(rects, scores), key=lambda rs: -rs[0].area())
+        best = max(scores, default=0.0)
         boxes = [(x0 + r.left() / scale, y0 + r.top() / scale, x0 + r.right() / scale, y0 + r.bottom() / scale)
-                 for r in rects]
-        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+                 for r, sc in found if sc >= SECOND_FACE_SCORE or sc == best]
+        return boxes
 
     def fit(self, rgb: np.ndarray, box) -> np.ndarray:
         """68 landmarks (68, 2) float32 in the face ``box`` (left, top, right, bottom)."""
@@ -69,10 +79,19 @@ class FaceLandmarker:
         return np.array([(p.x, p.y) for p in shape.parts()], np.float32)
 
     def __call__(self, rgb: np.ndarray, name: str = "image") -> np.ndarray:
-        """Landmarks of the largest face in an image; warns when there are several."""
+        """Landmarks of the largest face in an image; warns when there are several. A small image is searched
+        again upsampled (the detector finds faces from about 80 px wide; upsampled twice, from about 20)."""
         boxes = self.detect(rgb)
+        for upsample in (1, 2):
+            if boxes or max(rgb.shape[:2]) * 2 ** upsample > 4 * self.max_detect_side:
+                break
+            boxes = self._boxes(rgb, 1.0, 0, 0, self.upsample + upsample)
         if not boxes:
-            raise NoFaceError("no face was found", path=name)
+            h, w = rgb.shape[:2]
+            small = max(h, w) <= self.max_detect_side
+            raise NoFaceError("no face was found", path=name,
+                              hint=f"the image is {w} x {h} px; a face must be at least about 20 px wide, "
+                                   "frontal and unoccluded" if small else None)
         if len(boxes) > 1:
             warnings.warn(f"{name}: {len(boxes)} faces found, using the largest", stacklevel=2)
         return self.fit(rgb, boxes[0])

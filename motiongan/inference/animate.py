@@ -37,7 +37,7 @@ from ..media import (
     write_image,
     write_video,
 )
-from ..options import option
+from ..options import FPS, option
 from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from .driver import Capture, Driven, follow_driver, is_live, until_interrupted
 from .model import MotionGAN
@@ -53,14 +53,16 @@ class AnimateOptions(MouthOptions):
     side_by_side: bool = option(False, "source | driving with landmarks | result")
     overlay: bool = option(False, "draw the target landmarks on the result")
     paste: bool = option(False, "paste the generated crop back into the source image")
-    fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)")
+    fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)",
+                               range=FPS)
     size: str | None = option(None, "output face size in pixels (e.g. 256, 512) or native (the face's own "
                               "resolution in the photo): the motion warps the source at that size, a "
                               "network's paint is upsampled (default: 256 for a warp generator, whose motion "
                               "renders at any size; the model's size for the paper's G)", metavar="N|native")
     filter: bool = option(True, "One Euro filter on a video driver's landmarks (causal: steady, little lag)",
                           negative="use a video driver's landmarks as detected, frame by frame")
-    max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)")
+    max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)",
+                                    range=(1, None))
 
 
 @dataclass
@@ -136,8 +138,6 @@ def check_options(options: AnimateOptions, video_driver: bool | None = None) -> 
     video, camera or stream; None: not known yet)."""
     check_size(options.size)
     check_mouths(options.mouths, True if video_driver is None else video_driver)
-    if options.max_frames is not None and options.max_frames < 1:
-        raise ConfigError(f"expected at least 1, got {options.max_frames}", path="--max-frames")
 
 
 @dataclass
@@ -222,14 +222,24 @@ def check_inputs(source, driving, output, options: AnimateOptions) -> None:
 
 def _read_track(path: Path, name: str) -> np.ndarray:
     """A landmark track (N, 68, 2) from a ``.npy`` file, checked."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic != b"\x93NUMPY":
+        raise LandmarkFileError("not a NumPy landmark file (an .npy array of shape N x 68 x 2 saved by numpy.save)"
+                                if magic else "empty file, not a landmark track", path=name)
     try:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise LandmarkFileError(f"not a readable .npy array ({e})", path=name) from None
+        reason = "holds Python objects, not numbers" if "allow_pickle" in str(e) else f"damaged ({e})"
+        raise LandmarkFileError(f"not a readable .npy landmark track: {reason}", path=name) from None
     if arr.ndim != 3 or arr.shape[1:] != (68, 2) or len(arr) == 0:
         raise LandmarkFileError(f"expected a landmark track of shape (N, 68, 2), got {arr.shape}", path=name)
     if not np.isfinite(arr).all():
         raise LandmarkFileError("landmarks contain NaN or infinite values", path=name)
+    spread = np.ptp(arr, axis=1).max(-1)  # (N,): each frame's extent
+    if (spread < 1e-3).any():
+        raise LandmarkFileError(f"degenerate landmarks: all 68 points of frame {int(np.argmax(spread < 1e-3))} "
+                                "coincide", path=name)
     return arr.astype(np.float32)
 
 

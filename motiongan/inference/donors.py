@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from ..face.landmarker import FaceLandmarker
 from ..media import IMAGE_SUFFIXES, VIDEO_SUFFIXES, iter_video, read_image, video_info
 from ..mouths import MouthBank, MouthBankError, RealMouths
-from ..options import option
+from ..options import Checked, option
 
 WORDS = ("auto", "none", "driver", "own")
 MAX_TRACKED = 3000  # frames of a donor video tracked at most
@@ -33,7 +33,7 @@ MAX_TRACKED = 3000  # frames of a donor video tracked at most
 
 
 @dataclass
-class MouthOptions:
+class MouthOptions(Checked):
     """Where the opened mouth's and closing eyes' real pixels come from (shared by animate, edit, speak and
     the web page)."""
 

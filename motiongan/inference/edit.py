@@ -132,10 +132,11 @@ class EditOptions(MouthOptions):
     target: str | None = option(None, "image or .pts whose expression to transfer")
     target_neutral: str | None = option(None, "the target person's neutral image or .pts")
     expressions: str | None = option(None, "expressions file (default: the shipped one)")
-    strength: float = option(1.0, "how far to move towards the expression (0: unchanged)")
+    strength: float = option(1.0, "how far to move towards the expression (0: unchanged)", range=(0.0, 2.0))
     paste: bool = option(False, "paste the edited crop back into the source image")
 
     def __post_init__(self):
+        super().__post_init__()
         if (self.target is None) == (self.expression is None):
             raise MotionGANError("give exactly one of a target (image or .pts) and a named expression")
 

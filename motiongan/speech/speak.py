@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..inference.donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from ..landmarks import retarget
 from ..media import atomic_write_bytes, read_image, write_video
-from ..options import option
+from ..options import FPS, option
 from .audio import MAX_SECONDS, Speech
 from .canonical import drive
 from .model import SpeechModel
@@ -30,15 +30,10 @@ DRAW_SIZE = 256
 class SpeakOptions(MouthOptions):
     """How ``speak`` makes its video (the CLI's flags are made from these fields)."""
 
-    fps: float = option(25.0, "frames per second of the video and the landmark track")
+    fps: float = option(25.0, "frames per second of the video and the landmark track", range=FPS)
     draw: bool = option(False, "draw the landmarks over the face (no generator needed)")
     paste: bool = option(False, "paste the generated crop back into the source image")
-    max_seconds: float = option(MAX_SECONDS, "refuse longer recordings")
-
-    def __post_init__(self):
-        for flag, value in (("--fps", self.fps), ("--max-seconds", self.max_seconds)):
-            if not value > 0:
-                raise ConfigError(f"must be positive, got {value:g}", path=flag)
+    max_seconds: float = option(MAX_SECONDS, "refuse longer recordings", range=(0.1, None))
 
 
 def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -> None:
