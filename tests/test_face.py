@@ -181,3 +181,24 @@ def test_a_small_photo_is_searched_again_upsampled_and_a_tiny_one_is_refused_say
     assert abs(pts - (big + 0.5) / 4 + 0.5).mean() < 2.0
     with pytest.raises(NoFaceError, match=r"tiny.png: no face was found \(the image is 48 x 48 px"):
         landmarker(cv2.resize(small, (48, 48), interpolation=cv2.INTER_AREA), "tiny.png")
+
+
+def test_the_face_mesh_lands_on_the_face_and_its_68_point_subset_agrees_with_hand_made_points(data_dir):
+    import pytest
+
+    mesh_module = pytest.importorskip("motiongan.face.mesh")
+    pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
+    from motiongan.landmarks import interocular, read_pts
+    from motiongan.media import read_image
+
+    mesh = mesh_module.MeshLandmarker()
+    errors = []
+    for pts_file in sorted((data_dir / "stills68").glob("image_*.pts")):
+        gt = read_pts(pts_file)
+        m = mesh(read_image(pts_file.with_suffix(".png")), gt)
+        assert m.shape == (468, 3) and np.isfinite(m).all()
+        lo, hi = gt.min(0), gt.max(0)
+        pad = 0.4 * (hi - lo)  # the mesh also covers the forehead, above the brows
+        assert ((m[:, :2] >= lo - pad) & (m[:, :2] <= hi + pad)).all()  # every point on the face
+        errors.append(np.linalg.norm(m[list(mesh_module.IBUG_FROM_MESH), :2] - gt, axis=1).mean() / interocular(gt))
+    assert len(errors) >= 6 and np.mean(errors) < 0.06, errors  # measured: 0.040 (scripts/mesh_ibug_map.py)

@@ -68,6 +68,19 @@ def _flag_value(f, value):
     return value, [flag, str(value)]
 
 
+def _number(f, typ, preferred):
+    """A number for field ``f`` other than its default: ``preferred`` if its declared range allows it, else
+    one inside the range."""
+    low, high = f.metadata.get("range", (None, None))
+    for v in (preferred, low, high, (low or 0) + 1, (high or 2) - 1):
+        if v is None:
+            continue
+        v = typ(v)
+        if v != f.default and (low is None or v >= low) and (high is None or v <= high):
+            return v
+    raise AssertionError(f"no value for {f.name}")
+
+
 @pytest.mark.parametrize("command,required,cls", COMMANDS, ids=IDS)
 def test_every_field_has_a_flag_that_reaches_the_options_unchanged(command, required, cls):
     fields = [f for f in dataclasses.fields(cls) if not (cls is EditOptions and f.name in ("expression", "target"))]
@@ -75,7 +88,7 @@ def test_every_field_has_a_flag_that_reaches_the_options_unchanged(command, requ
     hints = typing.get_type_hints(cls)
     for i, f in enumerate(fields):
         typ = [t for t in (typing.get_args(hints[f.name]) or [hints[f.name]]) if t is not type(None)][0]
-        value, w = _flag_value(f, typ(7 + i) if typ in (int, float) else f"x{i}")
+        value, w = _flag_value(f, _number(f, typ, 7 + i) if typ in (int, float) else f"x{i}")
         expected[f.name], words = value, words + w
     opts = options_from(build_parser().parse_args([command, *required, *words]), cls)
     assert {k: getattr(opts, k) for k in expected} == expected
@@ -130,3 +143,15 @@ def test_training_reads_who_is_tested_from_its_config():
 def test_web_options_refuse_no_frames_before_any_work():
     with pytest.raises(MotionGANError, match="--max-frames"):
         WebOptions(max_frames=0)
+
+
+@pytest.mark.parametrize("command,required,cls", COMMANDS, ids=IDS)
+def test_every_declared_range_is_checked_on_the_command_line_naming_the_flag(command, required, cls):
+    for f in dataclasses.fields(cls):
+        if "range" not in f.metadata:
+            continue
+        low, high = f.metadata["range"]
+        for bad in [v for v in (None if low is None else low - 1, None if high is None else high + 1) if v is not None]:
+            args = build_parser().parse_args([command, *required, "--" + f.name.replace("_", "-"), str(bad)])
+            with pytest.raises(MotionGANError, match="--" + f.name.replace("_", "-")):
+                options_from(args, cls)

@@ -1,0 +1,121 @@
+"""Mesh motion against the 68-point warp on the fixed test people: PSNR inside the face, where the head turns
+and where the mouth opens, and the time per frame.
+
+    python benchmarks/mesh_motion.py --data cache/all [--frames 60] [--every 2] [--pictures DIR]
+
+Frame 0 of each test clip is the source; every ``--every``-th frame of the first ``--frames`` is a target,
+with the real frame's own 68 points and mesh (self-reenactment). Both motions warp the source crop; each is
+scored against the real frame inside the target's 68-point face hull (its convex hull), on all frames, on
+frames whose head turned (the nose tip's sideways offset from the eyes' midpoint, over the inter-ocular
+distance, moved by more than 0.1 from the source's), and in the mouth box on frames whose mouth opens wider
+than the source's by 0.05 inter-ocular distances. The seam: the mean gradient magnitude of the warped image
+in a 3 px band across the mesh's outline, over the same inside the face (1: no stronger than elsewhere).
+"""
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from motiongan.convention import to_image, to_tensor
+from motiongan.data import Cache, EvalClips
+from motiongan.evaluation import metrics as M
+from motiongan.evaluation.scoring import open_mouth
+from motiongan.face.mesh import MeshError, MeshLandmarker, topology
+from motiongan.landmarks import MOUTH, interocular
+from motiongan.media import write_image
+from motiongan.mesh_motion import mesh_warp
+from motiongan.motion import warp
+
+
+def yaw(points: np.ndarray) -> float:
+    """A head-turn proxy: the nose tip's sideways offset from the eyes' midpoint, over the inter-ocular distance."""
+    return float((points[30, 0] - (points[36, 0] + points[45, 0]) / 2) / interocular(points))
+
+
+def hull_psnr(gen, real, points) -> float:
+    mask = np.zeros(gen.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1)
+    m = mask.astype(bool)
+    return M.psnr(gen[m], real[m])
+
+
+def seam(gen, ids) -> float:
+    """Gradient magnitude in a band across the mesh's outline over the same inside the mesh."""
+    g = cv2.cvtColor(gen, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    mag = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    inside = (ids >= 0).astype(np.uint8)
+    band = (cv2.dilate(inside, np.ones((3, 3))) - cv2.erode(inside, np.ones((3, 3)))).astype(bool)
+    core = cv2.erode(inside, np.ones((9, 9))).astype(bool)
+    return float(mag[band].mean() / max(mag[core].mean(), 1e-6))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--every", type=int, default=2)
+    ap.add_argument("--pictures", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cache = Cache(args.data)
+    clips = EvalClips(cache, "test", max_frames=args.frames)
+    mesher, (triangles, _) = MeshLandmarker(), topology()
+    from motiongan.mesh_motion import front_triangle
+
+    rows = {k: {"all": [], "turn": [], "open": [], "ms": []} for k in ("68-point TPS", "mesh, depth order")}
+    seams, picks, lost = [], [], 0
+    for i in range(len(clips)):
+        clip = clips[i]
+        real = np.stack([to_image(f) for f in clip["frames"]])
+        lms = clip["landmarks"].numpy()
+        src_mesh = mesher(real[0], lms[0])
+        om = open_mouth(lms, lms[0])
+        for t in range(args.every, len(real), args.every):
+            try:
+                tgt_mesh = mesher(real[t], lms[t])
+            except MeshError:
+                lost += 1
+                continue
+            t0 = time.perf_counter()
+            tps = to_image(warp(to_tensor(real[0])[None], torch.from_numpy(lms[:1]), torch.from_numpy(lms[t:t + 1]),
+                                real.shape[1])[0].clamp(-1, 1))
+            t1 = time.perf_counter()
+            mesh = mesh_warp(real[0], src_mesh, tgt_mesh, lms[0], lms[t], triangles)
+            t2 = time.perf_counter()
+            turned = abs(yaw(lms[t]) - yaw(lms[0])) > 0.1
+            box = M.grown_box(lms[t][list(MOUTH)], 0.25, real[t].shape)
+            for name, gen, dt in (("68-point TPS", tps, t1 - t0), ("mesh, depth order", mesh, t2 - t1)):
+                r = rows[name]
+                r["all"].append(hull_psnr(gen, real[t], lms[t]))
+                r["ms"].append(1000 * dt)
+                if turned:
+                    r["turn"].append(r["all"][-1])
+                if om[t]:
+                    r["open"].append(M.psnr(gen[box], real[t][box]))
+            seams.append(seam(mesh, front_triangle(tgt_mesh[:, :2], tgt_mesh[:, 2], triangles, mesh.shape[:2])))
+            gain = rows["mesh, depth order"]["all"][-1] - rows["68-point TPS"]["all"][-1]
+            picks.append((gain, np.concatenate([real[t], tps, mesh], 1)))
+    mean = lambda x: float(np.mean([v for v in x if np.isfinite(v)])) if x else float("nan")  # noqa: E731
+    n = len(rows["68-point TPS"]["all"])
+    print(f"{len(clips)} test clips, {n} target frames ({lost} left out: the mesh found no face); PSNR inside the "
+          "target's face hull")
+    print(f"{'motion':20} {'face':>6} {'turned':>7} {'open mouth':>10} {'ms/frame':>8}")
+    for name, r in rows.items():
+        print(f"{name:20} {mean(r['all']):6.2f} {mean(r['turn']):7.2f} {mean(r['open']):10.2f} "
+              f"{np.median(r['ms']):8.2f}   ({len(r['turn'])} turned, {len(r['open'])} open-mouth frames)")
+    d = np.array(rows["mesh, depth order"]["all"]) - np.array(rows["68-point TPS"]["all"])
+    print(f"mesh - TPS per frame: mean {d.mean():+.2f} dB, frames better {np.mean(d > 0) * 100:.0f} %; "
+          f"seam: outline gradient over inside {np.mean(seams):.2f}")
+    if args.pictures:
+        picks.sort(key=lambda p: p[0])
+        chosen = picks[:3] + picks[len(picks) // 2: len(picks) // 2 + 2] + picks[-3:]
+        Path(args.pictures).mkdir(parents=True, exist_ok=True)
+        write_image(Path(args.pictures) / "mesh_motion.png", np.concatenate([c for _, c in chosen]))
+        print(f"{args.pictures}/mesh_motion.png: real | 68-point TPS | mesh (worst three, two middle, best three)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Dense motion from a face mesh: the source's triangles moved onto the target's mesh (piecewise affine), drawn
+far to near by the target's depth, and the 68-point thin-plate spline (:mod:`motiongan.motion`) outside the
+mesh and in its holes (the mouth), blended across the outline so that there is no seam.
+
+68 points say little about cheeks, lids and lip shape, and between them the spline interpolates smoothly
+with no notion of what is in front of what. The mesh's 468 points (:mod:`motiongan.face.mesh`) move every
+triangle of the face by its own affine map, and where a head turn folds the face, the nearer triangle wins.
+
+Per frame, in the output crop's pixels (any size): each target triangle's affine map to its source triangle
+(one batched solve); a map of which triangle is in front at each pixel (painter's order: each triangle
+filled far to near by its mean target depth); the sampling grid there from its triangle's map, and the
+spline's grid elsewhere; the two grids blended by a weight that rises from 0 on the mesh's outline to 1 at
+``feather`` of the face's size inside (so the sampled coordinates, not two images, are blended: no double
+edges), then one bilinear sampling of the source.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from .motion import TPS, default_coarse, denormalise, normalise
+
+FEATHER = 0.06  # the blend ramp's width inside the mesh's outline, a share of the face's size (its mesh extent)
+
+
+def triangle_maps(target: np.ndarray, source: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(K, 2, 3) affine maps taking each target triangle (points (N, 2)) onto its source triangle; a
+    degenerate target triangle gets the map of its centroid's translation."""
+    t = np.concatenate([target[triangles], np.ones((len(triangles), 3, 1))], 2)  # (K, 3, 3): rows x, y, 1
+    s = source[triangles]  # (K, 3, 2)
+    det = np.linalg.det(t)
+    ok = np.abs(det) > 1e-6
+    maps = np.zeros((len(triangles), 2, 3))
+    maps[ok] = np.swapaxes(np.linalg.solve(t[ok], s[ok]), 1, 2)  # t @ M^T = s
+    shift = s[~ok].mean(1) - t[~ok, :, :2].mean(1)
+    maps[~ok] = np.concatenate([np.broadcast_to(np.eye(2), (int((~ok).sum()), 2, 2)), shift[:, :, None]], 2)
+    return maps.astype(np.float32)
+
+
+def front_triangle(target: np.ndarray, depth: np.ndarray, triangles: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) int32: the index of the triangle in front at each pixel (-1: none), the triangles filled far
+    to near by their mean ``depth`` (smaller is nearer)."""
+    ids = np.full(size, -1, np.int32)
+    order = np.argsort(-depth[triangles].mean(1))  # far first: the nearer overwrite
+    polys = np.round(target[triangles] * 16).astype(np.int32)  # 4 fractional bits
+    for k in order:
+        cv2.fillConvexPoly(ids, polys[k], int(k), cv2.LINE_8, 4)
+    return ids
+
+
+def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarray, source68: np.ndarray,
+              target68: np.ndarray, triangles: np.ndarray, feather: float = FEATHER) -> np.ndarray:
+    """``image`` (H, W, 3) uint8, a source crop, moved so that its mesh (468, 3) lands on ``target_mesh`` and,
+    outside the mesh, its 68 points on ``target68`` (all in the crop's pixels)."""
+    h, w = image.shape[:2]
+    side = max(h, w)
+    tps = TPS(normalise(torch.from_numpy(np.asarray(target68, np.float32))[None], side),
+              normalise(torch.from_numpy(np.asarray(source68, np.float32))[None], side))
+    with torch.no_grad():
+        grid = denormalise(tps.grid(h, w, coarse=default_coarse(side))[0], side).numpy()  # (H, W, 2) pixels
+    ids = front_triangle(target_mesh[:, :2], target_mesh[:, 2], triangles, (h, w))
+    inside = ids >= 0
+    if inside.any():
+        maps = triangle_maps(target_mesh[:, :2], source_mesh[:, :2], triangles)
+        ys, xs = np.nonzero(inside)
+        m = maps[ids[inside]]  # (P, 2, 3)
+        mesh_xy = m[:, :, 0] * xs[:, None] + m[:, :, 1] * ys[:, None] + m[:, :, 2]
+        extent = float(np.ptp(target_mesh[:, :2], 0).max())
+        ramp = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5) / max(1.0, feather * extent)
+        weight = np.clip(ramp[inside], 0, 1)[:, None]
+        weight = weight * weight * (3 - 2 * weight)
+        grid[ys, xs] = weight * mesh_xy + (1 - weight) * grid[ys, xs]
+    return cv2.remap(image, grid[..., 0].astype(np.float32), grid[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def retarget_mesh(source: np.ndarray, driving: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """The source mesh (468, 3) moved the way ``driving`` moves from its ``neutral`` mesh, the motion put in
+    the source's frame by the similarity from the neutral mesh to the source's (as the 68-point
+    :func:`motiongan.landmarks.retarget`); depth scaled alike."""
+    from .landmarks import similarity
+
+    m = similarity(neutral[:, :2], source[:, :2])
+    lin = m[:, :2]
+    scale = float(np.sqrt(abs(np.linalg.det(lin))))
+    out = source.astype(np.float32).copy()
+    out[:, :2] += (driving[:, :2] - neutral[:, :2]) @ lin.T
+    out[:, 2] += (driving[:, 2] - neutral[:, 2]) * scale
+    return out
