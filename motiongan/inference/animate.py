@@ -40,6 +40,7 @@ from ..media import (
 from ..options import FPS, option
 from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from .driver import Capture, Driven, follow_driver, is_live, until_interrupted
+from .mesh_driver import MOTIONS, MeshFollower, check_motion
 from .model import MotionGAN
 
 
@@ -63,6 +64,9 @@ class AnimateOptions(MouthOptions):
                           negative="use a video driver's landmarks as detected, frame by frame")
     max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)",
                                     range=(1, None))
+    motion: str = option("tps", "how a video driver moves the photo: tps (the 68 points' thin-plate spline) or "
+                                "mesh (the driver's 468-point face mesh, drawn in depth order; the landmark "
+                                "warp only; needs the mesh extra)", choices=list(MOTIONS))
 
 
 @dataclass
@@ -138,6 +142,7 @@ def check_options(options: AnimateOptions, video_driver: bool | None = None) -> 
     video, camera or stream; None: not known yet)."""
     check_size(options.size)
     check_mouths(options.mouths, True if video_driver is None else video_driver)
+    check_motion(options.motion, None, True if video_driver is None else video_driver)
 
 
 @dataclass
@@ -164,6 +169,9 @@ class RenderOptions:
     # real pixels for each generated crop, from it and its target landmarks in the output crop
     # (motiongan.inference.donors.filler)
     fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    # a motion that makes each crop in place of the model, from its target landmarks in the output crop
+    # (motiongan.inference.mesh_driver.MeshFollower)
+    motion: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def load_source(image, size: int, landmarker: FaceLandmarker, name: str = "source",
@@ -277,10 +285,11 @@ class Animator:
         return load_source(image, self.model.size, self.landmarker, name, size, self.model.default_output)
 
     def frames(self, source: Source, targets: Iterable[np.ndarray],
-               fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+               fill: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+               motion: Callable[[np.ndarray], np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """RGB uint8 crops at the source's output size, one per target landmark set (model crop
-        coordinates), generated as the targets come; ``fill`` (``RenderOptions.fill``) puts real pixels
-        into each."""
+        coordinates), generated as the targets come (by ``motion``, ``RenderOptions.motion``, in place of
+        the model when given); ``fill`` (``RenderOptions.fill``) puts real pixels into each."""
         current = []
 
         def remember(ts):
@@ -288,9 +297,13 @@ class Animator:
                 current[:] = [t]
                 yield t
 
-        for f in self.model.generate(source.tensor(), source.landmarks, remember(targets), compile=self.compile,
-                                     detail=source.detail_tensor()):
-            yield to_image(f) if fill is None else fill(to_image(f), source.to_output(current[0]))
+        if motion is not None:
+            made = (motion(source.to_output(t)) for t in remember(targets))
+        else:
+            made = (to_image(f) for f in self.model.generate(source.tensor(), source.landmarks, remember(targets),
+                                                             compile=self.compile, detail=source.detail_tensor()))
+        for f in made:
+            yield f if fill is None else fill(f, source.to_output(current[0]))
 
     def render(self, source, targets: Iterable[np.ndarray], out, options: RenderOptions | None = None,
                progress: bool = False, desc: str = "render", total: int | None = None) -> dict:
@@ -307,7 +320,7 @@ class Animator:
                 current[:] = [t]
                 yield t
 
-        frames = self.frames(source, remember(targets), o.fill)
+        frames = self.frames(source, remember(targets), o.fill, o.motion)
         shown = (compose(source, f, current[0], i, o) for i, f in enumerate(frames))
         if Path(out).suffix.lower() in IMAGE_SUFFIXES:
             write_image(out, next(shown))
@@ -323,6 +336,7 @@ class Animator:
         o = options or AnimateOptions()
         followed = not isinstance(driving, Driving) and (is_live(driving) or _is_video(driving))
         check_options(o, followed)
+        check_motion(o.motion, self.model, followed)
         source = self.source(source, size=o.size)
         bank = load_bank(o.mouths, self.landmarker, progress)
         if followed:
@@ -365,7 +379,11 @@ class Animator:
                 def panels(i, shown):
                     return [_still(source, o.paste, shown.shape[0]), _live_panel(now[0], shown.shape[0])]
             fill = filler(resolve(o.mouths, True), source, bank, lambda: (now[0].frame, now[0].landmarks))
-            how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio, fill=fill)
+            motion = None
+            if o.motion == "mesh":
+                follower = MeshFollower(source)
+                motion = lambda target: follower(now[0], target)  # noqa: E731
+            how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio, fill=fill, motion=motion)
             return self.render(source, targets(), out, how, progress, "live" if live else "animate", total)
 
 

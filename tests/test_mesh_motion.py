@@ -1,0 +1,85 @@
+"""Mesh motion (motiongan.mesh_motion, animate --motion mesh): piecewise affine in depth order, the spline
+outside, no seam, any size."""
+import cv2
+import numpy as np
+import pytest
+
+from motiongan.mesh_motion import front_triangle, mesh_warp, retarget_mesh, triangle_maps
+
+pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
+from motiongan.face.mesh import MeshLandmarker, topology  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def face(data_dir, landmarker):
+    """A photo's face crop at 256 px with its 68 points and mesh there."""
+    from motiongan.crop import crop_face
+    from motiongan.inference.mesh_driver import to_crop
+    from motiongan.media import read_image
+
+    photo = read_image(data_dir / "stills68" / "image_0003.png")
+    pts = landmarker(photo)
+    crop, lms, m = crop_face(photo, pts, 256)
+    return crop, lms, to_crop(MeshLandmarker()(photo, pts), m)
+
+
+def test_the_nearer_triangle_is_drawn_in_front():
+    pts = np.array([[10, 10], [50, 10], [30, 50], [12, 12], [52, 12], [32, 52]], np.float32)
+    tris = np.array([[0, 1, 2], [3, 4, 5]])
+    near_first = front_triangle(pts, np.array([0, 0, 0, 5, 5, 5], np.float32), tris, (64, 64))
+    near_second = front_triangle(pts, np.array([5, 5, 5, 0, 0, 0], np.float32), tris, (64, 64))
+    assert near_first[25, 30] == 0 and near_second[25, 30] == 1 and near_first[60, 60] == -1
+
+
+def test_each_triangle_map_takes_the_target_triangle_onto_the_source_one():
+    rng = np.random.default_rng(0)
+    target, source = rng.uniform(0, 100, (6, 2)), rng.uniform(0, 100, (6, 2))
+    tris = np.array([[0, 1, 2], [3, 4, 5], [0, 0, 1]])  # the last is degenerate
+    maps = triangle_maps(target, source, tris)
+    for k in range(2):
+        moved = target[tris[k]] @ maps[k][:, :2].T + maps[k][:, 2]
+        np.testing.assert_allclose(moved, source[tris[k]], atol=1e-3)
+    assert np.isfinite(maps).all()
+
+
+def test_the_same_mesh_and_points_leave_the_face_where_it_is(face):
+    crop, lms, mesh = face
+    out = mesh_warp(crop, mesh, mesh, lms, lms, topology()[0])
+    assert np.abs(out.astype(int) - crop).mean() < 1.0
+
+
+def test_no_seam_where_the_mesh_and_the_spline_disagree(face):
+    crop, lms, mesh = face
+    ramp = np.tile(np.linspace(0, 255, 256, dtype=np.float32)[None, :, None], (256, 1, 3)).astype(np.uint8)
+    moved = mesh.copy()
+    moved[:, 1] += 6 * np.sin(mesh[:, 0] / 40)  # the mesh moves; the 68 points stay: the two motions differ
+    out = mesh_warp(ramp, mesh, moved, lms, lms, topology()[0]).astype(np.float32)
+    grad = np.hypot(cv2.Sobel(out[..., 0], cv2.CV_32F, 1, 0), cv2.Sobel(out[..., 0], cv2.CV_32F, 0, 1))
+    ids = front_triangle(moved[:, :2], moved[:, 2], topology()[0], (256, 256))
+    inside = (ids >= 0).astype(np.uint8)
+    band = (cv2.dilate(inside, np.ones((5, 5))) - cv2.erode(inside, np.ones((5, 5)))).astype(bool)
+    core = cv2.erode(inside, np.ones((15, 15))).astype(bool)
+    assert np.percentile(grad[band], 99) <= 1.2 * np.percentile(grad[core], 99)
+
+
+def test_the_mesh_motion_renders_the_same_at_any_size(face):
+    crop, lms, mesh = face
+    moved = retarget_mesh(mesh, mesh + np.array([3.0, -2.0, 0.0], np.float32), mesh)
+    tris = topology()[0]
+    small = mesh_warp(cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA), mesh / 2, moved / 2,
+                      (lms + 0.5) / 2 - 0.5, (lms + 0.5) / 2 - 0.5 + [1.5, -1.0], tris)
+    large = mesh_warp(crop, mesh, moved, lms, lms + [3.0, -2.0], tris)
+    down = cv2.resize(large, (128, 128), interpolation=cv2.INTER_AREA)
+    assert np.abs(down.astype(int) - small).mean() < 4.0
+
+
+@pytest.mark.slow
+def test_animate_with_mesh_motion_follows_a_video_driver(data_dir, tmp_path):
+    from motiongan.cli import main
+    from motiongan.media import video_info
+
+    out = tmp_path / "mesh.mp4"
+    assert main(["animate", str(data_dir / "stills68" / "image_0003.png"), str(data_dir / "grid" / "bbaf2n.mpg"),
+                 "-o", str(out), "--motion", "mesh", "--max-frames", "12"]) == 0
+    info = video_info(out)
+    assert info["frames"] == 12 and info["width"] == 256
