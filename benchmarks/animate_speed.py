@@ -10,7 +10,8 @@ first ``--frames`` frames, made once in a temporary folder); the source is sciki
   filter, retargeting, motion and network, real mouths, compose, H.264 encode and write), model and source
   loaded beforehand; frames/s = driving frames / wall time. Once as the command's defaults (``--mouths
   auto``: the driver's mouths), once with ``--paste``, once with ``--mouths none`` and once with own mouths
-  (mouth and eyes from a bank of the driver video's frames, built beforehand: the most filling work).
+  (mouth and eyes from a bank of the driver video's frames, built beforehand: the most filling work); with
+  the landmark warp, also once with ``--motion mesh`` (the driver's face mesh, default mouths).
 - **stages**, each timed alone over the same frames (ms per frame): decode; landmarks (tracked from the
   previous frame; how many frames ran the detector); filter and retarget; generate (motion and network);
   compose (pasted into the photo); encode and write (the pasted frames).
@@ -150,8 +151,11 @@ def run(args, folder: Path) -> list[dict]:
     for size in args.sizes:
         source = animator.source(photo, size=str(size))
         row = {"size": size, "checkpoint": args.checkpoint or "default"}
-        for key, options in (("fps", AnimateOptions()), ("fps_paste", AnimateOptions(paste=True)),
-                             ("fps_no_mouths", AnimateOptions(mouths="none"))):
+        runs = [("fps", AnimateOptions()), ("fps_paste", AnimateOptions(paste=True)),
+                ("fps_no_mouths", AnimateOptions(mouths="none"))]
+        if type(animator.model.G).__name__ == "LandmarkWarp":  # mesh motion moves the photo's own pixels
+            runs.append(("fps_mesh", AnimateOptions(motion="mesh")))
+        for key, options in runs:
             t = time.perf_counter()
             res = animator.animate(source, driver, folder / "e2e.mp4", options)
             row[key] = res["frames"] / (time.perf_counter() - t)
@@ -178,12 +182,14 @@ def main() -> None:
         rows = run(args, Path(tmp))
     keys = ("decode", "landmarks", "filter_retarget", "generate", "compose", "encode_write")
     print(f"torch threads {args.threads}; ms per frame per stage; end to end frames/s")
-    print(f"{'size':>5} {'e2e fps':>8} {'+paste':>7} {'no mouths':>9} {'own':>6} " + " ".join(f"{k:>15}" for k in keys)
+    print(f"{'size':>5} {'e2e fps':>8} {'+paste':>7} {'no mouths':>9} {'own':>6} {'mesh':>6} "
+          + " ".join(f"{k:>15}" for k in keys)
           + f" {'detector':>9} {'live ms':>8} {'p95':>6}")
     for r in rows:
         s = r["stages_ms"]
         print(f"{r['size']:>5} {r['fps']:>8.1f} {r['fps_paste']:>7.1f} {r['fps_no_mouths']:>9.1f} "
-              f"{r['fps_own_mouths']:>6.1f} " + " ".join(f"{s[k]:>15.2f}" for k in keys)
+              f"{r['fps_own_mouths']:>6.1f} {r.get('fps_mesh', float('nan')):>6.1f} "
+              + " ".join(f"{s[k]:>15.2f}" for k in keys)
               + f" {s['detector_frames']:>4}/{s['frames']:<4} {r['live']['mean_ms']:>8.1f} {r['live']['p95_ms']:>6.1f}")
     print("levers, ms per frame: paste per frame / once, encode medium / veryfast, detect full / near")
     for r in rows:

@@ -237,28 +237,37 @@ class MouthBank:
               source: str = "", max_donors: int = 2000, side: dict[str, int] | None = None,
               indices: Iterable[int] | None = None) -> "MouthBank":
         """A bank from ``(rgb, landmarks)`` pairs (a frame and its (68, 2) points, or None to skip it).
-        Each part's crop side is the donors' own resolution (:func:`side_for`) unless ``side`` gives it; at
-        most ``max_donors`` per part are kept, the most different keys first (farthest-point order).
+        Each part's crop side is the donors' own resolution (:func:`side_for`) unless ``side`` gives it
+        (given for every part, the frames stream: each is cut as it comes and let go); at most
+        ``max_donors`` per part are kept, the most different keys first (farthest-point order).
         ``indices``: the frame number of each pair (default 0, 1, ...)."""
-        kept, idx = [], []
-        for i, (rgb, pts) in zip(indices if indices is not None else _count(), frames):
-            if pts is not None:
-                kept.append((rgb, check_points(pts, "donor landmarks")))
-                idx.append(i)
-        if not kept:
+        parts = list(parts)
+        side = dict(side or {})
+        if any(p not in side for p in parts):  # the crop sides come from every donor's points first
+            frames = list(frames)
+            found = [p for _, p in frames if p is not None]
+            if found:
+                side = {**{p: side_for(PARTS[p], np.stack(found)) for p in parts}, **side}
+        cuts, idx, points = {p: [] for p in parts}, [], []
+        for i, (rgb, pts) in zip(indices if indices is not None else _count(), frames):  # frames are let go
+            if pts is None:
+                continue
+            pts = check_points(pts, "donor landmarks")
+            for p in parts:
+                cuts[p].append(cut(PARTS[p], rgb, pts, side[p]))
+            idx.append(i)
+            points.append(pts)
+        if not idx:
             raise MouthBankError("no frame with a face to take donors from", path=source or None)
-        all_pts = np.stack([p for _, p in kept])
-        out = {}
+        all_pts, out = np.stack(points), {}
         for name in parts:
-            part = PARTS[name]
-            s = (side or {}).get(name) or side_for(part, all_pts)
-            cuts = [cut(part, rgb, pts, s) for rgb, pts in kept]
-            pts = np.stack([c[1] for c in cuts])
-            keys = key(part, pts, s)
+            part, done = PARTS[name], cuts[name]
+            pts = np.stack([c[1] for c in done])
+            keys = key(part, pts, side[name])
             pick = _farthest(keys, max_donors)
             openings = opening(all_pts[pick], EYES.get(name, INNER_MOUTH)).astype(np.float32)
-            out[name] = PartBank(part, np.stack([cuts[i][0] for i in pick]), pts[pick], keys[pick],
-                                 np.stack([cuts[i][2] for i in pick]), openings, np.asarray(idx, np.int64)[pick])
+            out[name] = PartBank(part, np.stack([done[i][0] for i in pick]), pts[pick], keys[pick],
+                                 np.stack([done[i][2] for i in pick]), openings, np.asarray(idx, np.int64)[pick])
         return cls(out, source)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -361,22 +370,24 @@ class RealMouths:
             self.stats[name] = cut(PARTS[name], source, self.source_points, side)[2]
         self.choice = {name: _Choice() for name in self.parts}
 
-    def weight(self, name: str, target: np.ndarray) -> float:
-        """How much of the part's donor goes into a frame with ``target`` landmarks (0: the warp has it)."""
+    def weight(self, name: str, target: np.ndarray, source: np.ndarray | None = None) -> float:
+        """How much of the part's donor goes into a frame with ``target`` landmarks (0: the warp has it);
+        ``source``: the landmarks of what was warped, when not the source's (a dubbed video's own frame)."""
+        source = self.source_points if source is None else source
         if name == MOUTH_PART.name:
-            return float(stretch_weight(self.source_points, target, *self.stretch))
+            return float(stretch_weight(source, target, *self.stretch))
         region = EYES[name]
-        ratio = opening(target, region) / max(float(opening(self.source_points, region)), 1e-3)
+        ratio = opening(target, region) / max(float(opening(source, region)), 1e-3)
         return float(smoothstep(ratio, *EYE_CLOSING))
 
-    def __call__(self, frame: np.ndarray, target: np.ndarray, driver: tuple[np.ndarray, np.ndarray] | None = None
-                 ) -> np.ndarray:
+    def __call__(self, frame: np.ndarray, target: np.ndarray, driver: tuple[np.ndarray, np.ndarray] | None = None,
+                 source: np.ndarray | None = None) -> np.ndarray:
         """``frame`` (H, W, 3) uint8 with its opened mouth and closing eyes filled (a new array; ``frame``
-        itself when there is nothing to fill)."""
+        itself when there is nothing to fill); ``source``: see :meth:`weight`."""
         target = np.asarray(target, np.float32)
         out = frame
         for name in self.parts:
-            w = self.weight(name, target)
+            w = self.weight(name, target, source)
             donors = self._donors(name, target, driver) if w > 0 else []
             if not donors:
                 continue

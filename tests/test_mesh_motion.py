@@ -83,3 +83,14 @@ def test_animate_with_mesh_motion_follows_a_video_driver(data_dir, tmp_path):
                  "-o", str(out), "--motion", "mesh", "--max-frames", "12"]) == 0
     info = video_info(out)
     assert info["frames"] == 12 and info["width"] == 256
+
+
+def test_the_core_install_has_no_mediapipe_jax_or_second_opencv():
+    import importlib.metadata as md
+    import importlib.util
+
+    assert importlib.util.find_spec("mediapipe") is None and importlib.util.find_spec("jax") is None
+    names = {d.metadata["Name"].lower() for d in md.distributions()}
+    assert "opencv-python-headless" in names
+    assert not names & {"opencv-python", "opencv-contrib-python", "opencv-contrib-python-headless"}
+    assert cv2.getBuildInformation().split("GUI:")[1].split()[0] == "NONE"  # the cv2 imported is the headless one

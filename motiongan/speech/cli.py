@@ -14,23 +14,31 @@ def _speak(args):
     from ..assets import resolve_device
     from ..inference.donors import check_mouths
     from ..media import check_output, read_image
-    from .speak import SpeakOptions, check_request, speak
+    from .dub import check_source_video
+    from .speak import SpeakOptions, check_request, is_video, speak
 
     options, models = options_from(args, SpeakOptions), options_from(args, ModelOptions)
     generator = models.checkpoint is not None or (args.output is not None and not args.draw)
-    check_request(args.output, args.landmarks_only, generator, options)
-    check_mouths(options.mouths, None)
+    video = is_video(args.source)  # a video is dubbed: its frames are warped, no generator
+    if not video:
+        check_request(args.output, args.landmarks_only, generator, options)
+    check_mouths(options.mouths, None, source_video=video)
     for out, suffix in ((args.output, ".mp4"), (args.landmarks_only, ".npy")):
         if out is not None:
             check_output(out, {suffix})
     resolve_device(models.device)
-    read_image(args.source)  # a missing or unreadable image is reported before the models load
+    if video:
+        check_source_video(args.source)
+        generator = False
+    else:
+        read_image(args.source)  # a missing or unreadable image is reported before the models load
     sm = options_from(args, SpeechModelOptions).load()
     res = speak(args.source, args.audio, args.output, args.landmarks_only, options,
                 model=models.load() if generator else None, speech_model=sm, progress=not args.quiet)
     if "out" in res:
-        print(f"{res['out']}: {res['written']} frames at {args.fps:g} fps ({res['seconds']:.2f} s of speech), "
-              "with audio")
+        print(f"{res['out']}: {res['written']} frames at {res['fps']:g} fps ({res['seconds']:.2f} s of speech), "
+              "with audio" + (f"; dubbed from {res['source_frames']} source frames ({res['loop']}), "
+                              f"{res['unchanged']} without a face left as they were" if "source_frames" in res else ""))
     if "landmarks" in res:
         print(f"{res['landmarks']}: {res['frames']} x 68 x 2 landmarks (source image pixels)")
 
@@ -69,7 +77,7 @@ def add_commands(sub) -> None:
     from .train import SpeechTrainOptions
 
     p = sub.add_parser("speak", help="a talking-face video (or landmarks) from a face image and a recording")
-    p.add_argument("source", help="face image")
+    p.add_argument("source", help="face image, or a video of the person to dub (its own frames, motion and mouths)")
     p.add_argument("audio", help="speech: any file ffmpeg reads (wav, mp3, m4a, a video's audio)")
     p.add_argument("-o", "--output", default=None, help="output .mp4 (the recording's audio is muxed in)")
     p.add_argument("--landmarks-only", default=None, metavar="OUT.npy",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..inference.donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from ..landmarks import retarget
-from ..media import atomic_write_bytes, read_image, write_video
+from ..media import VIDEO_SUFFIXES, atomic_write_bytes, read_image, write_video
 from ..options import FPS, option
 from .audio import MAX_SECONDS, Speech
 from .canonical import drive
@@ -34,6 +35,9 @@ class SpeakOptions(MouthOptions):
     draw: bool = option(False, "draw the landmarks over the face (no generator needed)")
     paste: bool = option(False, "paste the generated crop back into the source image")
     max_seconds: float = option(MAX_SECONDS, "refuse longer recordings", range=(0.1, None))
+    loop: str = option("pingpong", "a video source shorter than the speech: play it back and forth, or repeat it",
+                       choices=["pingpong", "repeat"])
+    mouth_only: bool = option(False, "a video source: move only the mouth (points 48-67), not the jaw")
 
 
 def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -> None:
@@ -63,6 +67,8 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
     from ..face import FaceLandmarker
 
     o = options or SpeakOptions()
+    if is_video(source):  # dubbing: the video's own frames, motion and mouths
+        return _dub(source, audio, out, landmarks_only, o, speech_model, landmarker, progress)
     check_request(out, landmarks_only, model is not None, o)
     check_mouths(o.mouths, None)
     speech = Speech.from_file(audio, o.max_seconds)
@@ -82,6 +88,21 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
         res = _video(image, points, track, speech_model.template, out, audio, o, model, landmarker, progress)
         summary.update(out=str(out), written=res["frames"])
     return summary
+
+
+def is_video(source) -> bool:
+    """Whether a ``speak`` source names a video (dubbed) rather than a photo."""
+    return isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() in VIDEO_SUFFIXES
+
+
+def _dub(video, audio, out, landmarks_only, o: SpeakOptions, speech_model, landmarker, progress) -> dict:
+    """``speak VIDEO AUDIO``: :func:`motiongan.speech.dub.dub` (a video needs no generator: its frames are warped)."""
+    from .dub import dub
+
+    if out is None or landmarks_only is not None:
+        raise ConfigError("a video source is dubbed into -o OUT.mp4 (--landmarks-only takes a photo)")
+    check_mouths(o.mouths, None, source_video=True)
+    return dub(video, audio, out, speech_model or SpeechModel.shipped(), o, landmarker, progress)
 
 
 def _video(image, points, track, template, out, audio, o: SpeakOptions, model, landmarker, progress) -> dict:
