@@ -221,8 +221,8 @@ class Page:
             progress(0, desc="starting")
         out = self.job_folder() / f"{Path(photo).stem}_animated.mp4"
         res = self.animator.animate(source, driving, out, options, progress=progress is not None)
-        at = ""  # the output size, said when it is not the model's
-        if source.detail is not None:
+        at = ""  # the output size, said when one was asked for
+        if source.detail is not None and size is not None:
             side = source.detail.shape[0]
             at = f", face at {side} x {side} px" + (" (its resolution in the photo)" if size == "native" else "")
         status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps{at}"

@@ -339,10 +339,11 @@ def page_functions(tmp_path_factory, files):
 def test_the_pages_functions_render_as_the_commands_do(page_functions):
     page, up = page_functions
     _, video, status = page.animate(up["astronaut.png"], up["track8.npy"], side_by_side=True)
-    assert video_info(video)["frames"] == 8 and video_info(video)["width"] == 3 * page.model.size
+    assert video_info(video)["frames"] == 8 and video_info(video)["width"] == 3 * page.model.default_output
     assert status.startswith(f"**{Path(video).name}**: 8 frames at 25 fps")
     _, image, status = page.edit(up["astronaut.png"], "named expression", "happy", None, None)
-    assert read_image(image).shape == (page.model.size, page.model.size, 3) and "'happy'" in status
+    side = page.model.default_output
+    assert read_image(image).shape == (side, side, 3) and "'happy'" in status
     _, video, _ = page.speak(up["astronaut.png"], up["speech.wav"])
     assert video_info(video)["frames"] == 10 and has_audio(video)
     _, _, status = page.animate(up["two.png"], up["track6.npy"])
@@ -378,8 +379,8 @@ def test_the_page_animates_at_the_output_size_asked_as_the_command_line_does(pag
     assert (info["frames"], info["width"], info["height"]) == (6, 256, 256)
     assert next(iter_video(video)).shape == (256, 256, 3)
     assert status.startswith(f"**{Path(video).name}**: 6 frames at 25 fps, face at 256 x 256 px")
-    _, video, status = page.animate(up["astronaut.png"], up["track6.npy"])  # the model's size, not said
-    assert video_info(video)["width"] == page.model.size and " px" not in status
+    _, video, status = page.animate(up["astronaut.png"], up["track6.npy"])  # the model's default size, not said
+    assert video_info(video)["width"] == page.model.default_output and " px" not in status
 
 
 def test_a_bad_output_size_is_refused_naming_it_before_anything_is_written(page_functions):
