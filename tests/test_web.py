@@ -352,7 +352,7 @@ def test_the_pages_functions_render_as_the_commands_do(page_functions):
 
 @pytest.mark.parametrize("action, expected", [
     (("animate", "coffee.png", "track8.npy"), "coffee.png: no face was found"),
-    (("animate", "astronaut.png", "broken.npy"), "broken.npy: not a readable .npy array"),
+    (("animate", "astronaut.png", "broken.npy"), "broken.npy: not a NumPy landmark file"),
     (("animate", "astronaut.png", "track30.npy"), f"track30.npy: 30 frames, more than this page's limit of "
                                                   f"{MAX_FRAMES} (whoever runs the page can raise it"),
     (("speak", "astronaut.png", "silent.wav"), "silent.wav: the audio is silent"),
