@@ -252,8 +252,9 @@ class Page:
         return self.overlay(source, goal), str(out), status
 
     def speak(self, photo, audio, fps=25.0, paste=False, progress=None):
-        """A talking face from ``photo`` and the recording ``audio`` (``motiongan speak``); returns (overlay,
-        video path, status). Recordings longer than the page's frame limit at ``fps`` are refused."""
+        """A talking face from ``photo`` (or a video, dubbed) and the recording ``audio`` (``motiongan
+        speak``); returns (overlay, video path, status). Recordings longer than the page's frame limit at
+        ``fps`` are refused."""
         fn = speech_function()
         if fn is None:
             raise MotionGANError("speech is not available in this installation of MotionGAN")
@@ -263,7 +264,15 @@ class Page:
             raise MotionGANError("upload a recording (wav, mp3, m4a, or a video with sound) first")
         if not fps or not fps > 0:
             raise MotionGANError(f"frames per second must be positive, got {fps}")
-        _, shown, notes = self.detect(photo)
+        from .speech.speak import is_video
+
+        if is_video(photo):  # a video is dubbed (speak VIDEO AUDIO): its own frames, at its own frame rate
+            from .speech.dub import check_source_video
+
+            check_source_video(photo)
+            shown, notes = None, []
+        else:
+            _, shown, notes = self.detect(photo)
         if self._speech_model is None:
             from .speech.model import SpeechModel
 
@@ -425,7 +434,8 @@ def _speak_tab(gr, h: Handlers) -> None:
         return
     with gr.Row():
         with gr.Column():
-            photo = gr.File(label="Photo (one face)", file_types=IMAGE_TYPES, elem_id="speak-photo")
+            photo = gr.File(label="Photo (one face), or a video of the person to dub", elem_id="speak-photo",
+                            file_types=IMAGE_TYPES + sorted(VIDEO_SUFFIXES))
             audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)", elem_id="speak-audio")
             fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60, elem_id="speak-fps")
             paste = gr.Checkbox(False, label="Paste the face back into the photo")

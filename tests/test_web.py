@@ -408,3 +408,11 @@ def test_the_page_and_the_command_line_render_the_same_frames_pixel_for_pixel(dr
     on_page, on_cli = (np.stack(list(iter_video(v))) for v in (video, out))
     assert on_page.shape == on_cli.shape and on_page.shape[1] == 256  # the warp's default output size
     assert np.array_equal(on_page, on_cli)
+
+
+def test_the_speak_tab_dubs_a_video_as_the_command_line_does(page_functions, data_dir):
+    page, up = page_functions
+    _, video, status = page.speak(str(data_dir / "grid" / "bbaf2n.mpg"), up["speech.wav"])
+    info = video_info(video)
+    assert (info["width"], info["height"], info["frames"]) == (360, 288, 10) and has_audio(video)
+    assert "10 frames at 25 fps" in status
