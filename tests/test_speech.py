@@ -22,7 +22,7 @@ from motiongan.speech.data import (
     person_split,
     track_video,
 )
-from motiongan.speech.evaluate import SCALES, evaluate_clip, fit_scale
+from motiongan.speech.evaluate import AMPLITUDE_SCALES, SCALES, evaluate_clip, fit_amplitude, fit_scale
 from motiongan.speech.model import SpeechModel
 
 GRID_SECONDS = 2.98  # the audio of a GRID clip
@@ -166,9 +166,10 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
         (data / "grid_s1" / "s1" / p.name).symlink_to(p)
     (data / "voxceleb" / val_person / "clip.mpg").symlink_to(data_dir / "grid" / "lbax4n.mpg")
     out = tmp_path / "m.safetensors"
-    train_speech(data, out, tmp_path / "tracks", SpeechTrainOptions(epochs=3, batch=32, workers=1), progress=False)
+    options = SpeechTrainOptions(epochs=3, batch=32, workers=1)
+    train_speech(data, out, tmp_path / "tracks", options, progress=False)
     model = SpeechModel.load(out)
-    curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_errors"].items()}
+    curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_curves"].items()}
     assert set(curves) == {VALIDATION, VALID_SENTENCES} and sorted(curves[VALIDATION]) == list(SCALES)
     relative = {s: np.mean([c[s] / c[0.0] for c in curves.values()]) for s in SCALES}
     assert model.scale == min(relative, key=relative.get) != 1.0
@@ -181,6 +182,11 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
         assert res["mean track"][0] == pytest.approx(curves[clip.ref.split][0.0], rel=1e-4)
         assert res["speech model"][0] == pytest.approx(curves[clip.ref.split][model.scale], rel=1e-4)
     assert fit_scale(model, valid)[0] == model.scale
+    # by amplitude: the scale whose predicted opening varies as much as the real one, averaged over the groups
+    scale, amp = fit_amplitude(model, valid)
+    overall = {s: np.mean([c[s] for c in amp.values()]) for s in AMPLITUDE_SCALES}
+    assert abs(overall[scale] - 1) == min(abs(v - 1) for v in overall.values())
+    assert overall[AMPLITUDE_SCALES[-1]] > overall[AMPLITUDE_SCALES[0]]  # a larger scale, a larger mouth motion
     speech = Speech.from_wave(valid[0].wave)
     raw, mean = model.displacements(speech, 25, scale=1.0), model.baseline("mean", speech, 25)
     np.testing.assert_allclose(model.displacements(speech, 25), mean + model.scale * (raw - mean), atol=1e-5)

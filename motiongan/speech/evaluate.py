@@ -4,8 +4,11 @@ For every held-out clip the real track is put in the canonical frame and its own
 (the mean of its most-closed-mouth frames); each method's displacements are added to that neutral face.
 Two figures per method and group: the mouth error (mean distance of points 48-67 to the real ones over
 the inter-ocular distance; mean over frames, then over clips) and the Pearson correlation of the mouth
-opening (mean inner-lip gap) with the real one (per clip, then averaged; a constant prediction counts 0).
-:func:`fit_scale` picks the model's output scale by the same mouth error on the validation groups.
+opening (mean inner-lip gap) with the real one (per clip, then averaged; a constant prediction counts 0);
+and the amplitude, the predicted opening's standard deviation over the real one's (per clip, then averaged:
+1 moves the mouth as much as real speech; an MSE-trained model falls short, pulled toward the mean).
+:func:`fit_scale` picks the model's output scale by the same mouth error on the validation groups;
+:func:`fit_amplitude` picks the one whose amplitude there is 1.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .model import SpeechModel
 
 METHODS = ("speech model", "speech model, scale 1", "mean track", "loudness -> mouth")
 SCALES = np.round(np.arange(0.0, 1.501, 0.05), 2)
+AMPLITUDE_SCALES = np.round(np.arange(0.5, 4.001, 0.05), 2)
 
 
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,9 +40,15 @@ def _real(model: SpeechModel, clip: Clip) -> tuple[Speech, np.ndarray, np.ndarra
     return speech, real, neutral(real)
 
 
-def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float, float]], int]:
-    """{method: (mouth error / IOD, mouth-opening correlation)} on one clip, and its frame count (the row
-    "speech model, scale 1" only for a model whose scale is not 1)."""
+def amplitude(pred: np.ndarray, real: np.ndarray) -> float:
+    """The predicted mouth opening's standard deviation over the real one's (canonical shapes (T, 68, 2))."""
+    r = float(np.std(mouth_opening(real)))
+    return float(np.std(mouth_opening(pred))) / r if r > 1e-6 else float("nan")
+
+
+def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float, float, float]], int]:
+    """{method: (mouth error / IOD, mouth-opening correlation, amplitude)} on one clip, and its frame count
+    (the row "speech model, scale 1" only for a model whose scale is not 1)."""
     speech, real, neu = _real(model, clip)
     n = len(real)
     preds = {"speech model": model.displacements(speech, clip.fps, n),
@@ -49,7 +59,8 @@ def evaluate_clip(model: SpeechModel, clip: Clip) -> tuple[dict[str, tuple[float
     out = {}
     for name, disp in preds.items():
         pred = neu[None] + disp
-        out[name] = (float(mouth_error(pred, real).mean()), correlation(mouth_opening(pred), mouth_opening(real)))
+        out[name] = (float(mouth_error(pred, real).mean()), correlation(mouth_opening(pred), mouth_opening(real)),
+                     amplitude(pred, real))
     return out, n
 
 
@@ -65,7 +76,8 @@ def evaluate_clips(model: SpeechModel, clips: list[Clip], groups: tuple[str, ...
         for m in METHODS:
             if m in rows[0]:
                 res[group][m] = {"error": float(np.mean([r[m][0] for r in rows])),
-                                 "corr": float(np.mean([r[m][1] for r in rows]))}
+                                 "corr": float(np.mean([r[m][1] for r in rows])),
+                                 "amplitude": float(np.nanmean([r[m][2] for r in rows]))}
     return res
 
 
@@ -93,12 +105,31 @@ def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, d
                                                 for g, c in curves.items()}
 
 
+def fit_amplitude(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
+    """The output scale (of :data:`AMPLITUDE_SCALES`) whose amplitude (:func:`amplitude`, mean over clips,
+    then over the groups of ``clips``) is nearest 1, and each group's amplitude at every scale. The scale
+    stretches the displacement about the training mean, so the correlation hardly changes."""
+    curves = {}
+    for clip in clips:
+        speech, real, neu = _real(model, clip)
+        raw = model.displacements(speech, clip.fps, len(real), scale=1.0)
+        mean = model.baseline("mean", speech, clip.fps, len(real))
+        curves.setdefault(clip.ref.split, []).append(
+            [amplitude(neu[None] + mean + s * (raw - mean), real) for s in AMPLITUDE_SCALES])
+    curves = {g: np.nanmean(c, 0) for g, c in curves.items()}
+    overall = np.mean(list(curves.values()), 0)
+    return float(AMPLITUDE_SCALES[np.argmin(np.abs(overall - 1))]), {
+        g: {float(s): float(a) for s, a in zip(AMPLITUDE_SCALES, c)} for g, c in curves.items()}
+
+
 def table(res: dict) -> str:
     """Markdown table: one row per group and method."""
     lines = ["| group | clips (frames) | method | mouth error / IOD (lower is better) | "
-             "mouth-opening correlation (higher is better) |", "|---|---|---|---|---|"]
+             "mouth-opening correlation (higher is better) | amplitude (1: as real speech) |",
+             "|---|---|---|---|---|---|"]
     for group, r in res.items():
         for m in (m for m in METHODS if m in r):
+            amp = r[m].get("amplitude", float("nan"))
             lines.append(f"| {group} | {r['clips']} ({r['frames']} frames) | {m} | {r[m]['error']:.4f} | "
-                         f"{r[m]['corr']:.3f} |")
+                         f"{r[m]['corr']:.3f} | {amp:.2f} |")
     return "\n".join(lines)

@@ -22,7 +22,7 @@ from ..options import option
 from .audio import Speech
 from .canonical import MOUTH_AND_JAW, fit_template, neutral
 from .data import TRAIN, VALID_GROUPS, VALIDATION, Clip, ClipRef, find_clips, load_clips
-from .evaluate import evaluate_clips, fit_scale
+from .evaluate import evaluate_clips, fit_amplitude, fit_scale
 from .model import SpeechModel, SpeechNet, standardised
 
 
@@ -88,6 +88,9 @@ class SpeechTrainOptions:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     calibrate: bool = option(True, "fit the output scale on the validation speakers and sentences",
                              negative="keep the output scale at 1")
+    calibrate_by: str = option("error", "what the output scale is fitted for: error (the least mouth error) or "
+                                        "amplitude (the predicted mouth opening varies as much as the real one, "
+                                        "averaged over the validation groups)", choices=["error", "amplitude"])
     workers: int = option(2, "processes that read and track the clips")
 
     def __post_init__(self):
@@ -171,7 +174,8 @@ def _train(data, out, tracks, o: SpeechTrainOptions, progress, command, t0) -> S
                     "(training people; validation people apart); landmarks: dlib 68-point tracker"}
     model = SpeechModel(net.eval(), template, baselines, info)
     if valid and o.calibrate:
-        model.scale, info["scale_errors"] = fit_scale(model, valid)
+        model.scale, info["scale_curves"] = (fit_amplitude if o.calibrate_by == "amplitude" else fit_scale)(model,
+                                                                                                          valid)
     info["validation_people"] = len({c.ref.person for c in valid if c.ref.split == VALIDATION})
     info["validation"] = evaluate_clips(model, valid, VALID_GROUPS)
     info["seconds"] = round(time.time() - t0, 1)
