@@ -11,12 +11,11 @@ import argparse
 import signal
 import sys
 import time
-import warnings
 from pathlib import Path
 
 from . import config
 from .assets import NAMED, DeviceOptions, ModelOptions, generator_source, resolve_device
-from .errors import ConfigError, MotionGANError
+from .errors import ConfigError, MotionGANError, printing_notes
 from .options import add_options, options_from
 
 STARTED = time.monotonic()  # for train --time-budget: the budget counts from the command's start
@@ -270,7 +269,7 @@ def _add_inference_commands(sub) -> None:
     p.set_defaults(func=_expressions)
 
     p = sub.add_parser("mouths", help="real mouths and eyes for --mouths: build a donor bank")
-    build = p.add_subparsers(dest="action", required=True).add_parser(
+    build = p.add_subparsers(dest="action", required=True, parser_class=_Parser).add_parser(
         "build", help="a bank of donor mouths and eyes from a video or an image folder (safetensors)")
     build.add_argument("src", help="a video or a folder of images of faces")
     build.add_argument("-o", "--output", required=True, help="output .safetensors")
@@ -296,9 +295,16 @@ def _shipped_expressions() -> str:
         return "none"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line, as every other error (``--help`` shows the usage)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="motiongan", description=__doc__.split("\n\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = _Parser(prog="motiongan", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_data_commands(sub)
     _add_training_commands(sub)
     _add_inference_commands(sub)
@@ -322,15 +328,13 @@ def _terminate(signum, frame):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)
-    shown = warnings.showwarning
+    from tqdm import tqdm
 
-    def note(message, category, filename, lineno, file=None, line=None):  # a warning is one plain line
-        from tqdm import tqdm
-
-        tqdm.write(f"motiongan {args.command}: note: {message}", file=sys.stderr)  # (above a progress bar)
-    warnings.showwarning = note
+    def say(message):  # a note is one plain line, above any progress bar
+        tqdm.write(f"motiongan {args.command}: note: {message}", file=sys.stderr)
     try:
-        args.func(args)
+        with printing_notes(say):
+            args.func(args)
     except (MotionGANError, FileNotFoundError) as e:
         print(f"motiongan {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -342,7 +346,6 @@ def main(argv=None) -> int:
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)
-        warnings.showwarning = shown
     return 0
 
 

@@ -12,6 +12,8 @@ form, ``MediaError(f"{p}: no such file")``) has that string as its reason and no
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 
 
 class MotionGANError(ValueError):
@@ -33,3 +35,42 @@ class MotionGANError(ValueError):
 
 class ConfigError(MotionGANError):
     """A configuration or command-line value that is invalid."""
+
+
+# ------------------------------------------------------------------------------------------------ notes
+_COLLECTORS: list[list[str]] = []  # the innermost collector gets each note
+_PRINTER = None  # how a note is printed when nobody collects it (the command line sets its prefix)
+
+
+def note(message: str) -> None:
+    """A note for the user (several faces found, a truncated driver...): one plain line, the same text on the
+    command line and on the web page. Collected by the innermost :func:`collecting_notes`, else printed on
+    stderr (by the command line with its name; above a progress bar)."""
+    if _COLLECTORS:
+        _COLLECTORS[-1].append(str(message))
+    elif _PRINTER is not None:
+        _PRINTER(str(message))
+    else:
+        print(message, file=sys.stderr)
+
+
+@contextmanager
+def collecting_notes():
+    """Within the block, notes go into the list it yields instead of being printed (the web page shows them)."""
+    notes: list[str] = []
+    _COLLECTORS.append(notes)
+    try:
+        yield notes
+    finally:
+        _COLLECTORS.remove(notes)
+
+
+@contextmanager
+def printing_notes(printer):
+    """Within the block, uncollected notes are printed by ``printer`` (one line each)."""
+    global _PRINTER
+    previous, _PRINTER = _PRINTER, printer
+    try:
+        yield
+    finally:
+        _PRINTER = previous

@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +16,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import MotionGANError
+from .errors import MotionGANError, note
 
 # libav's own lines about a damaged video (read by OpenCV) are not printed: the commands say it in one line
 # (iter_video's note); AV_LOG_FATAL, read when OpenCV first opens a video
@@ -215,8 +214,8 @@ def iter_video(path: str | os.PathLike, max_frames: int | None = None) -> Iterat
         cap.release()
     wanted = stated if max_frames is None else min(stated, max_frames)
     if n < wanted - max(2, 0.05 * wanted):  # (a header's count of some formats is an estimate)
-        warnings.warn(f"{path}: the video ended at frame {n} of the {stated} its header states (truncated or "
-                      "damaged): the output has the frames up to there", stacklevel=2)
+        note(f"{path}: the video ended at frame {n} of the {stated} its header states (truncated or damaged): the "
+             "output has the frames up to there")
 
 
 def ffmpeg_exe() -> str:

@@ -22,14 +22,13 @@ import signal
 import tempfile
 import time
 import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .assets import ModelOptions
-from .errors import ConfigError, MotionGANError
+from .errors import ConfigError, MotionGANError, collecting_notes
 from .media import IMAGE_SUFFIXES, TRACK_SUFFIX, VIDEO_SUFFIXES
 from .options import Checked, add_options, option, options_from
 
@@ -156,11 +155,10 @@ class Page:
         from .inference.animate import load_source
         from .media import read_image
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with collecting_notes() as notes:
             source = load_source(read_image(photo), self.model.size, landmarker or self.animator.landmarker,
                                  Path(photo).name, size, self.model.default_output)
-        return source, self.overlay(source), [str(w.message) for w in caught]
+        return source, self.overlay(source), notes
 
     @staticmethod
     def overlay(source, target=None) -> np.ndarray:

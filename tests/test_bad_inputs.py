@@ -570,3 +570,21 @@ def test_a_prepare_where_every_clip_fails_leaves_no_cache_and_a_rerun_with_other
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["size"] == 48 and len(manifest["clips"]) == 1
     assert all("\n" not in r["reason"] for r in manifest["failed"])
+
+
+def test_a_note_is_one_plain_line_on_the_command_line_and_collected_by_the_page(f, tmp_path, capsys):
+    import skimage.data
+
+    from motiongan.errors import collecting_notes
+    from motiongan.face import FaceLandmarker
+    from motiongan.media import write_image
+
+    two = np.concatenate([skimage.data.astronaut()[:300], skimage.data.astronaut()[:300, ::-1]], 1)
+    write_image(tmp_path / "two.png", two)
+    assert main(["animate", str(tmp_path / "two.png"), str(f / "track.npy"), "-o", str(tmp_path / "o.mp4"),
+                 "--max-frames", "2"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]  # (beside a progress bar)
+    assert notes == [f"motiongan animate: note: {tmp_path / 'two.png'}: 2 faces found, using the largest"]
+    with collecting_notes() as notes:
+        FaceLandmarker()(two, "two.png")
+    assert notes == ["two.png: 2 faces found, using the largest"] and capsys.readouterr().err == ""

@@ -155,3 +155,59 @@ def test_every_declared_range_is_checked_on_the_command_line_naming_the_flag(com
             args = build_parser().parse_args([command, *required, "--" + f.name.replace("_", "-"), str(bad)])
             with pytest.raises(MotionGANError, match="--" + f.name.replace("_", "-")):
                 options_from(args, cls)
+
+
+def _numeric_fields():
+    """(command, required arguments, field, low, high) of every numeric option of every command."""
+    out = []
+    for command, required, cls in COMMANDS:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            typ = [t for t in (typing.get_args(hints[f.name]) or [hints[f.name]]) if t is not type(None)][0]
+            if typ in (int, float):
+                out.append((command, required, f.name, *f.metadata.get("range", (None, None))))
+    return out
+
+
+NUMERIC = _numeric_fields()
+
+
+def _bad_values(low, high):
+    """Words no numeric option takes (of the wrong type) and numbers outside the declared range."""
+    from hypothesis import strategies as st
+
+    words = st.sampled_from(["abc", "", "1,5", "0x10", "1e", "--", "two", "½"])
+    outside = []
+    if low is not None:
+        outside.append(st.floats(max_value=low - 1e-3, allow_nan=False, allow_infinity=True))
+    if high is not None:
+        outside.append(st.floats(min_value=high + 1e-3, allow_nan=False, allow_infinity=True))
+    numbers = st.one_of(*outside).map(lambda v: repr(float(v))) if outside else st.nothing()
+    return st.one_of(words, numbers, st.just("nan")) if outside else words
+
+
+def test_random_bad_values_of_every_numeric_option_end_in_exit_2_and_one_line(capsys, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from motiongan.cli import main
+
+    @st.composite
+    def cases(draw):
+        command, required, name, low, high = draw(st.sampled_from(NUMERIC))
+        return command, required, name, draw(_bad_values(low, high))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(cases())
+    def check(case):
+        command, required, name, value = case
+        argv = [command, *[str(tmp_path / a) if a.endswith((".png", ".mp4", ".wav", ".safetensors")) else a
+                           for a in required], "--" + name.replace("_", "-"), value]
+        try:
+            code = main(argv)
+        except SystemExit as e:  # argparse's refusal of a word of the wrong type
+            code = e.code
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and "Traceback" not in err[0], (argv, err)
+
+    check()

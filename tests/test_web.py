@@ -245,9 +245,11 @@ def test_bad_input_shows_the_command_lines_message_not_a_traceback(page, files, 
 
 @pytest.mark.slow
 def test_a_photo_with_two_faces_warns_as_the_command_line_does_and_still_animates(page, files, landmarker):
-    with pytest.warns(UserWarning) as caught:  # what the command line prints
+    from motiongan.errors import collecting_notes
+
+    with collecting_notes() as notes:  # what the command line prints
         landmarker(read_image(files / "two.png"), "two.png")
-    expected = str(caught[0].message)
+    expected = notes[0]
     assert expected == "two.png: 2 faces found, using the largest"
     _animate(page, files / "two.png", files / "track6.npy")
     page.get_by_text(expected).first.wait_for()
@@ -416,3 +418,18 @@ def test_the_speak_tab_dubs_a_video_as_the_command_line_does(page_functions, dat
     info = video_info(video)
     assert (info["width"], info["height"], info["frames"]) == (360, 288, 10) and has_audio(video)
     assert "10 frames at 25 fps" in status
+
+
+@pytest.mark.parametrize("fn, value", [("speak", 1000.0), ("speak", -3.0), ("speak", float("nan")),
+                                       ("edit", 50.0), ("edit", -1.0), ("edit", float("inf"))])
+def test_the_page_refuses_out_of_range_numbers_with_the_command_lines_ranges(page_functions, fn, value):
+    from motiongan.errors import MotionGANError
+    from motiongan.web import message_of
+
+    page, up = page_functions
+    with pytest.raises(MotionGANError) as caught:
+        if fn == "speak":
+            page.speak(up["astronaut.png"], up["speech.wav"], fps=value)
+        else:
+            page.edit(up["astronaut.png"], "named expression", "happy", None, None, strength=value)
+    assert len(message_of(caught.value).splitlines()) == 1

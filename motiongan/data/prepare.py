@@ -14,7 +14,6 @@ import os
 import re
 import signal
 import traceback
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..crop import CROP_SCALE, box_to_affine, crop, crop_box
-from ..errors import MotionGANError
+from ..errors import MotionGANError, note
 from ..landmarks import LandmarkFileError, apply_affine, read_pts, smooth
 from ..media import (
     IMAGE_SUFFIXES,
@@ -230,8 +229,8 @@ def prepare(src: Path, layout: str, out: Path, settings: Settings | None = None,
             raise CacheError(f"{out}: prepared with size {old['size']} and scale {old['scale']}; "
                              f"use another --out for size {st.size}, scale {st.scale}")
         if old["size"] != st.size or old["scale"] != st.scale:  # no clip was ever prepared with them
-            warnings.warn(f"{out}: holds no prepared clip; its settings (size {old['size']}, scale "
-                          f"{old['scale']}) are replaced by size {st.size}, scale {st.scale}", stacklevel=2)
+            note(f"{out}: holds no prepared clip; its settings (size {old['size']}, scale {old['scale']}) are "
+                 f"replaced by size {st.size}, scale {st.scale}")
             atomic_write_bytes(settings_file, json.dumps(asdict(st)).encode())
     else:
         atomic_write_bytes(settings_file, json.dumps(asdict(st)).encode())

@@ -26,12 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+from ..errors import note
 from ..media import atomic_write_bytes
 from . import scoring
 
@@ -117,6 +117,5 @@ class ScoreCache:
             (self.folder / key[:2]).mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.folder / key[:2] / f"{key}.json", json.dumps(scores).encode())
         except OSError as e:
-            warnings.warn(f"{self.folder}: cannot keep scores there ({e}); going on without a score cache",
-                          stacklevel=2)
+            note(f"{self.folder}: cannot keep scores there ({e}); going on without a score cache")
             self.folder = None

@@ -25,7 +25,6 @@ import copy
 import os
 import threading
 import time
-import warnings
 from concurrent.futures.process import BrokenProcessPool
 
 import cv2
@@ -36,6 +35,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from ..convention import to_pixels, to_tensor
+from ..errors import note
 from ..face import FaceJudge, FaceLandmarker, Verification, align_faces, jitter
 from ..landmarks import INNER_MOUTH, LEFT_EYE, MOUTH, RIGHT_EYE, normalised_error, opening
 from . import metrics as M
@@ -257,9 +257,8 @@ class Scorer(DlibScores):
 
     def _broken(self):
         if self.pool is not None:
-            warnings.warn("the dlib worker processes failed (a script that calls evaluate needs an "
-                          "'if __name__ == \"__main__\":' guard to start them); scoring in this process",
-                          stacklevel=3)
+            note("the dlib worker processes failed (a script that calls evaluate needs an "
+                 "'if __name__ == \"__main__\":' guard to start them); scoring in this process")
             self.pool.shutdown(wait=False, cancel_futures=True)
             self.pool = None
 

@@ -4,14 +4,13 @@ The shape predictor was trained on iBUG 300-W, whose licence excludes commercial
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from ..crop import crop_box
-from ..errors import MotionGANError
+from ..errors import MotionGANError, note
 from ..landmarks import interocular
 
 # a second face counts only with at least this share of the best face's detector score: the astronaut's mission
@@ -95,7 +94,7 @@ class FaceLandmarker:
                               hint=f"the image is {w} x {h} px; a face must be at least about 20 px wide, "
                                    "frontal and unoccluded" if small else None)
         if len(boxes) > 1:
-            warnings.warn(f"{name}: {len(boxes)} faces found, using the largest", stacklevel=2)
+            note(f"{name}: {len(boxes)} faces found, using the largest")
         return self.fit(rgb, boxes[0])
 
     # --------------------------------------------------------------------------------------- videos
