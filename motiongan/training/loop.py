@@ -82,14 +82,15 @@ class TrainOptions:
 
 
 def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions | None = None, device: str = "cpu",
-          progress: bool = True, started: float | None = None, **changes) -> Trainer:
+          progress: bool = True, started: float | None = None, now=time.monotonic, **changes) -> Trainer:
     """Train ``cfg`` on the prepared cache ``data`` into the run folder ``out`` until ``options.steps``, or
     until ``options.time_budget`` seconds after ``started`` (a ``time.monotonic()`` reading; default: now)
     would be exceeded by the steps to the next vote plus a checkpoint: the ranks decide together after the
     run's first two steps and at logging steps only, so the budget costs no host sync per step. ``changes``:
-    fields of the options given as keywords (``train(cfg, data, out, steps=4)``)."""
+    fields of the options given as keywords (``train(cfg, data, out, steps=4)``). ``now``: the clock the budget
+    and the time-based checkpoints read (a test drives its own, so that no result races the machine's speed)."""
     o = dataclasses.replace(options or TrainOptions(), **changes)
-    clock = _Clock(time.monotonic() if started is None else started, o.time_budget)
+    clock = _Clock(now() if started is None else started, o.time_budget, now)
     out = Path(out)
     rank, world, device = _setup_distributed(device)
     stop = o.steps if o.steps is not None else cfg.steps
@@ -154,13 +155,13 @@ def _open_run(cfg: Config, out: Path, step: int, resumed_from: Path | None) -> N
 class _Clock:
     """Wall time of a run: the time budget (counted from ``started``) and the time-based checkpoints."""
 
-    def __init__(self, started: float, budget: float | None):
-        self.started, self.budget = started, budget
-        self.loop_start = self.last_save = time.monotonic()
+    def __init__(self, started: float, budget: float | None, now=time.monotonic):
+        self.started, self.budget, self.now = started, budget, now
+        self.loop_start = self.last_save = now()
         self.first_step_end, self.save_cost = None, 0.0
 
     def since_start(self) -> float:
-        return time.monotonic() - self.started
+        return self.now() - self.started
 
     def out_of_time(self, trainer: Trainer, done: int, step: int, log_every: int, world: int) -> bool:
         """Whether the ranks agree that the steps to the next vote and a checkpoint would pass the budget
@@ -169,7 +170,7 @@ class _Clock:
             return False
         if trainer.cuda:
             torch.cuda.synchronize(trainer.device)  # the clock reads the work done, not the work queued
-        now = time.monotonic()
+        now = self.now()
         if done == 1:  # the first step holds the warm-up (and any compilation): the rate comes from later ones
             self.first_step_end, per_step = now, now - self.loop_start
         else:
@@ -181,12 +182,12 @@ class _Clock:
     def checkpoint_due(self, logging: bool, cfg: Config) -> bool:
         """At a logging step, ``cfg.checkpoint_minutes`` after the last checkpoint."""
         minutes = cfg.checkpoint_minutes
-        return logging and minutes > 0 and time.monotonic() - self.last_save >= 60 * minutes
+        return logging and minutes > 0 and self.now() - self.last_save >= 60 * minutes
 
     def timed_save(self, save) -> None:
-        t = time.monotonic()
+        t = self.now()
         save()
-        self.last_save = time.monotonic()
+        self.last_save = self.now()
         self.save_cost = max(self.save_cost, self.last_save - t)
 
 
