@@ -26,7 +26,7 @@ from motiongan.evaluation.scoring import open_mouth
 from motiongan.face.mesh import MeshError, MeshLandmarker, topology
 from motiongan.landmarks import MOUTH, interocular
 from motiongan.media import write_image
-from motiongan.mesh_motion import mesh_warp
+from motiongan.mesh_motion import front_triangle, mesh_warp
 from motiongan.motion import warp
 
 
@@ -63,7 +63,6 @@ def main() -> None:
     cache = Cache(args.data)
     clips = EvalClips(cache, "test", max_frames=args.frames)
     mesher, (triangles, _) = MeshLandmarker(), topology()
-    from motiongan.mesh_motion import front_triangle
 
     rows = {k: {"all": [], "turn": [], "open": [], "ms": []} for k in ("68-point TPS", "mesh, depth order")}
     seams, picks, lost = [], [], 0

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from .landmarks import similarity
 from .motion import TPS, default_coarse, denormalise, normalise
 
 FEATHER = 0.06  # the blend ramp's width inside the mesh's outline, a share of the face's size (its mesh extent)
@@ -79,8 +80,6 @@ def retarget_mesh(source: np.ndarray, driving: np.ndarray, neutral: np.ndarray) 
     """The source mesh (468, 3) moved the way ``driving`` moves from its ``neutral`` mesh, the motion put in
     the source's frame by the similarity from the neutral mesh to the source's (as the 68-point
     :func:`motiongan.landmarks.retarget`); depth scaled alike."""
-    from .landmarks import similarity
-
     m = similarity(neutral[:, :2], source[:, :2])
     lin = m[:, :2]
     scale = float(np.sqrt(abs(np.linalg.det(lin))))

@@ -65,18 +65,20 @@ class Row:
     filter_targets: bool = False  # drive the generator with the One Euro filtered landmarks
     own_mouths: bool = False  # fill mouths and closing eyes from the clip's frames after the scored window
 
-    def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray, donors=None) -> np.ndarray:
-        """The row's frames of a clip; ``donors``: the clip's frames after the scored window (frames,
-        landmarks, frame numbers), for a row with own mouths."""
+    def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray, bank: MouthBank | None = None,
+               plain: np.ndarray | None = None) -> np.ndarray:
+        """The row's frames of a clip. A row with own mouths fills ``plain`` (its plain twin's frames, when
+        already made; else it generates them) from ``bank`` (the clip's frames after the scored window; None:
+        too few, the plain frames as they are)."""
         if self.name == REAL:
             return real
         if self.model is None:
             return np.repeat(real[:1], len(real), 0)
         targets = filter_track(lms) if self.filter_targets else lms
-        frames = _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
-        if not self.own_mouths or donors is None or len(donors[0]) < MIN_DONORS:
+        frames = plain if plain is not None else \
+            _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
+        if not self.own_mouths or bank is None:
             return frames
-        bank = MouthBank.build(zip(donors[0], donors[1]), indices=donors[2], source=clip["clip_id"])
         fill = RealMouths(real[0], lms[0], bank)
         return np.stack([fill(f, t) for f, t in zip(frames, targets)])
 
@@ -222,8 +224,11 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
     keys = {r.name: store.key(r.identity, digest, len(real), clips.size) for r in rows}
     result = {r.name: store.get(keys[r.name]) for r in rows}
     todo_rows = [r for r in rows if result[r.name] is None or (videos and r.model is not None)]
-    donors = clips.after_window(i) if any(r.own_mouths for r in todo_rows) else None
-    frames = {r.name: r.frames(clip, real, lms, donors) for r in todo_rows}
+    bank = _own_bank(clips, i) if any(r.own_mouths for r in todo_rows) else None
+    frames = {}
+    for r in todo_rows:  # a twin with own mouths fills its plain row's frames (rows come plain first)
+        plain = frames.get(r.name[:-len(OWN_MOUTHS)]) if r.own_mouths else None
+        frames[r.name] = r.frames(clip, real, lms, bank, plain)
     todo = {r.name: (frames[r.name], r.name != REAL) for r in rows if result[r.name] is None}
     scoring = scorer.start(todo, real, lms) if todo else dict
 
@@ -237,6 +242,14 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
                             clip["fps"], result[r.name])
         return result
     return finish
+
+
+def _own_bank(clips: EvalClips, i: int) -> MouthBank | None:
+    """Clip ``i``'s own mouths: a bank of its frames after the scored window (None: fewer than MIN_DONORS)."""
+    frames, lms, idx = clips.after_window(i)
+    if len(frames) < MIN_DONORS:
+        return None
+    return MouthBank.build(zip(frames, lms), indices=idx, source=clips.clip_id(i))
 
 
 def _write_clip(folder: Path, gen, real, lms, fps, scores):

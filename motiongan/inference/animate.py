@@ -291,16 +291,11 @@ class Animator:
         coordinates), generated as the targets come (by ``motion``, ``RenderOptions.motion``, in place of
         the model when given); ``fill`` (``RenderOptions.fill``) puts real pixels into each."""
         current = []
-
-        def remember(ts):
-            for t in ts:
-                current[:] = [t]
-                yield t
-
         if motion is not None:
-            made = (motion(source.to_output(t)) for t in remember(targets))
+            made = (motion(source.to_output(t)) for t in _remembering(targets, current))
         else:
-            made = (to_image(f) for f in self.model.generate(source.tensor(), source.landmarks, remember(targets),
+            made = (to_image(f) for f in self.model.generate(source.tensor(), source.landmarks,
+                                                             _remembering(targets, current),
                                                              compile=self.compile, detail=source.detail_tensor()))
         for f in made:
             yield f if fill is None else fill(f, source.to_output(current[0]))
@@ -314,13 +309,7 @@ class Animator:
         o = options or RenderOptions()
         source = self.source(source)
         current = []  # the target of the frame being composed
-
-        def remember(ts):
-            for t in ts:
-                current[:] = [t]
-                yield t
-
-        frames = self.frames(source, remember(targets), o.fill, o.motion)
+        frames = self.frames(source, _remembering(targets, current), o.fill, o.motion)
         shown = (compose(source, f, current[0], i, o) for i, f in enumerate(frames))
         if Path(out).suffix.lower() in IMAGE_SUFFIXES:
             write_image(out, next(shown))
@@ -385,6 +374,14 @@ class Animator:
                 motion = lambda target: follower(now[0], target)  # noqa: E731
             how = RenderOptions(o.fps or fps, o.paste, o.overlay, panels, audio, fill=fill, motion=motion)
             return self.render(source, targets(), out, how, progress, "live" if live else "animate", total)
+
+
+def _remembering(targets: Iterable[np.ndarray], current: list) -> Iterator[np.ndarray]:
+    """``targets`` as they come, each kept in ``current`` while its frame is made (the model takes one target
+    and gives its frame before taking the next)."""
+    for t in targets:
+        current[:] = [t]
+        yield t
 
 
 def _is_video(path) -> bool:

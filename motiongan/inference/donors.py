@@ -8,8 +8,9 @@ the filling):
 - ``bank``: a bank file written by ``motiongan mouths build`` (``--mouths bank.safetensors``);
 - ``none``: the plain warp.
 
-``auto`` (the default) is ``driver`` for a video driver and ``none`` otherwise (a landmark track, a
-photo edit, speech): the choice measured in the README's "Real mouths" section.
+``auto`` (the default) is ``driver`` for a video driver, ``own`` for a dubbed video, and ``none`` otherwise
+(a landmark track, a photo edit, speech from a photo): the choice measured in the README's "Real mouths"
+section.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class MouthOptions(Checked):
     mouths: str = option("auto", "real pixels for the opened mouth and closing eyes: none (the warp alone), "
                                  "driver (the driving video's own, colour-matched), a video or image folder "
                                  "of the source person (their own mouths), or a bank file from 'motiongan "
-                                 "mouths build'; auto: driver for a video driver, else none",
+                                 "mouths build'; auto: driver for a video driver, own for a dubbed video "
+                                 "(speak VIDEO), else none",
                          metavar="auto|none|driver|PATH")
 
 

@@ -2,25 +2,26 @@
 resolution, on a CPU.
 
 A video keeps everything a single photo loses: head motion, blinks, the background, the person's real teeth
-and full resolution. Two passes over the video:
+and full resolution. Three readings of the video:
 
-1. **track**: each frame's 68 landmarks (tracked, :meth:`FaceLandmarker.follow`), smoothed over time; the
-   person's neutral mouth (the mean pose-free shape of their most closed frames, as the speech model's
-   neutral); and a bank of the video's own mouths (:mod:`motiongan.mouths`), cut at the frames' resolution
-   as they come (at most ``DONOR_FRAMES`` frames, evenly spread).
-2. **render**, one output frame per 1/fps of speech: a source frame (the video plays forward; when the audio
+1. **track**: each frame's 68 landmarks (tracked, :meth:`FaceLandmarker.follow`), smoothed over time, and
+   the person's neutral mouth (the mean pose-free shape of their most closed frames, as the speech model's
+   neutral);
+2. **donors** (:func:`second_reading`): a bank of the video's own mouths (:mod:`motiongan.mouths`), cut at
+   the frames' resolution as they come (at most ``DONOR_FRAMES`` frames, evenly spread), the colours'
+   reference frame and, when the output plays the video back or again, its frames as JPEG on disk;
+3. **render**, one output frame per 1/fps of speech: a source frame (the video plays forward; when the audio
    is longer it ping-pongs or repeats, ``--loop``; when shorter, it is cut); its mouth and jaw points
    (``--mouth-only``: the mouth's alone) replaced by the neutral mouth plus the speech model's displacement,
    in that frame's pose (the inverse of its canonical similarity); the face's window of the frame (a square
    of integer pixels, no resampling) warped by the thin-plate spline of its landmarks onto these, pinned on
    the window's border so that nothing outside it moves and there is no seam, sampled bicubically (at the
    video's own resolution bilinear sampling left the mouth 0.72 as sharp as the real one, bicubic 0.91:
-   ``benchmarks/dub.py``); the opened mouth filled from
-   the video's own mouths; the window written back. Frames without a face are kept as they are, and counted.
+   ``benchmarks/dub.py``); the opened mouth filled from the video's own mouths; the window written back.
+   Frames without a face are kept as they are, and counted.
 
-The frames stream: memory holds the landmarks, the bank and one frame, whatever the video's length; a
-ping-pong or repeat reads the video again from the start (a reversed leg decodes it into a temporary folder
-of JPEG frames, on disk).
+The frames stream: memory holds the landmarks, the bank and one frame, whatever the video's length (a
+ping-pong or repeat reads its frames back from the temporary JPEG folder).
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def dub_frame(frame: np.ndarray, points: np.ndarray, target: np.ndarray, fill: R
 
 def _frames_in_order(path, order: np.ndarray, folder: Path | None) -> Iterator[np.ndarray]:
     """The source frames in ``order``: streamed while it runs forward, else read back from ``folder``'s JPEG
-    copies (written on first reading)."""
+    copies (written by :func:`second_reading`)."""
     if folder is None:
         frames = iter_video(path)
         current, frame = -1, None
@@ -163,17 +164,31 @@ def _frames_in_order(path, order: np.ndarray, folder: Path | None) -> Iterator[n
         yield cv2.cvtColor(cv2.imread(str(folder / f"{i:06d}.jpg")), cv2.COLOR_BGR2RGB)
 
 
-def own_bank(path, track: list) -> MouthBank | None:
-    """The video's own mouths and eyes, cut at its resolution from at most ``DONOR_FRAMES`` frames."""
+def second_reading(path, track: list, own: bool, folder: Path | None) -> tuple[MouthBank | None, np.ndarray]:
+    """One more reading of the video: with ``own``, the bank of its own mouths and eyes, cut at its resolution
+    from at most ``DONOR_FRAMES`` frames with a face; the first frame with a face (the colours' reference);
+    with ``folder``, every frame written there as JPEG (for a reversed or repeated leg)."""
     found = [i for i, p in enumerate(track) if p is not None]
-    keep = set(np.linspace(0, len(found) - 1, min(len(found), DONOR_FRAMES)).round().astype(int).tolist())
-    keep = {found[k] for k in keep}
+    keep = {found[k] for k in np.linspace(0, len(found) - 1, min(len(found), DONOR_FRAMES)).round().astype(int)}
+    reference = []
+
+    def pairs():
+        for i, f in enumerate(iter_video(path, None if own or folder else found[0] + 1)):
+            if folder is not None:
+                cv2.imwrite(str(folder / f"{i:06d}.jpg"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 97])
+            if i == found[0]:
+                reference.append(f)
+            yield f, track[i] if own and i in keep else None
+    if not own:
+        for _ in pairs():
+            pass
+        return None, reference[0]
     pts = np.stack([track[i] for i in found])
-    sides = {name: side_for(part, pts) for name, part in PARTS.items()}
-    pairs = ((f, track[i] if i in keep else None) for i, f in enumerate(iter_video(path)))
-    bank = MouthBank.build(pairs, side=sides, source=str(path))
+    bank = MouthBank.build(pairs(), side={name: side_for(part, pts) for name, part in PARTS.items()},
+                           source=str(path))
     bank.own = True
-    return bank
+    return bank, reference[0]
 
 
 def dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | None = None,
@@ -198,20 +213,13 @@ def dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | N
     targets, _ = mouth_targets(track, speech_model.displacements(speech, fps, n_out), order, speech_model.template,
                                o.mouth_only)
     spec = "own" if o.mouths in ("auto", "own") else o.mouths
-    bank = own_bank(video, track) if spec == "own" else load_bank(spec, landmarker)
-    first = next(i for i, p in enumerate(track) if p is not None)
-    fill = None
-    if bank is not None:  # colours matched to the first frame with a face
-        ref = next(f for i, f in enumerate(iter_video(video, first + 1)) if i == first)
-        fill = RealMouths(ref, track[first], bank, own=bank.own)
     forward = bool(np.all(np.diff(order) >= 0))
     with tempfile.TemporaryDirectory(prefix=".motiongan-dub-", dir=Path(out).parent) as tmp:
-        folder = None
-        if not forward:  # a reversed or repeated leg: the frames, once, as JPEG on disk
-            folder = Path(tmp)
-            for i, f in enumerate(iter_video(video)):
-                cv2.imwrite(str(folder / f"{i:06d}.jpg"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_JPEG_QUALITY, 97])
+        folder = None if forward else Path(tmp)  # a reversed or repeated leg reads the frames from there
+        bank, reference = second_reading(video, track, spec == "own", folder)
+        bank = bank if spec == "own" else load_bank(spec, landmarker)
+        first = next(i for i, p in enumerate(track) if p is not None)
+        fill = None if bank is None else RealMouths(reference, track[first], bank, own=bank.own)  # its colours
         unchanged = []
 
         def frames():

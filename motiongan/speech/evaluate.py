@@ -88,38 +88,38 @@ def evaluate_speech(model: SpeechModel, data: str | os.PathLike, tracks: str | o
                                             progress))
 
 
-def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
-    """The output scale (of :data:`SCALES`) with the lowest mouth error relative to the mean track's (scale
-    0), averaged over the groups of ``clips`` (so each group counts alike), and each group's error (mean
-    over frames, then clips) at every scale."""
+def _curves(model: SpeechModel, clips: list[Clip], scales: np.ndarray, figure) -> dict[str, np.ndarray]:
+    """Each group's ``figure(prediction, real)`` (mean over its clips) at every output scale of ``scales``."""
     curves = {}
     for clip in clips:
         speech, real, neu = _real(model, clip)
         raw = model.displacements(speech, clip.fps, len(real), scale=1.0)
         mean = model.baseline("mean", speech, clip.fps, len(real))
         curves.setdefault(clip.ref.split, []).append(
-            [mouth_error(neu[None] + mean + s * (raw - mean), real).mean() for s in SCALES])
-    curves = {g: np.mean(c, 0) for g, c in curves.items()}
+            [float(np.mean(figure(neu[None] + mean + s * (raw - mean), real))) for s in scales])
+    return {g: np.nanmean(c, 0) for g, c in curves.items()}
+
+
+def _table(scales: np.ndarray, curves: dict[str, np.ndarray]) -> dict[str, dict[float, float]]:
+    return {g: {float(s): float(v) for s, v in zip(scales, c)} for g, c in curves.items()}
+
+
+def fit_scale(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
+    """The output scale (of :data:`SCALES`) with the lowest mouth error relative to the mean track's (scale
+    0), averaged over the groups of ``clips`` (so each group counts alike), and each group's error (mean
+    over frames, then clips) at every scale."""
+    curves = _curves(model, clips, SCALES, mouth_error)
     relative = np.mean([c / c[0] for c in curves.values()], 0)
-    return float(SCALES[np.argmin(relative)]), {g: {float(s): float(e) for s, e in zip(SCALES, c)}
-                                                for g, c in curves.items()}
+    return float(SCALES[np.argmin(relative)]), _table(SCALES, curves)
 
 
 def fit_amplitude(model: SpeechModel, clips: list[Clip]) -> tuple[float, dict[str, dict[float, float]]]:
     """The output scale (of :data:`AMPLITUDE_SCALES`) whose amplitude (:func:`amplitude`, mean over clips,
     then over the groups of ``clips``) is nearest 1, and each group's amplitude at every scale. The scale
     stretches the displacement about the training mean, so the correlation hardly changes."""
-    curves = {}
-    for clip in clips:
-        speech, real, neu = _real(model, clip)
-        raw = model.displacements(speech, clip.fps, len(real), scale=1.0)
-        mean = model.baseline("mean", speech, clip.fps, len(real))
-        curves.setdefault(clip.ref.split, []).append(
-            [amplitude(neu[None] + mean + s * (raw - mean), real) for s in AMPLITUDE_SCALES])
-    curves = {g: np.nanmean(c, 0) for g, c in curves.items()}
+    curves = _curves(model, clips, AMPLITUDE_SCALES, amplitude)
     overall = np.mean(list(curves.values()), 0)
-    return float(AMPLITUDE_SCALES[np.argmin(np.abs(overall - 1))]), {
-        g: {float(s): float(a) for s, a in zip(AMPLITUDE_SCALES, c)} for g, c in curves.items()}
+    return float(AMPLITUDE_SCALES[np.argmin(np.abs(overall - 1))]), _table(AMPLITUDE_SCALES, curves)
 
 
 def table(res: dict) -> str:
