@@ -13,11 +13,12 @@ it is scored on). The paired bootstrap's half-width (what ``compare`` tests agai
 for two generators whose frames differ by at most 1 - sigmoid(mask_bias) it is near 0, and a difference of
 a hundredth of a point can exceed it. Slow on CPU: both generators are paper-size (about 40 minutes at 40
 frames on 2 cores); ``--max-frames 10`` gives a quicker look; ``--scored`` reads the per-clip scores an
-earlier run left in ``--out`` instead of evaluating again.
+earlier run left in ``--out`` instead of evaluating again. It prints figures and is no gate (exit status 0
+whatever the differences): the fast pass/fail check that an untrained warp G returns the landmark warp is
+``tests/test_warp_generator.py``.
 """
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def scored(out: Path) -> dict:
             "meta": table}
 
 
-def main() -> int:
+def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
     ap.add_argument("--max-frames", type=int, default=40)
@@ -85,7 +86,6 @@ def main() -> int:
         paired = "—" if d["noise"] is None else f"{d['noise']:.4f}"
         print(f"  {name:24s} {d['diff']:+.4f}  {noise:.4f}  {paired}  {'within noise' if ok else 'BEYOND'}")
     print("untrained G = landmark warp within noise on every metric" if inside else "untrained G differs")
-    return 0 if inside else 1
 
 
 def run(args) -> dict:
@@ -101,4 +101,4 @@ def run(args) -> dict:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

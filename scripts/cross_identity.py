@@ -9,9 +9,12 @@ talking-head clip, at 256 px, with mouths none and driver. Per row (pooled over 
 the dlib descriptor distance of each generated frame to the source photo's crop (mean; the same person
 below 0.6), the Pearson correlation of the generated face's inner-lip opening (dlib landmarks detected on
 the generated frames, fitted in the box of the target landmarks) with the driver's, and the mouth box's
-Laplacian variance over the plain warp's on the frames whose mouth opens wider than the source's
-(``mouth sharpness``: 1 as the warp; the warp stretches, so above 1 is real detail). ``--pictures``
-writes the widest-open mouth of each source x driver, one column per row.
+Laplacian variance over the first ``--mouths`` row's on the frames whose mouth, as detected on the
+generated frames, opens wider than its median over that clip (``mouth sharpness``: 1 as that row; the warp
+stretches, so above 1 is real detail). That selection is this script's own: a photo driven by another
+person has no real frames, and evaluate's open-mouth rule (:func:`motiongan.evaluation.scoring.open_mouth`)
+is not applied here (its mouth box is: :func:`~motiongan.evaluation.scoring.mouth_box`). ``--pictures`` writes
+the widest-open mouth of each source x driver, one column per row.
 """
 import argparse
 import tempfile
@@ -23,9 +26,10 @@ import skimage.data
 
 from motiongan.assets import load_generator
 from motiongan.evaluation import metrics as M
+from motiongan.evaluation.scoring import mouth_box
 from motiongan.face import FaceJudge
 from motiongan.inference.animate import AnimateOptions, Animator
-from motiongan.landmarks import INNER_MOUTH, MOUTH, opening
+from motiongan.landmarks import INNER_MOUTH, opening
 from motiongan.media import iter_video, read_image, write_image
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -73,7 +77,7 @@ def main() -> None:
                     if p is not None:
                         dist.append(judge.distance(judge.descriptor(f, p), ref))
                     gaps.append(np.nan if p is None else float(opening(p, INNER_MOUTH)))
-                    boxes.append(None if p is None else M.grown_box(p[list(MOUTH)], 0.25, f.shape))
+                    boxes.append(None if p is None else mouth_box(p, f.shape))
                 drv = np.array([np.nan if p is None else opening(p, INNER_MOUTH) for p in track])[:len(gaps)]
                 ok = np.isfinite(gaps) & np.isfinite(drv)
                 stats[mouths]["corr"].append(float(np.corrcoef(np.array(gaps)[ok], drv[ok])[0, 1]))

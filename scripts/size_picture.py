@@ -28,7 +28,7 @@ def main() -> None:
     track = np.load(asset("demo_track.npy"))
     i = int(np.argmax(opening(track, INNER_MOUTH))) if args.frame is None else args.frame
     shown = []
-    for size in (None, "512"):
+    for size in (str(animator.model.size), "512"):  # the model's own size (not the default output's)
         source = animator.source(photo, size=size)
         targets = target_track(source, Driving(track, 25.0), animator.model.size)[: i + 1]
         *_, last = animator.frames(source, targets)  # the recurrent state runs through the frames before

@@ -53,6 +53,12 @@ def open_mouth(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
     return opening(lms, INNER_MOUTH) - opening(source, INNER_MOUTH) > OPEN_MOUTH
 
 
+def mouth_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The mouth box of a frame's (68, 2) landmarks in an image of ``shape``: the pixels whose centres lie in
+    the bounding box of points 48-67 grown by ``MOUTH_GROW`` of its size on each side (clipped to the image)."""
+    return M.grown_box(points[list(MOUTH)], MOUTH_GROW, shape)
+
+
 def closing_eye(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
     """Frames (T,) where either target eye opens less than ``CLOSING_EYE`` of the source's (frame 0)."""
     return np.any([opening(lms, eye) < CLOSING_EYE * opening(source, eye) for eye in (RIGHT_EYE, LEFT_EYE)], 0)
@@ -74,7 +80,7 @@ def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
     out = {k: [] for k in ("psnr", "ssim", "mouth_psnr", "mouth_ssim", "sharpness", "mouth_sharpness", "eye_psnr")}
     change = np.zeros(2)  # the mouth box's frame-to-frame change: generated, real
     for i, (g, r, t) in enumerate(zip(frames, real, lms)):
-        mouth = M.grown_box(t[list(MOUTH)], MOUTH_GROW, g.shape)
+        mouth = mouth_box(t, g.shape)
         face = M.grown_box(t, 0.0, g.shape)
         out["psnr"].append(M.psnr(g, r))
         out["ssim"].append(M.ssim(g, r))
@@ -89,6 +95,15 @@ def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
             change += [np.abs(x[i][mouth].astype(np.float32) - x[i - 1][mouth]).mean() for x in (frames, real)]
     out["mouth_flicker"] = float(change[0] / change[1]) if change[1] > 0 else float("nan")
     return out
+
+
+def pixel_series(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
+    """The pixel series (:func:`image_scores`) and ``open_mouth`` of frames 1.. of a clip, frame 0 the source
+    (left out: it is the source itself): what the registry's image metrics (``PSNR``, ``open-mouth PSNR``, ...)
+    pool, without the dlib and V halves of :class:`Scorer` (seconds a clip, not minutes)."""
+    series = image_scores(frames[1:], real[1:], lms[1:])
+    series["open_mouth"] = open_mouth(lms[1:], lms[0]).tolist()
+    return series
 
 
 def fused(V: Verification) -> Verification:

@@ -1,12 +1,15 @@
-"""The model card's training curve of a warp_cpu round: PSNR and open-mouth box PSNR against the step, with
-the landmark warp and the one-colour fill as lines.
+"""Produced docs/MODEL_CARD.md's round 4 curve (docs/warp_cpu_round4_curve.png) from its CSV.
 
-    python scripts/plot_round_curve.py [docs/warp_cpu_round4_curve.csv] [--out docs/warp_cpu_round4_curve.png]
+A warp_cpu round's training curve: PSNR and open-mouth box PSNR against the step, with the landmark warp and
+the one-colour fill as lines.
 
-The CSV holds one row per checkpoint, each scored by ``python scripts/warp_rounds_psnr.py CHECKPOINT --data
+    python experiments/plot_round_curve.py [docs/warp_cpu_round4_curve.csv] [--out docs/warp_cpu_round4_curve.png]
+
+The CSV holds one row per checkpoint, each scored by ``python experiments/warp_rounds_psnr.py CHECKPOINT --data
 cache/all`` while the round trained (a run keeps only its last two checkpoints, so the scores are recorded
 as they come), and, with no step, the two reference lines: the landmark warp (the same script) and the
-one-colour fill (``scripts/paint_oracle.py``).
+one-colour fill (``experiments/paint_oracle.py``). Round 4's rows were scored with that script's earlier
+mouth box (its docstring: about 0.2 dB above what it prints now); a new round's rows must all come from one.
 """
 import argparse
 import csv

@@ -1,24 +1,30 @@
-"""How much a warp generator could gain at best: the landmark warp with the real frame's own pixels pasted
-where the painter may paint (an oracle painter), scored as ``warp_rounds_psnr.py`` scores a generator.
+"""Produced docs/MODEL_CARD.md's oracle and one-colour-fill figures (CPU rounds: "What failed", the curve's line).
 
-    python scripts/paint_oracle.py --data cache/all
+How much a warp generator could gain at best: the landmark warp with the real frame's own pixels pasted where
+the painter may paint (an oracle painter), scored as ``experiments/warp_rounds_psnr.py`` scores a generator
+(the package's series, mouth box and open-mouth rule; that docstring says how the open-mouth figures moved
+from the model card's).
+
+    python experiments/paint_oracle.py --data cache/all
 
 Rows: the landmark warp; the oracle in the gated paint region (the target's inner mouth and eyes, weighted
 by how much wider they open than in the source); the same with the stretch gate (1.5-3); the oracle in the
 whole open-mouth box; and a painter with no network: the stretch-gated region filled with one colour, the
 mean real colour inside that region over the training people's clips. Every row: PSNR over frames 1-39 of
-the fixed test people's clips (frame 0 the source) and the open-mouth box PSNR (253 frames). The gap
+the fixed test people's clips (frame 0 the source) and the open-mouth PSNR (the registry's figures). The gap
 between the warp and an oracle row is the most that painting that region can gain, whatever the network.
+The whole-box oracle pastes the very pixels the open-mouth PSNR compares, so that figure is infinite and
+shown as "—" (the registry leaves infinite PSNRs out).
 """
 import argparse
 
 import numpy as np
 import torch
-from warp_rounds_psnr import mouth_box, open_frames  # this folder's script: the same frames and boxes
 
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
-from motiongan.evaluation.metrics import psnr
+from motiongan.evaluation.registry import OPEN_MOUTH_PSNR, PSNR, count
+from motiongan.evaluation.scoring import mouth_box, open_mouth, pixel_series
 from motiongan.inference import MotionGAN
 from motiongan.networks.warp_generator import paint_region
 
@@ -30,7 +36,7 @@ def regions(lms: torch.Tensor, opened: np.ndarray) -> dict[str, torch.Tensor]:
     src = lms[:1].expand(len(lms), -1, -1)
     box = torch.zeros(len(lms), 1, 128, 128)
     for t in opened:
-        box[t, 0][mouth_box(lms[t].numpy())] = 1
+        box[t, 0][mouth_box(lms[t].numpy(), (128, 128))] = 1
     return {"oracle, gated region": paint_region(src, lms, 128),
             STRETCHED: paint_region(src, lms, 128, (1.5, 3.0)),
             "oracle, whole open-mouth box": box}
@@ -48,6 +54,10 @@ def mean_interior(cache: Cache) -> torch.Tensor:
     return (total / weight.clamp_min(1)).view(3, 1, 1)
 
 
+def show(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True)
@@ -55,26 +65,22 @@ def main() -> None:
     clips, warp = EvalClips(Cache(args.data), "test", max_frames=40), MotionGAN.landmark_warp()
     fill = mean_interior(Cache(args.data))
     print("mean interior colour of the training people (RGB 0-255):", to_image(fill.expand(3, 1, 1))[0, 0])
-    res: dict[str, dict[str, list]] = {}
+    res: dict[str, list[dict]] = {}
     for i in range(len(clips)):
         c = clips[i]
         f, lms = c["frames"], c["landmarks"]
         warped = torch.stack(list(warp.generate(f[0], lms[0].numpy(), lms.numpy())))
-        opened = open_frames(lms.numpy())
+        opened = np.flatnonzero(open_mouth(lms.numpy(), lms[0].numpy()))
         paint = regions(lms, opened)
         rows = {"landmark warp": warped} | {name: warped * (1 - r) + f * r for name, r in paint.items()}
         r = paint[STRETCHED]
         rows["one colour in the stretch-gated region"] = warped * (1 - r) + fill * r
-        real = [to_image(x) for x in f]
+        real = np.stack([to_image(x) for x in f])
         for name, frames in rows.items():
-            gen = [to_image(x) for x in frames]
-            scores = res.setdefault(name, {"all": [], "open": []})
-            scores["all"] += [psnr(g, x) for g, x in zip(gen[1:], real[1:])]
-            scores["open"] += [psnr(gen[t][mouth_box(lms[t].numpy())], real[t][mouth_box(lms[t].numpy())])
-                               for t in opened]
-    for name, r in res.items():
-        print(f"{name}: PSNR {np.mean(r['all']):.3f}, open-mouth box PSNR {np.mean(r['open']):.3f} "
-              f"({len(r['open'])} frames)")
+            res.setdefault(name, []).append(pixel_series(np.stack([to_image(x) for x in frames]), real, lms.numpy()))
+    for name, per in res.items():
+        (p, _), (o, _) = PSNR(per), OPEN_MOUTH_PSNR(per)
+        print(f"{name}: PSNR {show(p)}, open-mouth PSNR {show(o)} ({count(per, 'open_mouth')} frames)")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""The model card's mouth frames: where the landmark warp has no pixels to move (a mouth opening wider than
-in the source) and what a warp generator paints there, on the fixed test people.
+"""Produced docs/MODEL_CARD.md's "Mouth frames" and "Teeth" pictures (docs/warp_cpu_mouths.png, warp_cpu_teeth.png).
 
-    python scripts/mouth_frames.py GENERATOR [GENERATOR ...] --data cache/all [--out docs/warp_cpu_mouths.png]
-    python scripts/mouth_frames.py GENERATOR [GENERATOR ...] --demo [--out docs/warp_cpu_teeth.png]
+Where the landmark warp has no pixels to move (a mouth opening wider than in the source) and what a warp
+generator paints there, on the fixed test people.
+
+    python experiments/mouth_frames.py GENERATOR [GENERATOR ...] --data cache/all [--out docs/warp_cpu_mouths.png]
+    python experiments/mouth_frames.py GENERATOR [GENERATOR ...] --demo [--out docs/warp_cpu_teeth.png]
 
 Rows: the ``--rows`` test clips whose mouth opens widest over the source (frame 0) within the first 40
 frames, one frame each (the widest). Columns: the real frame, the landmark warp, then each generator; each
-cell is the mouth box (points 48-67 grown by a half) enlarged 3x, with its PSNR against the real frame. It also
+cell is a square around the mouth (points 48-67's box grown by a half, a picture's crop, not the evaluation's
+mouth box) enlarged 3x, with that cell's PSNR against the real frame. It also
 prints, per row, how far the warp stretches the source's mouth: the inner-lip polygon's area, target over
 source.
 
@@ -38,7 +41,8 @@ def stretch(source: np.ndarray, target: np.ndarray) -> float:
     return float(stretch_ratio(torch.as_tensor(source[None]), torch.as_tensor(target[None]))[0])
 
 
-def mouth_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
+def picture_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
+    """The square a cell shows: points 48-67's box, its longer side doubled, about its centre."""
     lo, hi = points[48:68].min(0), points[48:68].max(0)
     c, side = (lo + hi) / 2, (hi - lo).max() * 2.0
     x0, y0 = np.clip(np.round(c - side / 2), 0, size - 1).astype(int)
@@ -61,10 +65,10 @@ def demo_rows(models: list[MotionGAN]) -> list[np.ndarray]:
     rows = []
     for m in models:
         animator = Animator(m)
-        source = animator.source(skimage.data.astronaut())
+        source = animator.source(skimage.data.astronaut(), size=str(m.size))  # the model's size, as the targets
         targets = target_track(source, Driving(track, 25.0), m.size)
         frames = list(animator.frames(source, targets))
-        rows.append(np.concatenate([cell(frames[i], mouth_box(targets[i], m.size), m.name) for i in picks], 1))
+        rows.append(np.concatenate([cell(frames[i], picture_box(targets[i], m.size), m.name) for i in picks], 1))
     print("inner-mouth area, target over source (how far the warp stretches the source's mouth):",
           ", ".join(f"{stretch(source.landmarks, targets[i]):.2f}" for i in picks))
     return rows
@@ -93,7 +97,7 @@ def main() -> None:
     for _, i, t in sorted(widest, reverse=True)[: args.rows]:
         c = clips[i]
         real, lms = to_image(c["frames"][t]), c["landmarks"].numpy()
-        box = mouth_box(lms[t], real.shape[0])
+        box = picture_box(lms[t], real.shape[0])
         cells = [cell(real, box, "real")]
         for m, name in zip(models, ["warp"] + [f"G{k + 1}" for k in range(len(args.generators))]):
             *_, frame = m.generate(c["frames"][0], lms[0], lms[: t + 1])  # recurrent state through frames 0..t
