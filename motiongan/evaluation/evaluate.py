@@ -11,6 +11,15 @@ the bank of each clip built from that clip's frames AFTER the scored window, nev
 with fewer than ``MIN_DONORS`` such frames keeps the plain frames in that row (counted in the metadata as
 ``clips_without_own_mouths``), so every row covers the same clips and frames.
 
+With ``--mesh``, a fourth reference row "mesh warp": the source's pixels moved by the dense face mesh
+(:mod:`motiongan.mesh_motion`, as ``animate --motion mesh``): the 468-point mesh found on the source frame
+and on each real target frame (in the box of its target landmarks, as the other rows' landmarks come from
+the real frames), the 68-point spline outside the mesh; a frame whose mesh is not found keeps the landmark
+warp's frame (counted in the metadata as ``mesh_fallback_frames``). Scored by the same registry as every
+row. The table then also has a column "face PSNR" (:data:`FACE_PSNR`): PSNR inside the target's 68-point
+face hull (the convex hull of its landmarks), where dense motion differs from the spline, for every row
+with pixels.
+
 The columns are the registered metrics of :mod:`motiongan.evaluation.registry`, pooled from the per-frame
 series of :mod:`motiongan.evaluation.scoring` (how each is measured is written there). Scores of a row and
 clip that were computed before are read from the score cache (:mod:`motiongan.evaluation.score_cache`).
@@ -27,28 +36,35 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from ..checkpoint import CheckpointError
-from ..convention import to_pixels
+from ..convention import to_pixels, to_tensor
 from ..data import Cache, EvalClips, SplitOptions
 from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..filtering import SETTINGS, filter_track
 from ..inference.model import WARP, MotionGAN
 from ..media import VideoWriter, atomic_write_bytes
+from ..motion import warp
 from ..mouths import MouthBank, RealMouths
 from ..options import check_ranges, option
 from . import metrics as M
-from .registry import COUNTS, METRICS, fmt, summarise
+from .registry import COUNTS, METRICS, Metric, fmt, summarise
 from .score_cache import ScoreCache, file_digest, generator_identity, source_digest
 from .scoring import CLOSING_EYE, EYE_BOX, MOUTH_GROW, OPEN_MOUTH, Scorer
 
 __all__ = ["EvaluateOptions", "ScoringOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
 
 REAL, COPY, WARP_ROW = REFERENCE_ROWS = ("real video", "copy source", "landmark warp")
+MESH_ROW = "mesh warp"  # the reference row of dense motion (--mesh)
+# PSNR inside the target's 68-point face hull (the series ``face_psnr``, computed here, with --mesh): pooled
+# by the registry's rules, but not registered (a column of --mesh tables only)
+FACE_PSNR = Metric("face PSNR", "face_psnr", lambda x: x.mean(), images=True, finite=True)
+MESH_SOURCES = ("mesh_motion.py", "face/mesh.py", "motion.py", "landmarks.py", "convention.py")
 COLUMNS = [*METRICS, *COUNTS]  # the table's columns, in order (the registry's)
 OWN_MOUTHS = " + own mouths"  # the suffix of a generator row's twin with own mouths
 MIN_DONORS = 20  # a clip needs this many frames after the scored window for its own-mouth bank
@@ -64,6 +80,7 @@ class Row:
     model: MotionGAN | None = None
     filter_targets: bool = False  # drive the generator with the One Euro filtered landmarks
     own_mouths: bool = False  # fill mouths and closing eyes from the clip's frames after the scored window
+    mesher: object | None = None  # the mesh warp row: its MeshLandmarker
 
     def frames(self, clip: dict, real: np.ndarray, lms: np.ndarray, bank: MouthBank | None = None,
                plain: np.ndarray | None = None) -> np.ndarray:
@@ -72,6 +89,8 @@ class Row:
         too few, the plain frames as they are)."""
         if self.name == REAL:
             return real
+        if self.mesher is not None:
+            return mesh_frames(real, lms, self.mesher)[0]
         if self.model is None:
             return np.repeat(real[:1], len(real), 0)
         targets = filter_track(lms) if self.filter_targets else lms
@@ -81,6 +100,44 @@ class Row:
             return frames
         fill = RealMouths(real[0], lms[0], bank)
         return np.stack([fill(f, t) for f, t in zip(frames, targets)])
+
+
+def mesh_frames(real: np.ndarray, lms: np.ndarray, mesher) -> tuple[np.ndarray, int]:
+    """The mesh warp of a clip: ``real[0]`` moved by its mesh onto each real frame's (self-reenactment, the
+    meshes found in the boxes of the frames' landmarks), the 68-point spline outside the mesh; and how many
+    frames kept the landmark warp because a mesh was not found (all of them when the source's was not)."""
+    from ..face.mesh import MeshError, topology
+    from ..mesh_motion import mesh_warp
+
+    triangles, out, lost = topology()[0], [], 0
+    try:
+        source = mesher(real[0], lms[0], "source frame")
+    except MeshError:
+        source = None
+    for frame, target in zip(real, lms):
+        try:
+            mesh = None if source is None else mesher(frame, target, "target frame")
+        except MeshError:
+            mesh = None
+        if mesh is None:
+            lost += 1
+            out.append(_images(warp(to_tensor(real[0])[None], torch.from_numpy(lms[:1]).float(),
+                                    torch.from_numpy(target[None]).float(), real.shape[1]))[0])
+        else:
+            out.append(mesh_warp(real[0], source, mesh, lms[0], target, triangles))
+    return np.stack(out), lost
+
+
+def face_psnr(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> list[float]:
+    """PSNR of each frame against the real one inside the target's 68-point face hull (the series of
+    :data:`FACE_PSNR`)."""
+    out = []
+    for g, r, t in zip(frames, real, lms):
+        mask = np.zeros(g.shape[:2], np.uint8)
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(t).astype(np.int32)), 1)
+        inside = mask.astype(bool)
+        out.append(M.psnr(g[inside], r[inside]) if inside.any() else float("nan"))
+    return out
 
 
 def _images(x: torch.Tensor) -> np.ndarray:
@@ -120,6 +177,9 @@ class EvaluateOptions(ScoringOptions):
     mouths: str = option("none", "own: add a row per generator with its mouths and closing eyes filled from the "
                                  "same clip's frames after the scored window (needs --max-frames)",
                          choices=["none", "own"])
+    mesh: bool = option(False, "add the reference row 'mesh warp' (the source moved by the face mesh found on each "
+                               "real frame, as animate --motion mesh; needs the mesh extra, ai-edge-litert) and the "
+                               "column 'face PSNR' (inside the target's 68-point face hull)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -135,22 +195,27 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
     the row name of each checkpoint."""
     o, out = options or EvaluateOptions(), Path(out)
     cache = Cache(data)
-    rows, names = _rows(checkpoints, cache, device, o.filter_targets, o.mouths == "own")  # checkpoints checked first
+    rows, names = _rows(checkpoints, cache, device, o.filter_targets, o.mouths == "own", o.mesh)  # checked first
     clips = EvalClips(cache, o.split, max_frames=o.max_frames, people=o)
     store = ScoreCache.from_option(o.score_cache, device)
-    per_row, pending = {r.name: [] for r in rows}, []
+    per_row, pending, lost = {r.name: [] for r in rows}, [], []
     workers = min(os.cpu_count() or 1, 8) if o.workers is None else o.workers
     with Scorer(device, workers) as scorer:  # clip i is generated while the workers score clip i - 1
         for i in tqdm(range(len(clips)), desc="evaluate", unit="clip", disable=not progress):
-            pending.append(_start_clip(clips, i, rows, scorer, store, out, o.videos))
+            pending.append(_start_clip(clips, i, rows, scorer, store, out, o.videos, o.mesh, lost))
             while len(pending) > (1 if i + 1 < len(clips) else 0):
                 for name, scores in pending.pop(0)().items():
                     per_row[name].append(scores)
     table = {name: summarise(per) for name, per in per_row.items()}
+    if o.mesh:
+        for name, per in per_row.items():
+            table[name][FACE_PSNR.name], table[name]["covers"][FACE_PSNR.name] = FACE_PSNR(per) if name != REAL \
+                else (None, 0)
     short = [clips.clip_id(i) for i in range(len(clips)) if clips.after_window_count(i) < MIN_DONORS] \
         if o.mouths == "own" else []
     meta = {"data": str(data), "split": o.split, "filter_targets": o.filter_targets, "clips": len(clips),
             "mouths": o.mouths, "clips_without_own_mouths": short,
+            "mesh": o.mesh, "mesh_fallback_frames": sum(lost) if o.mesh else None,
             "frames": table[REAL]["frames"],
             "max_frames": o.max_frames, "checkpoints": dict(zip(names, map(str, checkpoints))),
             "detector": "dlib 68-point shape predictor (iBUG 300-W), target-landmark box, frames x2",
@@ -167,6 +232,7 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
             "closing_eye": f"both eye boxes ({EYE_BOX[0]:g} x and {EYE_BOX[1]:g} x the eye corners' distance each "
                            f"side of their centre) on frames where a target eye opens less than {CLOSING_EYE:g} of "
                            f"the source's",
+            "face_psnr": "PSNR inside the convex hull of the target's 68 landmarks (--mesh tables)",
             "score_cache": None if store.folder is None else str(store.folder),
             "cached_clips": store.hits, "scored_clips": len(clips) * len(rows) - store.hits,
             "skipped": "LPIPS, FID, FVD: need backbone weights that cannot be downloaded here; not computed"}
@@ -175,11 +241,11 @@ def evaluate(checkpoints: list[str], data: str, out: str, options: EvaluateOptio
 
 
 def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: bool = False,
-          own_mouths: bool = False) -> tuple[list[Row], list[str]]:
+          own_mouths: bool = False, mesh: bool = False) -> tuple[list[Row], list[str]]:
     """The reference rows, then one row per checkpoint (``warp`` is the reference row, not a second one);
     and the row name of each checkpoint. With ``filter_targets`` the generator rows are driven by filtered
     landmarks (their score-cache identity says so); with ``own_mouths`` each generator row has a twin with
-    own mouths (``NAME + own mouths``)."""
+    own mouths (``NAME + own mouths``); with ``mesh``, the reference row "mesh warp" after the landmark warp."""
     def row(name, model):
         identity = generator_identity(model) + (f":one-euro{SETTINGS}" if filter_targets else "")
         out = [Row(name, identity, model, filter_targets)]
@@ -190,6 +256,11 @@ def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: boo
 
     warp = MotionGAN.landmark_warp(device, size=cache.size)
     rows = [Row(REAL, REAL), Row(COPY, COPY), *row(WARP_ROW, warp)]
+    if mesh:
+        from ..face.mesh import MODEL, MeshLandmarker
+
+        identity = f"{MESH_ROW} {file_digest(MODEL)} {source_digest(MESH_SOURCES)}"
+        rows.append(Row(MESH_ROW, identity, mesher=MeshLandmarker(threads=1)))
     names = []
     for c in checkpoints:
         if str(c) == WARP:
@@ -213,29 +284,45 @@ def _unique(name: str, taken: list[str]) -> str:
 
 
 def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store: ScoreCache, out: Path,
-                videos: bool):
+                videos: bool, face: bool = False, lost: list | None = None):
     """Begin clip ``i``: rows the score cache has are read, the others generated and handed to the scorer.
     Returns a function that waits for their scores, keeps them, writes each generator row's
-    ``metrics.json`` and target landmarks (and with ``videos`` its videos) and gives ``{row: scores}``."""
+    ``metrics.json`` and target landmarks (and with ``videos`` its videos) and gives ``{row: scores}``.
+    With ``face``, every row with pixels also gets the series ``face_psnr`` (a cached row without it: its
+    frames made again for it alone, not scored again); ``lost`` gets the mesh row's fallback frames."""
     clip = clips[i]
     real, lms = _images(clip["frames"]), clip["landmarks"].numpy()
     digest = file_digest(clips.cache.root / "clips" / clips.cache.clips[clips.clip_ids[i]]["file"]) \
         if store.folder is not None else ""
     keys = {r.name: store.key(r.identity, digest, len(real), clips.size) for r in rows}
     result = {r.name: store.get(keys[r.name]) for r in rows}
-    todo_rows = [r for r in rows if result[r.name] is None or (videos and r.model is not None)]
+    faceless = {r.name for r in rows if face and r.name != REAL and result[r.name] is not None
+                and "face_psnr" not in result[r.name]}
+    todo_rows = [r for r in rows if result[r.name] is None or (videos and r.model is not None) or r.name in faceless]
     bank = _own_bank(clips, i) if any(r.own_mouths for r in todo_rows) else None
     frames = {}
     for r in todo_rows:  # a twin with own mouths fills its plain row's frames (rows come plain first)
         plain = frames.get(r.name[:-len(OWN_MOUTHS)]) if r.own_mouths else None
-        frames[r.name] = r.frames(clip, real, lms, bank, plain)
+        if r.mesher is not None:
+            frames[r.name], mesh_lost = mesh_frames(real, lms, r.mesher)
+        else:
+            frames[r.name] = r.frames(clip, real, lms, bank, plain)
+    extra = {name: {"face_psnr": face_psnr(f, real, lms)} for name, f in frames.items() if face and name != REAL}
+    if face and any(r.mesher is not None for r in todo_rows):
+        extra[MESH_ROW]["mesh_lost"] = mesh_lost
+    for name in faceless:
+        result[name] = {**result[name], **extra[name]}
+        store.put(keys[name], result[name])
     todo = {r.name: (frames[r.name], r.name != REAL) for r in rows if result[r.name] is None}
     scoring = scorer.start(todo, real, lms) if todo else dict
 
     def finish() -> dict:
         for name, scores in scoring().items():
+            scores.update(extra.get(name, {}))
             store.put(keys[name], scores)
             result[name] = scores
+        if lost is not None and MESH_ROW in result:
+            lost.append(int(result[MESH_ROW].get("mesh_lost", 0)))
         for r in rows:
             if r.model is not None:
                 _write_clip(out / r.name / clip["clip_id"], frames.get(r.name) if videos else None, real, lms,
@@ -275,10 +362,17 @@ def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    md = ["| row | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    columns = COLUMNS + ([FACE_PSNR.name] if meta.get("mesh") else [])
+    show = lambda v, k: f"{v:.2f}" if k == FACE_PSNR.name and v is not None else fmt(v, k)  # noqa: E731
+    md = ["| row | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, r in table.items():
-        md.append(f"| {name} | " + " | ".join(fmt(r[k], k) for k in COLUMNS) + " |")
+        md.append(f"| {name} | " + " | ".join(show(r[k], k) for k in columns) + " |")
     md.append("")
+    if meta.get("mesh"):
+        md.append(f"Mesh warp: the face mesh found on the source and on each real target frame; "
+                  f"{meta['mesh_fallback_frames']} frames without a mesh keep the landmark warp's frame. "
+                  f"face PSNR: {meta['face_psnr']}.")
+        md.append("")
     if meta.get("mouths") == "own":
         md.append(f"Own mouths: each clip's bank holds its frames after the scored window; "
                   f"{len(meta['clips_without_own_mouths'])} clips have fewer than {MIN_DONORS} and keep the plain "
@@ -293,9 +387,9 @@ def _write_tables(out: Path, table: dict, meta: dict, rows: dict):
     atomic_write_bytes(out / "table.md", ("\n".join(md) + "\n").encode())
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["row"] + COLUMNS)
+    w.writerow(["row"] + columns)
     for name, r in table.items():
-        w.writerow([name] + [r[k] for k in COLUMNS])
+        w.writerow([name] + [r[k] for k in columns])
     atomic_write_bytes(out / "table.csv", buf.getvalue().encode())
     atomic_write_bytes(out / "table.json", json.dumps({"rows": table, **meta}, indent=1).encode())
     fig, ax = plt.subplots(figsize=(5, 4))
