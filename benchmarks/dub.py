@@ -28,7 +28,7 @@ import numpy as np
 from motiongan.evaluation import metrics as M
 from motiongan.face import FaceJudge, FaceLandmarker
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, MOUTH, opening
+from motiongan.landmarks import INNER_MOUTH, mouth_box, opening
 from motiongan.media import ffmpeg_exe, iter_video, write_image
 from motiongan.speech.audio import Speech
 from motiongan.speech.canonical import mouth_opening
@@ -83,7 +83,7 @@ def lip_sync(args, landmarker, judge, model) -> None:
             for frames, pts, out in ((dubbed, pts_d, ident), (src, pts_a, own_ident)):
                 out += [judge.distance(judge.descriptor(f, p), ref) for f, p in zip(frames, pts) if p is not None]
             n = min(len(dubbed), len(src))
-            boxes = [M.grown_box(p[list(MOUTH)], 0.25, src[0].shape) for p in pts_a[:n] if p is not None]
+            boxes = [mouth_box(p, src[0].shape) for p in pts_a[:n] if p is not None]
             sharp += [M.sharpness(dubbed[t][bx], src[t][bx]) for t, bx in zip(range(n), boxes)]
             flicker.append(_change(dubbed[:n], boxes[0]) / max(_change(src[:n], boxes[0]), 1e-6))
             seam.append(_outside_change(dubbed[:n], src[:n], pts_a[:n]))

@@ -27,9 +27,8 @@ import torch
 from motiongan.convention import to_image, to_tensor
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.scoring import open_mouth
 from motiongan.face.mesh import MeshError, MeshLandmarker, topology
-from motiongan.landmarks import MOUTH, interocular
+from motiongan.landmarks import interocular, mouth_box, open_mouth
 from motiongan.media import write_image
 from motiongan.mesh_motion import FEATHER, front_triangle, mesh_warp
 from motiongan.motion import warp
@@ -111,7 +110,7 @@ def main() -> None:
             t2 = time.perf_counter()
             before = mesh_warp(real[0], src_first, tgt_first, lms[0], lms[t], triangles, args.feather)
             turned = abs(yaw(lms[t]) - yaw(lms[0])) > 0.1
-            box = M.grown_box(lms[t][list(MOUTH)], 0.25, real[t].shape)
+            box = mouth_box(lms[t], real[t].shape)
             for name, gen, dt in (("68-point TPS", tps, t1 - t0), (FIRST, before, t2 - t1), (MESH, mesh, t2 - t1)):
                 r = rows[name]
                 r["all"].append(hull_psnr(gen, real[t], lms[t]))

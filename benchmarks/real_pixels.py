@@ -24,10 +24,19 @@ import torch
 
 from motiongan.convention import to_image, to_tensor
 from motiongan.data import Cache, EvalClips
-from motiongan.evaluation import metrics as M
-from motiongan.evaluation.scoring import closing_eye, image_scores, open_mouth
+from motiongan.evaluation.scoring import image_scores
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, LEFT_EYE, MOUTH, RIGHT_EYE, opening
+from motiongan.landmarks import (
+    EYES,
+    INNER_MOUTH,
+    LEFT_EYE,
+    MOUTH,
+    RIGHT_EYE,
+    closing_eye,
+    grown_box,
+    open_mouth,
+    opening,
+)
 from motiongan.media import write_image
 from motiongan.mouths import MouthBank, RealMouths
 
@@ -92,14 +101,14 @@ def main() -> None:
         own = rows[f"+ own mouths ({args.colours[0]})"]
         t = int(np.argmax(opening(lms, INNER_MOUTH)))
         if om[t]:
-            b = M.grown_box(lms[t][list(MOUTH)], 0.3, frames[t].shape)
+            b = grown_box(lms[t][list(MOUTH)], 0.3, frames[t].shape)
             mouths.append((opening(lms[t], INNER_MOUTH), [frames[t][b], rows["landmark warp"][t][b],
                                                            rows["+ driver mouths (the real frame)"][t][b], own[t][b]]
                            + ([rows["+ bank mouths"][t][b]] if bank is not None else [])))
         ratio = np.minimum(*(opening(lms, e) / opening(lms[0], e) for e in (RIGHT_EYE, LEFT_EYE)))
         t = int(np.argmin(ratio))
         if ce[t]:
-            b = M.grown_box(np.concatenate([lms[t][36:48]]), 0.35, frames[t].shape)
+            b = grown_box(lms[t][list(EYES)], 0.35, frames[t].shape)
             eyes.append((ratio[t], [frames[t][b], rows["landmark warp"][t][b], own[t][b]]))
     print(f"{used} test clips of {len(clips)} (whole clips, frame 0 the source; own donors from the other half)")
     print(f"{'row':32} {'PSNR':>6} {'mouth':>6} {'open-mouth':>10} {'sharpness':>9} {'flicker':>7} "

@@ -22,6 +22,7 @@ import torch
 from motiongan.convention import to_image, to_tensor
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
+from motiongan.landmarks import grown_box
 from motiongan.motion import warp
 
 
@@ -54,7 +55,7 @@ def main() -> None:
             if size != 256:
                 gen = np.stack([cv2.resize(g, (256, 256), interpolation=cv2.INTER_LINEAR) for g in gen])
             for g, f, p in zip(gen[1:], real[1:], lms[1:].numpy()):
-                box = M.grown_box(p, 0.0, g.shape)
+                box = grown_box(p, 0.0, g.shape)
                 r["psnr"].append(M.psnr(g, f))
                 r["sharp"].append(M.sharpness(g[box], f[box]))
     n = rows["128 px bilinear"]["n"] - len(clips)

@@ -30,7 +30,7 @@ from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.metrics import psnr
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
-from motiongan.landmarks import INNER_MOUTH, opening, stretch_ratio
+from motiongan.landmarks import INNER_MOUTH, MOUTH, stretch_ratio, widening
 
 CELL = 120
 
@@ -43,7 +43,7 @@ def stretch(source: np.ndarray, target: np.ndarray) -> float:
 
 def picture_box(points: np.ndarray, size: int) -> tuple[slice, slice]:
     """The square a cell shows: points 48-67's box, its longer side doubled, about its centre."""
-    lo, hi = points[48:68].min(0), points[48:68].max(0)
+    lo, hi = points[list(MOUTH)].min(0), points[list(MOUTH)].max(0)
     c, side = (lo + hi) / 2, (hi - lo).max() * 2.0
     x0, y0 = np.clip(np.round(c - side / 2), 0, size - 1).astype(int)
     x1, y1 = np.clip(np.round(c + side / 2), 1, size).astype(int)
@@ -91,7 +91,7 @@ def main() -> None:
     widest = []
     for i in range(len(clips)):
         lms = clips[i]["landmarks"]
-        wider = (opening(lms, INNER_MOUTH) - opening(lms[:1], INNER_MOUTH)).numpy()
+        wider = widening(lms, lms[:1], INNER_MOUTH).numpy()
         widest.append((float(wider[1:].max()), i, int(wider[1:].argmax()) + 1))
     rows = []
     for _, i, t in sorted(widest, reverse=True)[: args.rows]:

@@ -24,8 +24,9 @@ import torch
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation.registry import OPEN_MOUTH_PSNR, PSNR, count
-from motiongan.evaluation.scoring import mouth_box, open_mouth, pixel_series
+from motiongan.evaluation.scoring import pixel_series
 from motiongan.inference import MotionGAN
+from motiongan.landmarks import mouth_box, open_mouth
 from motiongan.networks.warp_generator import paint_region
 
 STRETCHED = "oracle, gated region with the stretch gate 1.5-3"

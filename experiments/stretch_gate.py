@@ -26,6 +26,7 @@ from motiongan.evaluation.registry import OPEN_MOUTH_PSNR, PSNR
 from motiongan.evaluation.scoring import pixel_series
 from motiongan.inference import MotionGAN
 from motiongan.inference.animate import Animator, Driving, target_track
+from motiongan.landmarks import INNER_MOUTH
 
 
 def score(model: MotionGAN, clips: EvalClips) -> tuple[float, float]:
@@ -49,7 +50,8 @@ def teeth_change(model: MotionGAN, warp: MotionGAN) -> float:
         outs.append((list(animator.frames(source, targets)), targets))
     diffs = []
     for g, w, t in zip(outs[0][0], outs[1][0], outs[0][1]):
-        lo, hi = t[60:68].min(0).astype(int), t[60:68].max(0).astype(int) + 1
+        mouth = t[list(INNER_MOUTH)]
+        lo, hi = mouth.min(0).astype(int), mouth.max(0).astype(int) + 1
         diffs.append(np.abs(g[lo[1]:hi[1], lo[0]:hi[0]].astype(float) - w[lo[1]:hi[1], lo[0]:hi[0]]).mean())
     return float(np.mean(diffs))
 

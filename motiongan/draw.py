@@ -4,9 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# segments of the 68-point face drawn as polylines (closed for eyes and lips)
-_SEGMENTS = [(0, 17, False), (17, 22, False), (22, 27, False), (27, 31, False), (31, 36, False),
-             (36, 42, True), (42, 48, True), (48, 60, True), (60, 68, True)]
+from .landmarks import OUTLINE
 
 
 def draw_landmarks(rgb: np.ndarray, points: np.ndarray, color=(0, 255, 0), radius: int | None = None,
@@ -17,8 +15,8 @@ def draw_landmarks(rgb: np.ndarray, points: np.ndarray, color=(0, 255, 0), radiu
     shift = 4  # sub-pixel drawing
     p = np.round(np.asarray(points) * (1 << shift)).astype(np.int32)
     if lines:
-        for a, b, closed in _SEGMENTS:
-            cv2.polylines(out, [p[a:b]], closed, color, max(1, r // 2), cv2.LINE_AA, shift)
+        for region, closed in OUTLINE:
+            cv2.polylines(out, [p[list(region)]], closed, color, max(1, r // 2), cv2.LINE_AA, shift)
     for x, y in p:
         cv2.circle(out, (int(x), int(y)), r << shift, color, -1, cv2.LINE_AA, shift)
     return out

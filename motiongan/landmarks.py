@@ -174,21 +174,43 @@ def retarget(source: np.ndarray, driving: np.ndarray, neutral: int | np.ndarray 
 
 
 # ------------------------------------------------------------------------------------------ regions
-INNER_MOUTH = tuple(range(60, 68))  # the inner lip outline, clockwise
-MOUTH = tuple(range(48, 68))
-OUTER_LIP = tuple(range(48, 60))  # the outer lip outline
+# The one home of face regions: their indices, openings, areas and boxes, and evaluation's open-mouth and
+# closing-eye rules. Index a region as ``points[..., list(REGION), :]``, never by a literal slice.
+JAW = tuple(range(0, 17))
+RIGHT_BROW, LEFT_BROW = tuple(range(17, 22)), tuple(range(22, 27))  # the subject's right and left brow
+NOSE = tuple(range(27, 36))
+NOSE_BRIDGE = (27, 28, 29, 30)
+NOSTRILS = tuple(range(31, 36))  # the nose's lower outline
 RIGHT_EYE, LEFT_EYE = tuple(range(36, 42)), tuple(range(42, 48))  # the subject's right and left eye
+EYES = RIGHT_EYE + LEFT_EYE
+OUTER_LIP = tuple(range(48, 60))  # the outer lip outline
+INNER_MOUTH = tuple(range(60, 68))  # the inner lip outline, clockwise
+MOUTH = OUTER_LIP + INNER_MOUTH  # points 48-67
+# the face drawn as polylines (region, closed): jaw, brows and nose open, eyes and lips closed
+OUTLINE = ((JAW, False), (RIGHT_BROW, False), (LEFT_BROW, False), (NOSE_BRIDGE, False), (NOSTRILS, False),
+           (RIGHT_EYE, True), (LEFT_EYE, True), (OUTER_LIP, True), (INNER_MOUTH, True))
 # pairs of points whose distance is a region's opening: the inner lips, the eyelids
 OPENING = {INNER_MOUTH: ((61, 67), (62, 66), (63, 65)), RIGHT_EYE: ((37, 41), (38, 40)),
            LEFT_EYE: ((43, 47), (44, 46))}
 
 
-def opening(points, region: tuple[int, ...]):
-    """How far a region (inner mouth, an eye) is open: the mean distance of its facing points over the
-    inter-ocular distance, shape (...)."""
+def gap(points, region: tuple[int, ...]):
+    """The mean distance of a region's facing points (:data:`OPENING`), in the units of ``points``, shape
+    (...); numpy or torch points (..., 68, 2)."""
     a, b = (list(x) for x in zip(*OPENING[region]))
     d = points[..., a, :] - points[..., b, :]
-    return ((d**2).sum(-1) ** 0.5).mean(-1) / interocular(points)
+    return ((d**2).sum(-1) ** 0.5).mean(-1)
+
+
+def opening(points, region: tuple[int, ...]):
+    """How far a region (inner mouth, an eye) is open: its :func:`gap` over the inter-ocular distance,
+    shape (...)."""
+    return gap(points, region) / interocular(points)
+
+
+def widening(target, source, region: tuple[int, ...]):
+    """How much wider ``region`` opens in ``target`` than in ``source`` (inter-ocular units), shape (...)."""
+    return opening(target, region) - opening(source, region)
 
 
 def area(points, region: tuple[int, ...]):
@@ -223,6 +245,52 @@ def stretch_weight(source_lms, target_lms, low: float, high: float):
     """(...,) in [0, 1]: :func:`smoothstep` from ``low`` to ``high`` of :func:`stretch_ratio`: 0 where the
     source's own mouth pixels cover the target's, 1 where the warp must stretch them past ``high``."""
     return smoothstep(stretch_ratio(source_lms, target_lms), low, high)
+
+
+# ------------------------------------------------------- evaluation's regions: open mouths, closing eyes, boxes
+OPEN_MOUTH = 0.05  # inter-ocular distances wider than the source's inner lips: an "open-mouth" frame
+CLOSING_EYE = 0.6  # a target eye opening less than this share of the source's: a "closing-eye" frame
+MOUTH_GROW = 0.25  # the mouth box grows by this share of its width and height on each side
+EYE_BOX = (0.8, 0.6)  # an eye box's half-width and half-height, in distances between the eye's corners
+
+
+def open_mouth(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Frames (T,) whose target inner-lip opening exceeds the source's by more than ``OPEN_MOUTH``."""
+    return widening(lms, source, INNER_MOUTH) > OPEN_MOUTH
+
+
+def closing_eye(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Frames (T,) where either target eye opens less than ``CLOSING_EYE`` of the source's."""
+    return np.any([opening(lms, eye) < CLOSING_EYE * opening(source, eye) for eye in (RIGHT_EYE, LEFT_EYE)], 0)
+
+
+def grown_box(points: np.ndarray, grow: float, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The pixels (rows, columns) whose centres lie in the bounding box of (N, 2) ``points`` grown by
+    ``grow`` times its width and height on each side, clipped to an image of ``shape`` (at least one)."""
+    lo, hi = points.min(0), points.max(0)
+    pad = (hi - lo) * grow
+    lo, hi = np.ceil(lo - pad).astype(int), np.floor(hi + pad).astype(int) + 1
+    h, w = shape[:2]
+    x0, y0 = min(max(lo[0], 0), w - 1), min(max(lo[1], 0), h - 1)
+    return slice(y0, max(min(hi[1], h), y0 + 1)), slice(x0, max(min(hi[0], w), x0 + 1))
+
+
+def mouth_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    """The mouth box of a frame's (68, 2) points in an image of ``shape``: the :func:`grown_box` of the
+    :data:`MOUTH` points grown by ``MOUTH_GROW``."""
+    return grown_box(points[list(MOUTH)], MOUTH_GROW, shape)
+
+
+def eye_boxes(points: np.ndarray, shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
+    """The right and left eye boxes of a frame's (68, 2) points: ``EYE_BOX`` times the distance between the
+    eye's corners on each side of their midpoint (so a closed eye's box still holds its lids)."""
+    boxes = []
+    for eye in (RIGHT_EYE, LEFT_EYE):
+        a, b = points[eye[0]], points[eye[3]]
+        half = np.array(EYE_BOX) * float(np.hypot(*(b - a)))
+        centre = (a + b) / 2
+        boxes.append(grown_box(np.stack([centre - half, centre + half]), 0.0, shape))
+    return boxes
 
 
 def polygon_mask(points: torch.Tensor, region: tuple[int, ...], size: int, grow: float = 1.0,
@@ -264,10 +332,7 @@ def _polygon_distance(poly: torch.Tensor, offs: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------- more regions, the canonical frame
-JAW = tuple(range(0, 17))
 JAW_TOP = (0, 1, 2, 14, 15, 16)  # the jaw beside the ears: speech and expressions hardly move it
-NOSE = tuple(range(27, 36))
-NOSE_BRIDGE = (27, 28, 29, 30)
 EYE_CORNERS = (36, 39, 42, 45)  # outer and inner corners of the right, then the left eye
 NOSE_TIP = 30
 MOUTH_CORNERS = (48, 54)  # the subject's right, then left

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from motiongan.data import Cache
 from motiongan.draw import draw_landmarks, grid
-from motiongan.landmarks import mirror
+from motiongan.landmarks import RIGHT_EYE, mirror
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
         mimg, mpts = mirror(img, pts)
         for im, p in ((img, pts), (mimg, mpts)):
             t = draw_landmarks(im, p, (0, 255, 0), radius=1)
-            tiles.append(draw_landmarks(t, p[36:42], (255, 0, 0), radius=2, lines=False))  # points 36-41
+            tiles.append(draw_landmarks(t, p[list(RIGHT_EYE)], (255, 0, 0), radius=2, lines=False))  # points 36-41
     from motiongan.media import write_image
 
     write_image(args.out, grid(tiles, 12))

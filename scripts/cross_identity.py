@@ -12,8 +12,8 @@ the generated frames, fitted in the box of the target landmarks) with the driver
 Laplacian variance over the first ``--mouths`` row's on the frames whose mouth, as detected on the
 generated frames, opens wider than its median over that clip (``mouth sharpness``: 1 as that row; the warp
 stretches, so above 1 is real detail). That selection is this script's own: a photo driven by another
-person has no real frames, and evaluate's open-mouth rule (:func:`motiongan.evaluation.scoring.open_mouth`)
-is not applied here (its mouth box is: :func:`~motiongan.evaluation.scoring.mouth_box`). ``--pictures`` writes
+person has no real frames, and evaluate's open-mouth rule (:func:`motiongan.landmarks.open_mouth`)
+is not applied here (its mouth box is: :func:`~motiongan.landmarks.mouth_box`). ``--pictures`` writes
 the widest-open mouth of each source x driver, one column per row.
 """
 import argparse
@@ -26,10 +26,9 @@ import skimage.data
 
 from motiongan.assets import load_generator
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.scoring import mouth_box
 from motiongan.face import FaceJudge
 from motiongan.inference.animate import AnimateOptions, Animator
-from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.landmarks import INNER_MOUTH, mouth_box, opening
 from motiongan.media import iter_video, read_image, write_image
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -13,7 +13,7 @@ from motiongan.data import Cache
 from motiongan.data.dataset import clip_indices
 from motiongan.data.split import SplitOptions
 from motiongan.face.mesh import MeshLandmarker
-from motiongan.landmarks import interocular, read_pts
+from motiongan.landmarks import EYES, JAW, LEFT_BROW, MOUTH, NOSE, RIGHT_BROW, interocular, read_pts
 from motiongan.media import IMAGE_SUFFIXES, read_image
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -48,8 +48,8 @@ def main() -> None:
     mapping = total.argmin(1)
     err = total[np.arange(68), mapping] / n
     print(f"{n} faces; IBUG_FROM_MESH = {mapping.tolist()}")
-    for name, sl in (("jaw", slice(0, 17)), ("brows", slice(17, 27)), ("nose", slice(27, 36)),
-                     ("eyes", slice(36, 48)), ("mouth", slice(48, 68)), ("all", slice(0, 68))):
+    for name, sl in (("jaw", list(JAW)), ("brows", list(RIGHT_BROW + LEFT_BROW)), ("nose", list(NOSE)),
+                     ("eyes", list(EYES)), ("mouth", list(MOUTH)), ("all", slice(0, 68))):
         print(f"{name}: mean distance of the mapped vertex / inter-ocular {err[sl].mean():.4f} "
               f"(worst {err[sl].max():.4f})")
 

@@ -18,8 +18,9 @@ from motiongan.evaluation import metrics as M
 from motiongan.evaluation import registry as R
 from motiongan.evaluation.compare import CompareOptions, compare, differences
 from motiongan.evaluation.evaluate import COLUMNS, EvaluateOptions, evaluate
-from motiongan.evaluation.scoring import Scorer, image_scores, open_mouth
+from motiongan.evaluation.scoring import Scorer, image_scores
 from motiongan.inference import MotionGAN
+from motiongan.landmarks import grown_box, mouth_box, open_mouth
 from motiongan.networks import Generator
 
 TINY = ["image_size=64", "width=8", "n_res=2"]
@@ -158,9 +159,9 @@ def test_the_landmark_warp_row_scores_the_warps_own_frames_and_checkpoint_warp_i
 
 
 def test_the_mouth_box_grows_the_lips_bounding_box_by_a_quarter_and_is_clipped_to_the_frame():
-    rows, cols = M.grown_box(np.array([[10.0, 20.0], [30.0, 28.0]]), 0.25, (64, 64, 3))
+    rows, cols = grown_box(np.array([[10.0, 20.0], [30.0, 28.0]]), 0.25, (64, 64, 3))
     assert (rows, cols) == (slice(18, 31), slice(5, 36))  # 20 x 8 box: 5 px more on each side, 2 px
-    rows, cols = M.grown_box(np.array([[2.0, 50.0], [30.0, 62.0]]), 0.25, (64, 64, 3))
+    rows, cols = grown_box(np.array([[2.0, 50.0], [30.0, 62.0]]), 0.25, (64, 64, 3))
     assert (rows, cols) == (slice(47, 64), slice(0, 38))
 
 
@@ -170,7 +171,7 @@ def test_mouth_scores_see_only_the_mouth_box_and_frames_equal_to_the_real_one_ar
     same = image_scores(f, f, t)
     assert same["mouth_psnr"] == [float("inf")] and same["mouth_ssim"][0] == pytest.approx(1.0)
     assert R.MOUTH_PSNR([same]) == (None, 0)  # an infinite PSNR is left out, and the table says so
-    box = M.grown_box(t[0, 48:68], 0.25, f[0].shape)
+    box = mouth_box(t[0], f[0].shape)
     outside = f.copy()
     keep = np.zeros(f[0].shape[:2], bool)
     keep[box] = True
@@ -285,3 +286,32 @@ def test_filter_targets_drives_the_generator_rows_with_filtered_landmarks_under_
     expected = [to_image(f) for f in warp.model.generate(clip["frames"][0], lms[0], filter_track(lms))]
     assert np.array_equal(warp_filtered.frames(clip, real, lms), np.stack(expected))
     assert not np.array_equal(warp.frames(clip, real, lms), np.stack(expected))
+
+
+def test_evaluate_mesh_adds_a_mesh_warp_row_on_the_same_frames_and_a_face_psnr_column(small_cache, tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
+    from motiongan.evaluation.evaluate import FACE_PSNR, MESH_ROW, WARP_ROW, face_psnr, mesh_frames
+    from motiongan.face.mesh import MeshLandmarker
+
+    res = evaluate(["warp"], str(small_cache), str(tmp_path / "e"),
+                   EvaluateOptions(split="all", max_frames=4, mesh=True, score_cache="none", videos=False, workers=0),
+                   progress=False)
+    table, rows = res["table"], res["rows"]
+    assert list(table) == ["real video", "copy source", WARP_ROW, MESH_ROW]
+    assert {r["frames"] for r in table.values()} == {8}  # 2 clips x 4 frames in every row
+    assert [len(p["psnr"]) for p in rows[MESH_ROW]] == [len(p["psnr"]) for p in rows[WARP_ROW]] == [4, 4]
+    assert res["meta"]["mesh"] and res["meta"]["mesh_fallback_frames"] < 8  # the mesh was found on most frames
+    assert table["real video"][FACE_PSNR.name] is None
+    for name in (WARP_ROW, MESH_ROW, "copy source"):
+        assert np.isfinite(table[name][FACE_PSNR.name]), name
+    assert FACE_PSNR.name in (tmp_path / "e" / "table.md").read_text().splitlines()[0]
+    with open(tmp_path / "e" / "table.csv") as f:
+        assert next(csv.reader(f)) == ["row", *COLUMNS, FACE_PSNR.name]
+    # the mesh row's pixels are the mesh warp's, not the landmark warp's: same frames, other pixels
+    clip, real, lms = _real_clip(small_cache)
+    real, lms = real[:4], lms[:4]
+    meshed, lost = mesh_frames(real, lms, MeshLandmarker())
+    warped = np.stack([to_image(f) for f in MotionGAN.landmark_warp(size=64).generate(clip["frames"][0], lms[0], lms)])
+    assert lost < 4 and meshed.shape == warped.shape and not np.array_equal(meshed[1:], warped[1:])
+    assert rows[MESH_ROW][0]["psnr"][1:] != rows[WARP_ROW][0]["psnr"][1:]
+    assert rows[MESH_ROW][0]["face_psnr"] == pytest.approx(face_psnr(meshed, real, lms))

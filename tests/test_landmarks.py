@@ -1,4 +1,6 @@
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +121,103 @@ def test_retargeting_transfers_motion_not_face_shape():
 def test_check_points_rejects_wrong_shapes_with_the_name():
     with pytest.raises(L.LandmarkFileError, match="track.npy: expected shape"):
         L.check_points(np.zeros((10, 67, 2)), "track.npy")
+
+
+# ------------------------------------------------------------------------------------------ regions
+def _face(mouth_gap: float = 1.0, right_gap: float = 4.0, left_gap: float = 4.0) -> np.ndarray:
+    """A synthetic face: eye corners 36 (20, 30), 39 (30, 30), 42 (40, 30), 45 (50, 30) (inter-ocular 30 px),
+    each eye's lids ``*_gap`` px apart; the outer lips spanning x 30-40, y 46-56; the inner lips about
+    (35, 50), ``mouth_gap`` px apart."""
+    p = np.zeros((68, 2), np.float32)
+    p[list(L.JAW + L.RIGHT_BROW + L.LEFT_BROW + L.NOSE)] = (35, 35)
+    for eye, x0, g in ((L.RIGHT_EYE, 20, right_gap), (L.LEFT_EYE, 40, left_gap)):
+        p[list(eye)] = [
+            (x0, 30),
+            (x0 + 3, 30 - g / 2),
+            (x0 + 7, 30 - g / 2),
+            (x0 + 10, 30),
+            (x0 + 7, 30 + g / 2),
+            (x0 + 3, 30 + g / 2),
+        ]
+    p[list(L.OUTER_LIP)] = [
+        (30, 50),
+        (32, 47),
+        (34, 46),
+        (35, 46),
+        (36, 46),
+        (38, 47),
+        (40, 50),
+        (38, 53),
+        (36, 56),
+        (35, 56),
+        (34, 56),
+        (32, 53),
+    ]
+    h = mouth_gap / 2
+    p[list(L.INNER_MOUTH)] = [
+        (32, 50),
+        (33, 50 - h),
+        (35, 50 - h),
+        (37, 50 - h),
+        (38, 50),
+        (37, 50 + h),
+        (35, 50 + h),
+        (33, 50 + h),
+    ]
+    return p
+
+
+def test_the_regions_cover_the_68_points_and_the_outline_draws_each_once():
+    assert L.MOUTH == tuple(range(48, 68)) and L.EYES == tuple(range(36, 48))
+    assert L.OUTER_LIP + L.INNER_MOUTH == L.MOUTH and L.RIGHT_EYE + L.LEFT_EYE == L.EYES
+    drawn = [i for region, _ in L.OUTLINE for i in region]
+    assert sorted(drawn) == list(range(68))
+    assert [closed for _, closed in L.OUTLINE] == [False] * 5 + [True] * 4  # eyes and lips closed
+
+
+def test_mouth_and_eye_boxes_of_a_synthetic_face():
+    face = _face()
+    # lips' box x 30-40, y 46-56, grown by a quarter (2.5 px) each side: x 27.5-42.5, y 43.5-58.5
+    assert L.mouth_box(face, (64, 64, 3)) == (slice(44, 59), slice(28, 43))
+    assert L.mouth_box(face, (50, 40, 3)) == (slice(44, 50), slice(28, 40))  # clipped to the frame
+    # each eye's corners 10 px apart: 8 px each side of the midpoint across, 6 px up and down
+    assert L.eye_boxes(face, (64, 64, 3)) == [(slice(24, 37), slice(17, 34)), (slice(24, 37), slice(37, 54))]
+    assert L.eye_boxes(_face(right_gap=0.0), (64, 64, 3)) == L.eye_boxes(face, (64, 64, 3))  # closed: same box
+
+
+def test_gap_opening_and_widening_are_in_pixels_then_inter_ocular_units():
+    face = _face(mouth_gap=3.0, right_gap=4.0, left_gap=2.0)
+    assert L.gap(face, L.INNER_MOUTH) == pytest.approx(3.0)
+    assert L.gap(face, L.LEFT_EYE) == pytest.approx(2.0)
+    assert L.opening(face, L.RIGHT_EYE) == pytest.approx(4.0 / 30)
+    assert L.widening(face, _face(mouth_gap=1.0), L.INNER_MOUTH) == pytest.approx(2.0 / 30)
+
+
+def test_open_mouth_and_closing_eye_flag_frames_past_the_source():
+    source = _face(mouth_gap=1.0, right_gap=4.0, left_gap=4.0)
+    # open: the inner lips 0.05 x 30 = 1.5 px wider than the source's; closing: an eye under 0.6 x 4 = 2.4 px
+    track = np.stack([_face(1.0), _face(2.0), _face(2.4), _face(2.6), _face(4.0)])
+    assert L.open_mouth(track, source).tolist() == [False, False, False, True, True]
+    eyes = np.stack([_face(right_gap=r, left_gap=g) for r, g in ((4, 4), (3, 4), (2.6, 2.6), (2.2, 4), (4, 1))])
+    assert L.closing_eye(eyes, source).tolist() == [False, False, False, True, True]
+    assert not L.open_mouth(eyes, source).any() and not L.closing_eye(track, source).any()
+
+
+def test_no_tool_or_module_slices_a_face_region_by_hand():
+    """The face regions' one home is motiongan/landmarks.py: nothing else in the package, scripts, experiments
+    or benchmarks indexes the mouth or the eyes by a literal slice (``48:68``, ``range(60, 68)``, ...)."""
+    root = Path(__file__).resolve().parents[1]
+    regions = {("36", "42"), ("42", "48"), ("36", "48"), ("48", "60"), ("60", "68"), ("48", "68")}
+    pattern = re.compile(r"(?<![\d.])(\d\d)\s*:\s*(\d\d)(?![\d.])|\b(?:slice|range)\(\s*(\d\d)\s*,\s*(\d\d)\s*[,)]")
+    home = root / "motiongan" / "landmarks.py"
+    found = []
+    for folder in ("motiongan", "scripts", "experiments", "benchmarks"):
+        for path in sorted((root / folder).rglob("*.py")):
+            if path == home:
+                continue
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                for m in pattern.finditer(line):
+                    pair = (m[1], m[2]) if m[1] else (m[3], m[4])
+                    if pair in regions:
+                        found.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert found == []

@@ -6,9 +6,8 @@ import torch
 
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.scoring import open_mouth
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import MOUTH
+from motiongan.landmarks import mouth_box, open_mouth
 from motiongan.media import iter_video
 from motiongan.mouths import HOLD, MOUTH_PART, MouthBank, MouthBankError, PartBank, RealMouths
 
@@ -98,7 +97,7 @@ def test_own_mouths_raise_open_mouth_psnr_over_the_warp_and_leave_a_closed_mouth
     own = np.stack([fill(g, t) for g, t in zip(gen, lms[:40])])
     open_ = np.flatnonzero(open_mouth(lms[:40], lms[0]))
     assert len(open_) >= 5
-    box = lambda t: M.grown_box(lms[t][list(MOUTH)], 0.25, gen[t].shape)  # noqa: E731
+    box = lambda t: mouth_box(lms[t], gen[t].shape)  # noqa: E731
     warp_psnr = np.mean([M.psnr(gen[t][box(t)], frames[t][box(t)]) for t in open_])
     own_psnr = np.mean([M.psnr(own[t][box(t)], frames[t][box(t)]) for t in open_])
     assert own_psnr > warp_psnr + 0.5, (own_psnr, warp_psnr)

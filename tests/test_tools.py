@@ -11,8 +11,9 @@ import pytest
 
 from motiongan.evaluation import metrics as M
 from motiongan.evaluation import registry as R
-from motiongan.evaluation.scoring import MOUTH_GROW, image_scores, mouth_box, open_mouth, pixel_series
-from motiongan.landmarks import MOUTH
+from motiongan.evaluation import scoring
+from motiongan.evaluation.scoring import image_scores, pixel_series
+from motiongan.landmarks import EYES, INNER_MOUTH, MOUTH, MOUTH_GROW, OUTER_LIP, grown_box, mouth_box, open_mouth
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("scripts", "benchmarks", "experiments")
@@ -63,9 +64,9 @@ def _face(gap: float, shift: float = 0.0) -> np.ndarray:
     ``gap`` px apart."""
     rng = np.random.default_rng(0)
     p = rng.uniform(16, 48, (68, 2)).astype(np.float32)
-    p[36:48] = [(17 + i, 20) for i in range(6)] + [(41 + i, 20) for i in range(6)]
-    p[48:60] = [(22 + 20 * i / 11, 40 + 8 * np.sin(np.pi * i / 11)) for i in range(12)]
-    p[60:68] = [(26, 44), (29, 44), (32, 44), (35, 44), (38, 44), (35, 44), (32, 44), (29, 44)]  # lips closed
+    p[list(EYES)] = [(17 + i, 20) for i in range(6)] + [(41 + i, 20) for i in range(6)]
+    p[list(OUTER_LIP)] = [(22 + 20 * i / 11, 40 + 8 * np.sin(np.pi * i / 11)) for i in range(12)]
+    p[list(INNER_MOUTH)] = [(26, 44), (29, 44), (32, 44), (35, 44), (38, 44), (35, 44), (32, 44), (29, 44)]  # closed
     p[65:68, 1] += gap  # the lower inner lip
     return p + shift
 
@@ -74,7 +75,8 @@ def test_the_mouth_box_is_the_lips_box_grown_by_a_quarter_and_the_mouth_scores_u
     pts = _face(4.0, shift=0.3)
     box = mouth_box(pts, (64, 64, 3))
     assert box[0].start > 0
-    assert MOUTH_GROW == 0.25 and box == M.grown_box(pts[list(MOUTH)], 0.25, (64, 64, 3))
+    assert MOUTH_GROW == 0.25 and box == grown_box(pts[list(MOUTH)], 0.25, (64, 64, 3))
+    assert scoring.mouth_box is mouth_box and scoring.open_mouth is open_mouth  # one rule, one box
     rng = np.random.default_rng(1)
     real = rng.integers(0, 256, (1, 64, 64, 3)).astype(np.uint8)
     gen = real.copy()

@@ -9,7 +9,7 @@ from motiongan.config import load_config
 from motiongan.convention import LandmarkEncoder
 from motiongan.data import Cache, EvalClips
 from motiongan.inference import MotionGAN
-from motiongan.landmarks import INNER_MOUTH, area, opening, stretch_weight
+from motiongan.landmarks import INNER_MOUTH, MOUTH, area, opening, stretch_weight
 from motiongan.media import read_image, video_info
 from motiongan.motion import warp
 from motiongan.networks import LandmarkWarp, WarpGenerator, build_generator
@@ -83,7 +83,8 @@ def test_paint_region_covers_the_inner_mouth_only_when_it_opens_wider_than_the_s
     mouth = lms[open_t, list(INNER_MOUTH)]
     cx, cy = mouth.mean(0).round().long().tolist()
     assert region[0, 0, cy, cx] == 1
-    lo, hi = lms[closed_t, 48:68].amin(0) - 2, lms[closed_t, 48:68].amax(0) + 3
+    mouth = lms[closed_t, list(MOUTH)]
+    lo, hi = mouth.amin(0) - 2, mouth.amax(0) + 3
     (x0, y0), (x1, y1) = lo.long().tolist(), hi.long().tolist()
     assert region[1, 0, y0:y1, x0:x1].sum() == 0  # the eyes may open wider there; the mouth does not
 

@@ -48,6 +48,7 @@ from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..filtering import SETTINGS, filter_track
 from ..inference.model import WARP, MotionGAN
+from ..landmarks import CLOSING_EYE, EYE_BOX, MOUTH_GROW, OPEN_MOUTH
 from ..media import VideoWriter, atomic_write_bytes
 from ..motion import warp
 from ..mouths import MouthBank, RealMouths
@@ -55,7 +56,7 @@ from ..options import check_ranges, option
 from . import metrics as M
 from .registry import COUNTS, METRICS, Metric, fmt, summarise
 from .score_cache import ScoreCache, file_digest, generator_identity, source_digest
-from .scoring import CLOSING_EYE, EYE_BOX, MOUTH_GROW, OPEN_MOUTH, Scorer
+from .scoring import Scorer
 
 __all__ = ["EvaluateOptions", "ScoringOptions", "evaluate", "summarise", "Scorer", "COLUMNS", "REFERENCE_ROWS"]
 

@@ -42,17 +42,6 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(s[r:-r, r:-r].mean())
 
 
-def grown_box(points: np.ndarray, grow: float, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    """The pixels (rows, columns) whose centres lie in the bounding box of (N, 2) ``points`` grown by
-    ``grow`` times its width and height on each side, clipped to an image of ``shape`` (at least one)."""
-    lo, hi = points.min(0), points.max(0)
-    pad = (hi - lo) * grow
-    lo, hi = np.ceil(lo - pad).astype(int), np.floor(hi + pad).astype(int) + 1
-    h, w = shape[:2]
-    x0, y0 = min(max(lo[0], 0), w - 1), min(max(lo[1], 0), h - 1)
-    return slice(y0, max(min(hi[1], h), y0 + 1)), slice(x0, max(min(hi[0], w), x0 + 1))
-
-
 def laplacian_variance(rgb: np.ndarray) -> float:
     """Variance of the Laplacian (3 x 3) of the grey image: how much fine detail (edges, texture) it has."""
     grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)

@@ -3,18 +3,16 @@ of :mod:`motiongan.evaluation.registry` pool.
 
 Per frame: ``landmark_error`` (dlib's 68 points fitted in the target's box on the frame upscaled x2, mean
 error over the target's inter-ocular distance), ``id_cosine`` (SFace V's cosine to the real first frame),
-``same_person`` (the dlib ResNet judge: descriptor distance < 0.6 to the real first frame's),
-``open_mouth`` (the target's inner lips open wider than the source's, frame 0, by more than
-``OPEN_MOUTH`` inter-ocular distances); and, against the real frame's pixels, ``psnr``, ``ssim``,
-``mouth_psnr`` and ``mouth_ssim`` (in the mouth box alone: the bounding box of target points 48-67 grown
-by a quarter of its size on each side, clipped to the frame; SSIM's map over the whole box, borders
-reflected, so pixels outside the box never count) and ``sharpness`` (Laplacian variance of the grey face
-box, the bounding box of the target landmarks, over the real frame's), ``mouth_sharpness`` (the same in the
-mouth box), ``eye_psnr`` (both eye boxes: around each eye's corners, 0.8 of their distance to each side and
-0.6 up and down, so a closed eye's box still holds its lids) and ``closing_eye`` (either target eye opens
-less than ``CLOSING_EYE`` of the source's). Per clip: ``jitter`` (mean acceleration of the detected
-landmarks) and ``mouth_flicker`` (the mean frame-to-frame change of the mouth box's pixels, generated over
-real: above 1, the mouth changes more between frames than the real one does).
+``same_person`` (the dlib ResNet judge: descriptor distance < 0.6 to the real first frame's), ``open_mouth``
+and ``closing_eye`` (the target's mouth opens, an eye closes, past the source's: frame 0); and, against the
+real frame's pixels, ``psnr``, ``ssim``, ``mouth_psnr`` and ``mouth_ssim`` (in the mouth box alone, clipped to
+the frame; SSIM's map over the whole box, borders reflected, so pixels outside the box never count) and
+``sharpness`` (Laplacian variance of the grey face box, the bounding box of the target landmarks, over the
+real frame's), ``mouth_sharpness`` (the same in the mouth box), ``eye_psnr`` (both eye boxes). Per clip:
+``jitter`` (mean acceleration of the detected landmarks) and ``mouth_flicker`` (the mean frame-to-frame
+change of the mouth box's pixels, generated over real: above 1, the mouth changes more between frames than
+the real one does). The rules, the boxes and their constants live with the face regions in
+:mod:`motiongan.landmarks` (``open_mouth``, ``closing_eye``, ``mouth_box``, ``eye_boxes``).
 
 V's embeddings of all rows' frames of a clip are computed in one batch (:meth:`Scorer.score_rows`), by a
 copy of V with its batch norms folded into the convolutions (:func:`fused`).
@@ -37,42 +35,11 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from ..convention import to_pixels, to_tensor
 from ..errors import note
 from ..face import FaceJudge, FaceLandmarker, Verification, align_faces, jitter
-from ..landmarks import INNER_MOUTH, LEFT_EYE, MOUTH, RIGHT_EYE, normalised_error, opening
+from ..landmarks import closing_eye, eye_boxes, grown_box, mouth_box, normalised_error, open_mouth
 from . import metrics as M
 
 VERSION = 3  # of the series' meaning: bump when a series changes (invalidates cached scores)
 UPSCALE = 2
-OPEN_MOUTH = 0.05  # inter-ocular distances wider than the source's inner lips: an "open-mouth" frame
-MOUTH_GROW = 0.25  # the mouth box grows by this share of its width and height on each side
-CLOSING_EYE = 0.6  # a target eye opening less than this share of the source's: a "closing-eye" frame
-EYE_BOX = (0.8, 0.6)  # an eye box's half-width and half-height, in distances between the eye's corners
-
-
-def open_mouth(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """Frames (T,) whose target inner-lip opening exceeds the source's by more than ``OPEN_MOUTH``."""
-    return opening(lms, INNER_MOUTH) - opening(source, INNER_MOUTH) > OPEN_MOUTH
-
-
-def mouth_box(points: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
-    """The mouth box of a frame's (68, 2) landmarks in an image of ``shape``: the pixels whose centres lie in
-    the bounding box of points 48-67 grown by ``MOUTH_GROW`` of its size on each side (clipped to the image)."""
-    return M.grown_box(points[list(MOUTH)], MOUTH_GROW, shape)
-
-
-def closing_eye(lms: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """Frames (T,) where either target eye opens less than ``CLOSING_EYE`` of the source's (frame 0)."""
-    return np.any([opening(lms, eye) < CLOSING_EYE * opening(source, eye) for eye in (RIGHT_EYE, LEFT_EYE)], 0)
-
-
-def eye_boxes(points: np.ndarray, shape: tuple[int, ...]) -> list[tuple[slice, slice]]:
-    """The two eye boxes of a frame's (68, 2) landmarks (see ``EYE_BOX``)."""
-    boxes = []
-    for eye in (RIGHT_EYE, LEFT_EYE):
-        a, b = points[eye[0]], points[eye[3]]
-        half = np.array(EYE_BOX) * float(np.hypot(*(b - a)))
-        centre = (a + b) / 2
-        boxes.append(M.grown_box(np.stack([centre - half, centre + half]), 0.0, shape))
-    return boxes
 
 
 def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
@@ -81,7 +48,7 @@ def image_scores(frames: np.ndarray, real: np.ndarray, lms: np.ndarray) -> dict:
     change = np.zeros(2)  # the mouth box's frame-to-frame change: generated, real
     for i, (g, r, t) in enumerate(zip(frames, real, lms)):
         mouth = mouth_box(t, g.shape)
-        face = M.grown_box(t, 0.0, g.shape)
+        face = grown_box(t, 0.0, g.shape)
         out["psnr"].append(M.psnr(g, r))
         out["ssim"].append(M.ssim(g, r))
         out["mouth_psnr"].append(M.psnr(g[mouth], r[mouth]))

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, opening, polygon_mask, stretch_weight
+from ..landmarks import INNER_MOUTH, LEFT_EYE, RIGHT_EYE, polygon_mask, stretch_weight, widening
 from ..motion import warp
 from .blocks import Decoder, Encoder
 from .generator import ConvLSTMCell
@@ -55,7 +55,7 @@ def paint_region(source_lms: torch.Tensor, target_lms: torch.Tensor, size: int,
     for part, wider in WIDER.items():
         if part != INNER_MOUTH and not eyes:
             continue
-        gate = ((opening(target_lms, part) - opening(source_lms, part)) / wider).clamp(0, 1)
+        gate = (widening(target_lms, source_lms, part) / wider).clamp(0, 1)
         if part == INNER_MOUTH and stretch_range is not None:
             gate = gate * stretch_weight(source_lms, target_lms, *stretch_range)
         on = gate > 0  # only frames where the part opens wider are drawn

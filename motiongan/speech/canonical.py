@@ -41,9 +41,9 @@ def fit_template(tracks: list[np.ndarray], iterations: int = 2) -> np.ndarray:
 
 
 def mouth_opening(shapes: np.ndarray) -> np.ndarray:
-    """Mean inner-lip gap (..., ) in the units of ``shapes`` (inter-ocular units in the canonical frame)."""
-    pairs = L.OPENING[L.INNER_MOUTH]
-    return np.mean([np.linalg.norm(shapes[..., a, :] - shapes[..., b, :], axis=-1) for a, b in pairs], 0)
+    """Mean inner-lip gap (...,) in the units of ``shapes`` (inter-ocular units in the canonical frame):
+    :func:`motiongan.landmarks.gap` of the inner mouth."""
+    return L.gap(np.asarray(shapes), L.INNER_MOUTH)
 
 
 def neutral(canonical: np.ndarray, closed_fraction: float = 0.2) -> np.ndarray:
