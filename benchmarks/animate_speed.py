@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motiongan.assets import load_generator
 from motiongan.crop import PasteBack
 from motiongan.face.landmarker import FaceLandmarker, _box_from_points
 from motiongan.filtering import OneEuroFilter
@@ -43,6 +42,7 @@ from motiongan.inference.donors import bank_from_media
 from motiongan.inference.driver import Capture, follow_driver
 from motiongan.landmarks import interocular, retarget
 from motiongan.media import VideoWriter, ffmpeg_exe, iter_video, write_image, write_video
+from motiongan.models import load_generator
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from motiongan.evaluation.compare import CompareOptions, compare
-from motiongan.inference.model import WARP, MotionGAN
+from motiongan.models import WARP, load_generator
 
 RUNS = ("cold", "warm")
 
@@ -33,7 +33,7 @@ def nudged(path: str, folder: Path, run: str) -> str:
     for each run, same speed."""
     if path == WARP:
         return path
-    model = MotionGAN.load(path)
+    model = load_generator(path)
     with torch.no_grad():
         next(p for p in model.G.parameters()).view(-1)[0] += 1e-6 * (1 + RUNS.index(run))
     out = folder / f"new-{run}.safetensors"

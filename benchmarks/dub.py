@@ -30,11 +30,11 @@ from motiongan.face import FaceJudge, FaceLandmarker
 from motiongan.inference import MotionGAN
 from motiongan.landmarks import INNER_MOUTH, mouth_box, opening
 from motiongan.media import ffmpeg_exe, iter_video, write_image
+from motiongan.models import load_speech_model
 from motiongan.speech.audio import Speech
 from motiongan.speech.canonical import mouth_opening
 from motiongan.speech.data import HELD_SENTENCES, find_clips
 from motiongan.speech.dub import dub, window
-from motiongan.speech.model import SpeechModel
 from motiongan.speech.speak import SpeakOptions, speak
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=19)
     ap.add_argument("--speed-only", action="store_true")
     args = ap.parse_args()
-    landmarker, model = FaceLandmarker(), SpeechModel.shipped()
+    landmarker, model = FaceLandmarker(), load_speech_model()
     speed(args, landmarker, model)
     if not args.speed_only:
         lip_sync(args, landmarker, FaceJudge(), model)

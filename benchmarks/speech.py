@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 
+from motiongan.models import load_speech_model
 from motiongan.speech.audio import SAMPLE_RATE, Speech
-from motiongan.speech.model import SpeechModel
 
 
 def main():
@@ -25,7 +25,7 @@ def main():
     ap.add_argument("--fps", type=float, default=25.0)
     ap.add_argument("--speech-model", default=None)
     args = ap.parse_args()
-    model = SpeechModel.load(args.speech_model) if args.speech_model else SpeechModel.shipped()
+    model = load_speech_model(args.speech_model)
     rng = np.random.default_rng(0)
     n = int(args.seconds * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE

@@ -25,12 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motiongan.assets import generator_source
 from motiongan.checkpoint import save_generator
 from motiongan.config import load_config
 from motiongan.evaluation.compare import differences
 from motiongan.evaluation.evaluate import WARP_ROW, EvaluateOptions, evaluate
 from motiongan.evaluation.registry import metric
+from motiongan.models import generator_source
 from motiongan.networks import build_generator
 
 COLUMNS = ("PSNR", "SSIM", "open-mouth PSNR", "sharpness", "AUC@0.1", "FR@0.1", "same person (dlib) %")

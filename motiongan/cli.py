@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from . import config
-from .assets import NAMED, DeviceOptions, ModelOptions, generator_source, resolve_device
 from .errors import ConfigError, MotionGANError, printing_notes
+from .models import DeviceOptions, ModelOptions, generator_source, is_name, resolve_device
 from .options import add_options, options_from
 
 STARTED = time.monotonic()  # for train --time-budget: the budget counts from the command's start
@@ -24,12 +24,12 @@ STARTED = time.monotonic()  # for train --time-budget: the budget counts from th
 # ------------------------------------------------------------------------------------ shared checks
 def _exists(*paths) -> None:
     for p in paths:
-        if p is not None and p not in NAMED and not Path(p).exists():
+        if not is_name(p) and not Path(p).exists():
             raise FileNotFoundError(f"{p}: no such file or folder")
 
 
 def _animator(args, compile: bool = False):
-    """The model (``--checkpoint``: a name of ``motiongan.assets`` or a file; else the default) and a face
+    """The model (``--checkpoint``: a name of ``motiongan.models`` or a file; else the default) and a face
     landmarker, on ``--device``."""
     from .inference.animate import Animator
 

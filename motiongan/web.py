@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .assets import ModelOptions
 from .errors import ConfigError, MotionGANError, collecting_notes
 from .media import IMAGE_SUFFIXES, TRACK_SUFFIX, VIDEO_SUFFIXES
+from .models import ModelOptions
 from .options import Checked, add_options, option, options_from
 
 INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip install -r requirements-web.txt)"
@@ -272,9 +272,9 @@ class Page:
         else:
             _, shown, notes = self.detect(photo)
         if self._speech_model is None:
-            from .speech.model import SpeechModel
+            from .models import load_speech_model
 
-            self._speech_model = SpeechModel.shipped()
+            self._speech_model = load_speech_model()
         if progress is not None:
             progress(0, desc="reading the recording")
         out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"

@@ -24,12 +24,12 @@ import cv2
 import numpy as np
 import skimage.data
 
-from motiongan.assets import load_generator
 from motiongan.evaluation import metrics as M
 from motiongan.face import FaceJudge
 from motiongan.inference.animate import AnimateOptions, Animator
 from motiongan.landmarks import INNER_MOUTH, mouth_box, opening
 from motiongan.media import iter_video, read_image, write_image
+from motiongan.models import load_generator
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

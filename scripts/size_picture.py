@@ -12,9 +12,10 @@ import numpy as np
 import skimage.data
 from PIL import Image
 
-from motiongan.assets import asset, load_generator
+from motiongan.assets import asset
 from motiongan.inference.animate import Animator, Driving, target_track
 from motiongan.landmarks import INNER_MOUTH, opening
+from motiongan.models import load_generator
 
 
 def main() -> None:

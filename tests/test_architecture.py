@@ -1,6 +1,9 @@
-"""The package's layering (README, "Architecture"): no module imports the command line, and no import
-cycle, counting imports inside functions too; and no function of the package is over 60 lines."""
+"""The package's layering (docs/architecture.md, "The code's layers"): every module sits on one floor and
+imports only from its own floor and those below (training, evaluation and inference never from each other);
+no module imports the command line; no import cycle, counting imports inside functions too; and no function
+of the package is over 60 lines."""
 import ast
+import re
 from pathlib import Path
 
 import motiongan
@@ -29,6 +32,49 @@ def _imports() -> dict[str, set[str]]:
             deps |= {t for t in targets if t.startswith("motiongan")}
         graph[name] = deps
     return {m: {d for d in deps if d in graph and d != m} for m, deps in graph.items()}
+
+
+# the floors of docs/architecture.md, bottom up: a module's floor is that of its longest listed prefix
+FLOORS = [
+    ("foundation", ["errors", "options", "media", "assets"]),
+    ("landmarks, faces", ["landmarks", "draw", "crop", "filtering", "convention", "face", "speech.audio",
+                          "speech.canonical"]),
+    ("data", ["data", "speech.data"]),
+    ("motion, networks", ["motion", "mesh_motion", "mouths", "networks"]),
+    ("model", ["config", "checkpoint", "inference.model", "inference.streaming", "speech.model", "models"]),
+    ("training", ["training", "speech.train", "speech.evaluate"]),
+    ("evaluation", ["evaluation"]),
+    ("inference", ["inference", "speech", "speech.speak", "speech.dub"]),
+    ("CLI / web", ["cli", "web", "speech.cli"]),
+]
+SIBLINGS = {"training", "evaluation", "inference"}  # each builds on the model floor, never on another
+
+
+def _floor(module: str) -> int | None:
+    rel = module.removeprefix("motiongan").removeprefix(".")
+    found = [(len(p), i) for i, (_, prefixes) in enumerate(FLOORS) for p in prefixes
+             if rel == p or rel.startswith(p + ".")]
+    return max(found)[1] if found else None
+
+
+def test_every_module_has_a_floor_and_the_docs_draw_the_floors_in_this_order():
+    assert [m for m in _imports() if m != "motiongan" and _floor(m) is None] == []
+    diagram = (ROOT.parent / "docs" / "architecture.md").read_text().split("## The code's layers")[1]
+    drawn = [re.split(r"\s{2,}", line.strip())[0] for line in diagram.split("```")[1].splitlines()
+             if line.strip() and not line.strip().startswith("│")]
+    assert drawn == [name for name, _ in reversed(FLOORS)]
+
+
+def test_no_module_imports_from_a_floor_above_its_own_or_from_a_sibling_floor():
+    upward = []
+    for m, deps in _imports().items():
+        for d in deps:
+            if m == "motiongan" or d == "motiongan":
+                continue  # the package re-exports the Python API
+            fm, fd = _floor(m), _floor(d)
+            if fd > fm or (fd != fm and {FLOORS[fm][0], FLOORS[fd][0]} <= SIBLINGS):
+                upward.append(f"{m} ({FLOORS[fm][0]}) imports {d} ({FLOORS[fd][0]})")
+    assert upward == []
 
 
 def test_no_module_imports_the_command_line():

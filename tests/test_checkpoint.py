@@ -26,6 +26,7 @@ from motiongan.checkpoint import (
 )
 from motiongan.config import load_config
 from motiongan.inference import MotionGAN
+from motiongan.models import load_speech_model
 from motiongan.speech.model import SpeechModel, SpeechNet
 from motiongan.training.trainer import Trainer
 
@@ -142,7 +143,7 @@ def test_the_speech_model_uses_the_same_vocabulary_export_from_checkpoint_and_lo
     model = SpeechModel(net, np.zeros((68, 2), np.float32), {"mean": np.ones((20, 2), np.float32)}, {"run": "x"},
                         scale=1.1)
     (path,) = model.export(tmp_path / "speech.safetensors")
-    for again in (SpeechModel.from_checkpoint(path), SpeechModel.load(path)):
+    for again in (SpeechModel.from_checkpoint(path), load_speech_model(path)):
         assert again.scale == 1.1 and again.info == {"run": "x"} and again.context == 4
         assert np.array_equal(again.baselines["mean"], model.baselines["mean"])
         assert all(torch.equal(v, net.state_dict()[k]) for k, v in again.net.state_dict().items())

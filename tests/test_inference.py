@@ -11,6 +11,7 @@ from motiongan.inference.animate import AnimateOptions, Animator, Driving, load_
 from motiongan.inference.edit import load_expressions, named_expression, transfer_expression
 from motiongan.landmarks import EXPRESSION_STABLE, STABLE, apply_affine, interocular, to_canonical, write_pts
 from motiongan.media import has_audio, read_image, video_info, write_image
+from motiongan.models import GENERATORS, load_generator
 from motiongan.training.loop import train
 
 
@@ -224,12 +225,10 @@ def test_demo_animates_the_astronaut_with_the_shipped_track(checkpoint, tmp_path
 
 @pytest.mark.slow
 def test_the_shipped_paper_generator_loads_from_its_shards_by_name_and_animates_the_demo(tmp_path):
-    from motiongan.assets import NAMED, load_generator
-
-    shards = sorted(NAMED["paper"].glob("generator-*-of-*.safetensors"))
+    shards = sorted(GENERATORS["paper"].glob("generator-*-of-*.safetensors"))
     assert shards and all(f.stat().st_size < 16 * 2**20 for f in shards)
     model = load_generator("paper", "cpu")
-    assert model.size == 128 and model.step > 0 and model.config.generator == "paper"
+    assert model.size == 128 and model.step > 0 and type(model.G).__name__ == "Generator"
     assert main(["demo", "--checkpoint", "paper", "--out", str(tmp_path)]) == 0
     assert frames_of(tmp_path / "demo.mp4") == 75
 
@@ -238,7 +237,7 @@ def test_a_generator_exported_in_fp16_shards_loads_and_generates_like_the_origin
     from motiongan.checkpoint import CheckpointError, save_generator
 
     model = MotionGAN.from_checkpoint(checkpoint)
-    files = save_generator(tmp_path / "g.safetensors", model.G, model.config.to_json(), 3, half=True,
+    files = save_generator(tmp_path / "g.safetensors", model.G, model.spec.recorded, 3, half=True,
                            shard_mb=0.2)
     assert len(files) >= 2 and all(f.stat().st_size < 0.2 * 2**20 + 20_000 for f in files)  # + headers
     for handle in (files[1], tmp_path):
@@ -279,5 +278,5 @@ def test_an_export_describes_its_generator_and_exports_written_before_that_still
     from motiongan.networks import Generator
 
     narrow = Generator(**{**model.G.kwargs, "width": 4})
-    (n,) = MotionGAN(narrow, model.config).export(tmp_path / "narrow.safetensors")
+    (n,) = MotionGAN(narrow, model.spec).export(tmp_path / "narrow.safetensors")
     assert MotionGAN.from_checkpoint(n).G.kwargs["width"] == 4

@@ -5,7 +5,6 @@ import typing
 
 import pytest
 
-from motiongan.assets import DeviceOptions, ModelOptions
 from motiongan.checkpoint import ExportOptions
 from motiongan.cli import build_parser
 from motiongan.data.pack import PackOptions
@@ -16,9 +15,9 @@ from motiongan.evaluation.compare import CompareOptions
 from motiongan.evaluation.evaluate import EvaluateOptions
 from motiongan.inference.animate import AnimateOptions
 from motiongan.inference.edit import EditOptions
+from motiongan.models import DeviceOptions, ModelOptions, SpeechModelOptions
 from motiongan.options import options_from
 from motiongan.speech.data import SpeechDataOptions
-from motiongan.speech.model import SpeechModelOptions
 from motiongan.speech.speak import SpeakOptions
 from motiongan.speech.train import SpeechTrainOptions
 from motiongan.training.loop import TrainOptions

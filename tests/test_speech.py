@@ -2,14 +2,16 @@
 import math
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from motiongan.cli import main
 from motiongan.media import ffmpeg_exe, has_audio, video_info
+from motiongan.models import load_speech_model
 from motiongan.speech.audio import SAMPLE_RATE, Speech, load_audio
-from motiongan.speech.canonical import MOUTH_AND_JAW
+from motiongan.speech.canonical import MOUTH_AND_JAW, to_canonical
 from motiongan.speech.data import (
     GROUPS,
     HELD_GRID,
@@ -62,7 +64,7 @@ def source_image(data_dir):
 
 @pytest.fixture(scope="module")
 def speech_model():
-    return SpeechModel.shipped()
+    return load_speech_model()
 
 
 # -------------------------------------------------------------------------------------------- audio
@@ -114,7 +116,7 @@ def test_validation_people_are_training_people_of_the_other_sets_apart_from_trai
 def test_speech_model_file_round_trips_and_is_small(speech_model, tmp_path):
     speech = Speech.from_wave(np.sin(np.linspace(0, 900, SAMPLE_RATE)).astype(np.float32) * 0.3)
     speech_model.export(tmp_path / "m.safetensors")
-    again = SpeechModel.load(tmp_path / "m.safetensors")
+    again = SpeechModel.from_checkpoint(tmp_path / "m.safetensors")
     np.testing.assert_array_equal(again.displacements(speech, 25), speech_model.displacements(speech, 25))
     assert speech_model.displacements(speech, 25)[:, [i for i in range(68) if i not in MOUTH_AND_JAW]].max() == 0
     shipped = sorted((os.path.dirname(__file__) + "/../motiongan/assets/" + f) for f in
@@ -129,7 +131,7 @@ def test_a_generator_file_is_not_taken_for_a_speech_model(tmp_path):
 
     save_tensors(tmp_path / "g.safetensors", {"w": torch.zeros(2)}, {"kind": "generator"})
     with pytest.raises(CheckpointError, match="g.safetensors"):
-        SpeechModel.load(tmp_path / "g.safetensors")
+        SpeechModel.from_checkpoint(tmp_path / "g.safetensors")
 
 
 @pytest.mark.slow
@@ -168,7 +170,7 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
     out = tmp_path / "m.safetensors"
     options = SpeechTrainOptions(epochs=3, batch=32, workers=1)
     train_speech(data, out, tmp_path / "tracks", options, progress=False)
-    model = SpeechModel.load(out)
+    model = SpeechModel.from_checkpoint(out)
     curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_curves"].items()}
     assert set(curves) == {VALIDATION, VALID_SENTENCES} and sorted(curves[VALIDATION]) == list(SCALES)
     relative = {s: np.mean([c[s] / c[0.0] for c in curves.values()]) for s in SCALES}
@@ -190,6 +192,39 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
     speech = Speech.from_wave(valid[0].wave)
     raw, mean = model.displacements(speech, 25, scale=1.0), model.baseline("mean", speech, 25)
     np.testing.assert_allclose(model.displacements(speech, 25), mean + model.scale * (raw - mean), atol=1e-5)
+
+
+def test_amplitude_leaves_out_a_clip_whose_real_mouth_stays_still(speech_model):
+    """Two clips of one group with the same speech: one real mouth opens and closes, the other only jitters
+    (below AMPLITUDE_FLOOR). The still one keeps its error and correlation but not its amplitude ratio, which
+    would be the prediction's motion over the tracker's noise."""
+    from motiongan.speech.canonical import mouth_opening
+    from motiongan.speech.data import ClipRef
+    from motiongan.speech.evaluate import AMPLITUDE_FLOOR, amplitude, evaluate_clips, table
+
+    n, fps = 75, 25.0
+    rng = np.random.default_rng(0)
+    t = np.arange(int(n / fps * SAMPLE_RATE)) / SAMPLE_RATE
+    wave = (rng.normal(0, 0.1, len(t)) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)) ** 2).astype(np.float32)
+    face = speech_model.template * 100 + 200  # image pixels: inter-ocular distance 100
+    lower_inner_lip = [65, 66, 67]
+
+    def clip(gap: np.ndarray) -> Clip:  # the lower inner lip moved down by ``gap`` (inter-ocular units)
+        track = np.repeat(face[None], n, 0).astype(np.float32)
+        track[:, lower_inner_lip, 1] += 100 * gap[:, None]
+        return Clip(ClipRef(Path("x.mpg"), "x", HELD_SENTENCES), track, fps, wave)
+
+    moving = clip(0.05 * (1 + np.sin(np.arange(n) / 3)))
+    still = clip(0.003 * rng.standard_normal(n))
+    openings = {k: mouth_opening(to_canonical(c.track, speech_model.template)).std()
+                for k, c in (("moving", moving), ("still", still))}
+    assert openings["still"] < AMPLITUDE_FLOOR < openings["moving"]
+    res = evaluate_clips(speech_model, [moving, still], (HELD_SENTENCES,))[HELD_SENTENCES]["speech model"]
+    assert res["amplitude_clips"] == 1
+    assert res["amplitude"] == pytest.approx(evaluate_clip(speech_model, moving)[0]["speech model"][2])
+    assert math.isnan(evaluate_clip(speech_model, still)[0]["speech model"][2])
+    assert amplitude(still.track, still.track, floor=0.0) == pytest.approx(1.0)  # no floor: it would count
+    assert "(1 of 2 clips)" in table({HELD_SENTENCES: {"clips": 2, "frames": 2 * n, "speech model": res}})
 
 
 def load_clips_of(data, tracks):

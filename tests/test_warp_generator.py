@@ -197,7 +197,8 @@ def test_the_landmark_warp_model_moves_the_source_onto_the_target_landmarks(clip
 
 @pytest.mark.slow
 def test_checkpoint_warp_animates_and_edits_and_is_the_default_generator(data_dir, tmp_path):
-    from motiongan.assets import DEFAULT, asset, generator_source
+    from motiongan.assets import asset
+    from motiongan.models import DEFAULT, generator_source
 
     source = data_dir / "stills68" / "image_0001.png"
     track = np.load(asset("demo_track.npy"))[:5]

@@ -47,11 +47,13 @@ from ..data import Cache, EvalClips, SplitOptions
 from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..filtering import SETTINGS, filter_track
-from ..inference.model import WARP, MotionGAN
+from ..inference.model import MotionGAN
 from ..landmarks import CLOSING_EYE, EYE_BOX, MOUTH_GROW, OPEN_MOUTH
 from ..media import VideoWriter, atomic_write_bytes
+from ..models import load_generator
 from ..motion import warp
 from ..mouths import MouthBank, RealMouths
+from ..networks import LandmarkWarp
 from ..options import check_ranges, option
 from . import metrics as M
 from .registry import COUNTS, METRICS, Metric, fmt, summarise
@@ -264,10 +266,10 @@ def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: boo
         rows.append(Row(MESH_ROW, identity, mesher=MeshLandmarker(threads=1)))
     names = []
     for c in checkpoints:
-        if str(c) == WARP:
+        m = load_generator(c, device, size=cache.size)
+        if isinstance(m.G, LandmarkWarp):
             names.append(WARP_ROW)
             continue
-        m = MotionGAN.load(c, device)
         if m.size != cache.size:
             raise CheckpointError(f"{c}: generates {m.size} x {m.size} frames but {cache.root} holds {cache.size} x "
                                   f"{cache.size} crops; evaluate on a cache prepared at --size {m.size}")

@@ -63,7 +63,7 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def generator_identity(model) -> str:
     """A generator by content: configuration, weights (bytes, names, shapes) and generating code."""
-    h = hashlib.sha256(model.config.to_json().encode())
+    h = hashlib.sha256(model.spec.recorded.encode())
     h.update(json.dumps(getattr(model.G, "kwargs", None), sort_keys=True, default=str).encode())
     for name, t in model.G.state_dict().items():
         t = t.detach().cpu().contiguous()

@@ -3,6 +3,7 @@ from and exports to safetensors files that describe themselves (no training code
 :mod:`motiongan.checkpoint`'s)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -16,22 +17,37 @@ from ..errors import ConfigError
 from ..landmarks import check_points
 from ..networks import LandmarkWarp, build_generator
 
-WARP = "warp"  # the reserved --checkpoint name of the landmark warp with no network
 # the output face size of a warp generator when none is asked for: its motion renders the photo's own
 # pixels at any size, and 128 px shown in a photo is blurry (benchmarks/resampling.py: Laplacian sharpness
 # 0.29 of the real face's at 256 px, 0.99 when warped at 256)
 WARP_OUTPUT = 256
 
 
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """What inference needs of a generator's settings (not the training configuration): the crop size it
+    generates, the heatmaps' Gaussian (eq. 1's landmark maps), and the settings its file recorded, written back
+    unchanged on export."""
+
+    size: int
+    sigma: float
+    recorded: str = "{}"
+
+    @classmethod
+    def of(cls, config: Config) -> "GeneratorSpec":
+        return cls(config.image_size, config.sigma, config.to_json())
+
+
 class MotionGAN:
     """``MotionGAN.from_checkpoint(path)``; ``model.generate(source, source_lms, targets)`` yields frames;
-    ``model.export(path)`` writes G alone."""
+    ``model.export(path)`` writes G alone. ``spec``: a :class:`GeneratorSpec` (or a ``Config``, read once)."""
 
-    def __init__(self, generator: torch.nn.Module, config: Config, device: str = "cpu", name: str = "model",
-                 step: int = 0):
-        self.G, self.config, self.device, self.name = generator.to(device).eval(), config, torch.device(device), name
-        self.size, self.step = config.image_size, step
-        self.encoder = LandmarkEncoder(self.size, config.sigma)
+    def __init__(self, generator: torch.nn.Module, spec: GeneratorSpec | Config, device: str = "cpu",
+                 name: str = "model", step: int = 0):
+        spec = spec if isinstance(spec, GeneratorSpec) else GeneratorSpec.of(spec)
+        self.G, self.spec, self.device, self.name = generator.to(device).eval(), spec, torch.device(device), name
+        self.size, self.step = spec.size, step
+        self.encoder = LandmarkEncoder(self.size, spec.sigma)
         # the output size when none is asked for (animate --size): WARP_OUTPUT for a warp generator
         self.default_output = max(self.size, WARP_OUTPUT) if getattr(self.G, "warps", False) else self.size
 
@@ -49,24 +65,18 @@ class MotionGAN:
             first = str(e).strip().splitlines()[0]
             raise CheckpointError(f"{path}: its weights do not fit its configuration {ckpt.config.name!r} "
                                   f"({first})") from None
-        return cls(G, ckpt.config, device, name=_row_name(path), step=ckpt.step)
+        return cls(G, GeneratorSpec.of(ckpt.config), device, name=_row_name(path), step=ckpt.step)
 
     @classmethod
     def landmark_warp(cls, device: str = "cpu", size: int = 128) -> "MotionGAN":
         """The landmark warp with no network (``--checkpoint warp``): the source's own pixels moved by the
         thin-plate spline of its landmarks onto the target's (``motiongan.motion``)."""
-        return cls(LandmarkWarp(), Config(name=WARP, generator="warp", image_size=size), device, name="landmark warp")
-
-    @classmethod
-    def load(cls, name_or_path: str | Path, device: str = "cpu") -> "MotionGAN":
-        """``warp`` (the landmark warp) or a checkpoint file or folder (:meth:`from_checkpoint`)."""
-        if str(name_or_path) == WARP:
-            return cls.landmark_warp(device)
-        return cls.from_checkpoint(name_or_path, device)
+        return cls(LandmarkWarp(), Config(name="warp", generator="warp", image_size=size), device,
+                   name="landmark warp")  # its file records the warp's settings
 
     def export(self, path: str | Path, half: bool = False, shard_mb: float | None = None) -> list[Path]:
         """Write G alone (optionally fp16, optionally in shards), loadable by :meth:`from_checkpoint`."""
-        return save_generator(path, self.G, self.config.to_json(), self.step, half=half, shard_mb=shard_mb)
+        return save_generator(path, self.G, self.spec.recorded, self.step, half=half, shard_mb=shard_mb)
 
     def maps(self, points) -> torch.Tensor:
         pts = torch.as_tensor(np.asarray(points, np.float32), device=self.device)

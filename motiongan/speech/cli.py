@@ -4,16 +4,15 @@ from __future__ import annotations
 import shlex
 import sys
 
-from ..assets import ModelOptions
+from ..models import ModelOptions, SpeechModelOptions
 from ..options import add_options, options_from
 from .data import SpeechDataOptions
-from .model import SpeechModelOptions
 
 
 def _speak(args):
-    from ..assets import resolve_device
     from ..inference.donors import check_mouths
     from ..media import check_output, read_image
+    from ..models import resolve_device
     from .dub import check_source_video
     from .speak import SpeakOptions, check_request, is_video, speak
 

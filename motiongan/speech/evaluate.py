@@ -66,9 +66,10 @@ def still_mouth_noise(data: str | os.PathLike = "../shared/data", tracks: str | 
     within each silence (``sil`` in the ``.align`` word timings, 25 fps) of GRID s1's training sentences, cut
     by ``trim`` frames at each end (the lips close and open there), of at least ``min_frames``; the median over
     silences (the larger ones breathe or lick their lips), and how many there were."""
+    from ..models import load_speech_model
     from .data import TRAIN
 
-    template = SpeechModel.shipped().template if template is None else template
+    template = load_speech_model().template if template is None else template
     refs = [r for r in find_clips(data) if r.split == TRAIN and r.person == "grid/s1"]
     stds = []
     for clip in load_clips(refs, tracks, 1, False):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ from ..checkpoint import (
     save_tensors,
     unprefixed,
 )
-from ..options import option
 from .audio import N_MELS, Speech
 from .canonical import MOUTH_AND_JAW
 
@@ -63,8 +61,8 @@ class SpeechNet(nn.Module):
 class SpeechModel:
     """A trained :class:`SpeechNet` with its template, baselines and output scale: the network's displacement
     ``d`` is used as ``mean + scale * (d - mean)`` (``mean``: the training mean displacement; scale 1 leaves it
-    as it is, 0 gives the mean track). ``SpeechModel.load()`` (the shipped model) or ``SpeechModel.load(path)``;
-    ``model.export(path)``."""
+    as it is, 0 gives the mean track). ``SpeechModel.from_checkpoint(path)`` (the shipped one:
+    :func:`motiongan.models.load_speech_model`); ``model.export(path)``."""
 
     def __init__(self, net: SpeechNet, template: np.ndarray, baselines: dict[str, np.ndarray],
                  info: dict | None = None, scale: float = 1.0):
@@ -98,23 +96,6 @@ class SpeechModel:
         baselines = {k: v.numpy() for k, v in unprefixed("baseline", tensors).items()}
         return cls(net, tensors["template"].numpy(), baselines, json.loads(meta.get("info", "{}")),
                    float(meta.get("scale", 1.0)))
-
-    @classmethod
-    def load(cls, name_or_path: str | os.PathLike | None = None) -> "SpeechModel":
-        """The shipped model (no argument, or ``default``) or a model file (:meth:`from_checkpoint`)."""
-        if name_or_path is None or str(name_or_path) == "default":
-            return cls.shipped()
-        return cls.from_checkpoint(name_or_path)
-
-    @classmethod
-    def shipped(cls) -> "SpeechModel":
-        """The model that ships in ``motiongan/assets`` (the newest ``speech-*.safetensors``)."""
-        from ..assets import ASSETS as assets
-
-        found = sorted(assets.glob("speech-*.safetensors"))
-        if not found:
-            raise CheckpointError(f"{assets}: no speech model ships here; pass --speech-model PATH")
-        return cls.from_checkpoint(found[-1])
 
     # ------------------------------------------------------------------------------------- predict
     @torch.no_grad()
@@ -154,12 +135,3 @@ class SpeechModel:
 def standardised(x: np.ndarray) -> np.ndarray:
     return ((x - x.mean()) / (x.std() + 1e-6)).astype(np.float32)
 
-
-@dataclass
-class SpeechModelOptions:
-    """Which speech model a command loads (its ``--speech-model`` flag)."""
-
-    speech_model: str | None = option(None, "a speech model file (default: the shipped one)")
-
-    def load(self) -> SpeechModel:
-        return SpeechModel.load(self.speech_model)

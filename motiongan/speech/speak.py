@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..inference.donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from ..landmarks import retarget
 from ..media import VIDEO_SUFFIXES, atomic_write_bytes, read_image, write_video
+from ..models import load_speech_model
 from ..options import FPS, option
 from .audio import MAX_SECONDS, Speech
 from .canonical import drive
@@ -72,7 +73,7 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
     check_request(out, landmarks_only, model is not None, o)
     check_mouths(o.mouths, None)
     speech = Speech.from_file(audio, o.max_seconds)
-    speech_model = speech_model or SpeechModel.shipped()
+    speech_model = speech_model or load_speech_model()
     track = speech_track(speech_model, speech, o.fps)
     landmarker = landmarker or FaceLandmarker()
     named = isinstance(source, (str, os.PathLike))
@@ -102,7 +103,7 @@ def _dub(video, audio, out, landmarks_only, o: SpeakOptions, speech_model, landm
     if out is None or landmarks_only is not None:
         raise ConfigError("a video source is dubbed into -o OUT.mp4 (--landmarks-only takes a photo)")
     check_mouths(o.mouths, None, source_video=True)
-    return dub(video, audio, out, speech_model or SpeechModel.shipped(), o, landmarker, progress)
+    return dub(video, audio, out, speech_model or load_speech_model(), o, landmarker, progress)
 
 
 def _video(image, points, track, template, out, audio, o: SpeakOptions, model, landmarker, progress) -> dict:

@@ -24,6 +24,7 @@ from ..config import Config
 from ..data import Cache, ResidentClips, TrainingClips
 from ..errors import ConfigError
 from ..media import atomic_write_bytes, remove_stale_temporaries
+from ..models import generator_file
 from ..options import option
 from .trainer import Trainer
 
@@ -77,8 +78,8 @@ class TrainOptions:
                                              "time since the command started, e.g. 540s, 9m, 1h30m",
                                        parse=parse_duration, metavar="DURATION")
     init_generator: str | None = option(None, "start G from a generator export (a file, a shard or a folder of "
-                                              "shards); the discriminators start fresh (see d_warmup)",
-                                        metavar="PATH")
+                                              "shards, or a shipped name: paper, warp_cpu); the discriminators "
+                                              "start fresh (see d_warmup)", metavar="PATH")
 
 
 def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions | None = None, device: str = "cpu",
@@ -206,7 +207,7 @@ def _start(cfg: Config, out: Path, device: str, world: int, o: TrainOptions,
     elif latest_checkpoint(out) is not None:
         raise CheckpointError(f"{out}: already holds a run; pass --resume or choose another --out")
     elif o.init_generator is not None:
-        init = _init_weights(o.init_generator, cfg)
+        init = _init_weights(generator_file(o.init_generator), cfg)
     trainer = Trainer(cfg, device, distributed=world > 1)
     if ckpt is not None:
         trainer.load_state_dict(ckpt.tensors)
