@@ -88,9 +88,10 @@ class SpeechTrainOptions:
     weight_decay: float = option(1e-4, "AdamW weight decay")
     calibrate: bool = option(True, "fit the output scale on the validation speakers and sentences",
                              negative="keep the output scale at 1")
-    calibrate_by: str = option("error", "what the output scale is fitted for: error (the least mouth error) or "
-                                        "amplitude (the predicted mouth opening varies as much as the real one, "
-                                        "averaged over the validation groups)", choices=["error", "amplitude"])
+    calibrate_by: str = option("amplitude", "what the output scale is fitted for: amplitude (the predicted mouth "
+                                            "opening varies as much as the real one, averaged over the validation "
+                                            "groups; as shipped) or error (the least mouth error, which favours a "
+                                            "mouth that barely moves)", choices=["amplitude", "error"])
     workers: int = option(2, "processes that read and track the clips")
 
     def __post_init__(self):
