@@ -154,8 +154,8 @@ def test_shipped_model_beats_both_baselines_on_held_out_grid_clips(speech_model,
 
 @pytest.mark.slow
 def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(data_dir, tmp_path):
-    """train-speech on four GRID clips (s1: a validation sentence and two training ones; one filed as a
-    validation person's)."""
+    """train-speech --calibrate-by error on four GRID clips (s1: a validation sentence and two training ones;
+    one filed as a validation person's)."""
     from motiongan.speech.train import SpeechTrainOptions, train_speech
 
     val_person = "vc2_5176"
@@ -168,7 +168,7 @@ def test_output_scale_is_fitted_on_validation_stored_in_the_file_and_applied(dat
         (data / "grid_s1" / "s1" / p.name).symlink_to(p)
     (data / "voxceleb" / val_person / "clip.mpg").symlink_to(data_dir / "grid" / "lbax4n.mpg")
     out = tmp_path / "m.safetensors"
-    options = SpeechTrainOptions(epochs=3, batch=32, workers=1)
+    options = SpeechTrainOptions(epochs=3, batch=32, workers=1, calibrate_by="error")  # the fit for error
     train_speech(data, out, tmp_path / "tracks", options, progress=False)
     model = SpeechModel.from_checkpoint(out)
     curves = {g: {float(k): v for k, v in c.items()} for g, c in model.info["scale_curves"].items()}
