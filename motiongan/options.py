@@ -34,17 +34,20 @@ from .errors import ConfigError
 
 
 def option(default, help: str, negative: str | None = None, parse=None, range: tuple | None = None,
-           **argparse_kwargs):
+           words: tuple[str, ...] = (), **argparse_kwargs):
     """A dataclass field with the help text (and any ``choices=``, ``metavar=``) of its flag; ``negative``:
     the help of the ``--no-NAME`` flag of a bool that defaults to True; ``parse``: the function that turns
     the flag's word into the field's value; ``range``: (low, high), the values a number may take (either
-    end None: open), checked by :func:`check_ranges` wherever the options are made."""
+    end None: open), checked by :func:`check_ranges` wherever the options are made; ``words``: the words the
+    field takes besides a number of its range (``--size native``)."""
     if negative is not None:
         argparse_kwargs["negative"] = negative
     if parse is not None:
         argparse_kwargs["parse"] = parse
     if range is not None:
         argparse_kwargs["range"] = tuple(range)
+    if words:
+        argparse_kwargs["words"] = tuple(words)
     return dataclasses.field(default=default, metadata={"help": help, **argparse_kwargs})
 
 
@@ -70,7 +73,7 @@ def check_ranges(options) -> None:
         if "range" not in f.metadata:
             continue
         value, (low, high) = getattr(options, f.name), f.metadata["range"]
-        if value is None and f.default is None:
+        if (value is None and f.default is None) or value in f.metadata.get("words", ()):
             continue
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
             and (low is None or value >= low) and (high is None or value <= high)
@@ -104,8 +107,9 @@ def add_options(parser: argparse.ArgumentParser, cls, more_help: dict[str, str] 
         if f.name in (more_help or {}):
             kwargs["help"] += " " + more_help[f.name]
         negative = kwargs.pop("negative", None)
+        words = kwargs.pop("words", ())
         if "range" in kwargs:
-            kwargs["help"] += f" ({range_text(*kwargs.pop('range'))})"
+            kwargs["help"] += f" ({', or '.join([range_text(*kwargs.pop('range')), *words])})"
         typ = str if kwargs.pop("parse", None) else _value_type(hints[f.name])
         if f.name in repeat:
             parser.add_argument(f"--{flag}", dest=f.name, action="append", default=None, **kwargs)

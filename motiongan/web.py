@@ -22,6 +22,7 @@ import signal
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip
 IMAGE_TYPES = sorted(IMAGE_SUFFIXES)  # what the upload fields offer: what the commands read
 DRIVER_TYPES = sorted(VIDEO_SUFFIXES) + [TRACK_SUFFIX]
 KEEP_RESULTS_S = 3600
+PAGE_NAMES = {"--size": "output size", "--mouths": "mouths"}  # settings as the page names them, by their flags
 
 
 @dataclass
@@ -111,6 +113,18 @@ def _theme():
     # system fonts: the default theme fetches web fonts, and the page must work offline
     return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
                              font_mono=["ui-monospace", "monospace"])
+
+
+@contextmanager
+def page_names():
+    """A ConfigError of a setting (the command line's check, message and all) named as the page names it,
+    not by the command line's flag (:data:`PAGE_NAMES`)."""
+    try:
+        yield
+    except ConfigError as e:
+        if e.path not in PAGE_NAMES:
+            raise
+        raise ConfigError(e.reason, path=PAGE_NAMES[e.path], hint=e.hint) from None
 
 
 def speech_function():
@@ -200,20 +214,19 @@ class Page:
         ``driver`` or a file: a video or image of the person, or a bank); returns (overlay, video path,
         status text)."""
         from .inference.animate import AnimateOptions, check_options
+        from .inference.output import check_size
 
         if not photo:
             raise MotionGANError("upload a photo of a face first")
         if not driving:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
-        size = None if size is None else str(size).strip().lower() or None  # blank: the model's size
-        options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=size,
-                                 mouths=str(mouths or "auto"))
-        try:
-            check_options(options, Path(driving).suffix.lower() != TRACK_SUFFIX)  # the command line's checks
-        except ConfigError as e:  # named as the page names it, not by the command line's flag
-            where = {"--size": "output size", "--mouths": "mouths"}.get(e.path, e.path)
-            raise ConfigError(e.reason, path=where, hint=e.hint) from None
+        with page_names():  # the command line's checks, before anything is read
+            options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=_size(size),
+                                     mouths=str(mouths or "auto"))
+            check_options(options, Path(driving).suffix.lower() != TRACK_SUFFIX)
+            check_size(options.size, self.model)
         self.driver_frames(driving)
+        size = options.size
         source, shown, notes = self.detect(photo, size=size)
         if progress is not None:
             progress(0, desc="starting")
@@ -227,32 +240,32 @@ class Page:
                   + (", with the driver's audio" if res["audio"] else "") + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
 
-    def edit(self, photo, mode, expression, target, target_neutral, strength=1.0, paste=False):
-        """Change the expression of ``photo`` (``edit_image``); returns (overlay with target landmarks, image
-        path, status)."""
+    def edit(self, photo, mode, expression, target, target_neutral, strength=1.0, paste=False, size=None):
+        """Change the expression of ``photo`` (``edit_image``) with the output face ``size`` of ``--size`` (as
+        :meth:`animate`); returns (overlay with target landmarks, image path, status)."""
         from .inference import edit as E
+        from .inference.output import check_size
 
         if not photo:
             raise MotionGANError("upload a photo of a face first")
-        source, _, notes = self.detect(photo)
-        if mode == "target photo":
-            if not target:
-                raise MotionGANError("upload a target photo whose expression to copy (or choose a named expression)")
-            options = E.EditOptions(target=target, target_neutral=target_neutral or None, strength=strength,
-                                    paste=paste)
-            what = f"the expression of {Path(target).name}"
-        else:
-            options = E.EditOptions(expression=expression, strength=strength, paste=paste)
-            what = f"{expression!r}"
+        if mode == "target photo" and not target:
+            raise MotionGANError("upload a target photo whose expression to copy (or choose a named expression)")
+        chosen = dict(target=target, target_neutral=target_neutral or None) if mode == "target photo" \
+            else dict(expression=expression)
+        with page_names():  # the command line's checks, before anything is read
+            options = E.EditOptions(**chosen, strength=strength, paste=paste, size=_size(size))
+            check_size(options.size, self.model)
+        what = f"the expression of {Path(target).name}" if mode == "target photo" else f"{expression!r}"
+        source, _, notes = self.detect(photo, size=options.size)
         out = self.job_folder() / f"{Path(photo).stem}_edited.png"
         goal = E.edit_image(self.animator, source, out, options, self.expressions)
         status = f"**{out.name}**: {what} at strength {strength:g}" + "".join(f"\n\n{n}" for n in notes)
         return self.overlay(source, goal), str(out), status
 
-    def speak(self, photo, audio, fps=25.0, paste=False, progress=None):
+    def speak(self, photo, audio, fps=25.0, paste=False, progress=None, size=None):
         """A talking face from ``photo`` (or a video, dubbed) and the recording ``audio`` (``motiongan
-        speak``); returns (overlay, video path, status). Recordings longer than the page's frame limit at
-        ``fps`` are refused."""
+        speak``), the face at ``size`` (as :meth:`animate`; a video keeps its own); returns (overlay, video
+        path, status). Recordings longer than the page's frame limit at ``fps`` are refused."""
         fn = speech_function()
         if fn is None:
             raise MotionGANError("speech is not available in this installation of MotionGAN")
@@ -262,8 +275,11 @@ class Page:
             raise MotionGANError("upload a recording (wav, mp3, m4a, or a video with sound) first")
         if not fps or not fps > 0:
             raise MotionGANError(f"frames per second must be positive, got {fps}")
-        from .speech.speak import is_video
+        from .speech.speak import SpeakOptions, check_source, is_video
 
+        with page_names():  # the command line's checks, before anything is read
+            options = SpeakOptions(fps=fps, paste=paste, size=_size(size), max_seconds=self.max_frames / fps)
+            check_source(photo, options, self.model)
         if is_video(photo):  # a video is dubbed (speak VIDEO AUDIO): its own frames, at its own frame rate
             from .speech.dub import check_source_video
 
@@ -279,18 +295,21 @@ class Page:
             progress(0, desc="reading the recording")
         out = self.job_folder() / f"{Path(photo).stem}_speaking.mp4"
         from .speech.audio import TooLongError
-        from .speech.speak import SpeakOptions
 
         try:
-            res = fn(photo, audio, out, options=SpeakOptions(fps=fps, paste=paste, max_seconds=self.max_frames / fps),
-                     model=self.model, speech_model=self._speech_model, landmarker=self.animator.landmarker,
-                     progress=progress is not None)
+            res = fn(photo, audio, out, options=options, model=self.model, speech_model=self._speech_model,
+                     landmarker=self.animator.landmarker, progress=progress is not None)
         except TooLongError as e:  # the page's limit, and who can raise it, in place of the CLI's flag
             raise TooLongError(e.reason, e.path, hint=f"this page's limit is {self.max_frames} frames at {fps:g} "
                                "fps; whoever runs the page can raise it: motiongan web --max-frames N") from None
         status = (f"**{out.name}**: {res['frames']} frames at {res['fps']:g} fps, {res['seconds']:.2f} s of "
                   "speech, with its audio" + "".join(f"\n\n{n}" for n in notes))
         return shown, str(out), status
+
+
+def _size(size) -> str | None:
+    """The output size as the page's field gives it (blank or None: the model's default)."""
+    return None if size is None else str(size).strip().lower() or None
 
 
 def message_of(e: Exception) -> str:
@@ -348,13 +367,25 @@ def _video_outputs(gr, tab: str):
             gr.Markdown(elem_id=f"{tab}-status"))
 
 
-def size_choices(model_size: int, default: int | None = None) -> list[str]:
-    """The output sizes the Animate tab offers (``motiongan animate --size``): the default first (None: the
-    model's ``default_output``), other sizes from the model's up, and the face's own resolution; any other
-    number can be typed."""
+def size_choices(model_size: int, default: int | None = None, warps: bool = True) -> list[str]:
+    """The output sizes the Animate, Edit and Speak tabs offer (``--size``): the default first (None: the
+    model's ``default_output``), then for a warp generator (``warps``) other sizes from the model's up and the
+    face's own resolution (a fixed-size network renders at its own size alone); any other number can be
+    typed, and is checked as the command line checks it."""
     default = default or model_size
+    if not warps:
+        return [f"default ({default})"]
     return ([f"default ({default})"] + [n for n in ("128", "256", "512") if int(n) >= model_size and int(n) != default]
             + ["native"])
+
+
+def _size_field(gr, model, tab: str):
+    """The output size dropdown of a tab, and a function that turns its value into ``--size`` (None: the
+    default; Page's methods check and normalise the rest)."""
+    sizes = size_choices(model.size, model.default_output, getattr(model.G, "warps", False))
+    field = gr.Dropdown(sizes, value=sizes[0], allow_custom_value=True, elem_id=f"{tab}-size",
+                        label="Output size in pixels (or native: the face's own resolution in the photo)")
+    return field, lambda size: None if size == sizes[0] else size
 
 
 OWN_CHOICE = "own (the file below)"
@@ -363,10 +394,8 @@ MOUTH_CHOICES = ["auto (the driver's, for a video)", "none", "driver", OWN_CHOIC
 
 
 def _animate_tab(gr, h: Handlers) -> None:
-    sizes = size_choices(h.page.model.size, h.page.model.default_output)
-
     def animate(photo, driving, retarget, side_by_side, paste, size, mouths, own, progress=gr.Progress(track_tqdm=True)):  # noqa: B008,E501 (Gradio's idiom)
-        size = None if size == sizes[0] else size  # Page.animate checks and normalises the rest
+        size = chosen_size(size)
         mouths = (own or "own") if mouths == OWN_CHOICE else mouths.split(" ")[0]  # "own" alone: refused
         return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size, mouths)
 
@@ -379,8 +408,7 @@ def _animate_tab(gr, h: Handlers) -> None:
                                    "(off: use the driving landmarks as given)")
             sbs = gr.Checkbox(False, label="Side by side (photo | driver | result)")
             paste = gr.Checkbox(False, label="Paste the face back into the photo")
-            size = gr.Dropdown(sizes, value=sizes[0], allow_custom_value=True, elem_id="animate-size",
-                               label="Output size in pixels (or native: the face's own resolution in the photo)")
+            size, chosen_size = _size_field(gr, h.page.model, "animate")
             mouths = gr.Radio(MOUTH_CHOICES, value=MOUTH_CHOICES[0], elem_id="animate-mouths",
                               label="Real mouths and eyes where the warp has no pixels")
             own = gr.File(label="A video or image of the photo's person (for their own mouths)",
@@ -393,8 +421,8 @@ def _animate_tab(gr, h: Handlers) -> None:
 
 
 def _edit_tab(gr, h: Handlers) -> None:
-    def edit(photo, mode, expression, target, target_neutral, strength, paste):
-        return h.run(h.page.edit, photo, mode, expression, target, target_neutral, strength, paste)
+    def edit(photo, mode, expression, target, target_neutral, strength, paste, size):
+        return h.run(h.page.edit, photo, mode, expression, target, target_neutral, strength, paste, chosen_size(size))
 
     names = list(h.page.expressions["expressions"])
     with gr.Row():
@@ -410,6 +438,7 @@ def _edit_tab(gr, h: Handlers) -> None:
                               elem_id="edit-target-neutral")
             strength = gr.Slider(0.0, 2.0, 1.0, step=0.05, label="Strength", elem_id="edit-strength")
             paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            size, chosen_size = _size_field(gr, h.page.model, "edit")
             button = gr.Button("Edit", variant="primary", elem_id="edit-run")
         with gr.Column():
             seen = gr.Image(label="Detected (green) and target (red) landmarks", interactive=False,
@@ -418,13 +447,13 @@ def _edit_tab(gr, h: Handlers) -> None:
             file = gr.File(label="Download", interactive=False, elem_id="edit-download")
             status = gr.Markdown(elem_id="edit-status")
     photo.change(h.preview, photo, [seen, status], **PREVIEW)
-    button.click(edit, [photo, mode, expr, target, neutral, strength, paste], [seen, image, file, status],
+    button.click(edit, [photo, mode, expr, target, neutral, strength, paste, size], [seen, image, file, status],
                  **QUEUED)
 
 
 def _speak_tab(gr, h: Handlers) -> None:
-    def speak(photo, audio, fps, paste, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
-        return h.run(h.page.speak, photo, audio, fps, paste, progress)
+    def speak(photo, audio, fps, paste, size, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
+        return h.run(h.page.speak, photo, audio, fps, paste, progress, chosen_size(size))
 
     if speech_function() is None:
         gr.Markdown("**Not available here:** the speech module (`motiongan.speech`) cannot be imported "
@@ -437,13 +466,14 @@ def _speak_tab(gr, h: Handlers) -> None:
             audio = gr.File(label="Speech (wav, mp3, m4a, flac, or a video with sound)", elem_id="speak-audio")
             fps = gr.Number(25, label="Frames per second", minimum=1, maximum=60, elem_id="speak-fps")
             paste = gr.Checkbox(False, label="Paste the face back into the photo")
+            size, chosen_size = _size_field(gr, h.page.model, "speak")
             button = gr.Button("Speak", variant="primary", elem_id="speak-run")
             gr.Markdown("Only the mouth and jaw move (the shipped speech model); the video keeps the "
                         "recording's sound.")
         with gr.Column():
             outputs = _video_outputs(gr, "speak")
     photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
-    button.click(speak, [photo, audio, fps, paste], list(outputs), **QUEUED)
+    button.click(speak, [photo, audio, fps, paste, size], list(outputs), **QUEUED)
 
 
 def build_page(model, results: Path, max_frames: int = 750, expressions: str | None = None):

@@ -5,7 +5,7 @@ import pytest
 from motiongan.crop import PasteBack, crop_box, crop_face
 from motiongan.errors import ConfigError
 from motiongan.inference import MotionGAN
-from motiongan.inference.animate import AnimateOptions, Animator, check_options, output_size
+from motiongan.inference.animate import AnimateOptions, Animator, output_size
 from motiongan.landmarks import retarget
 from motiongan.media import read_image, video_info
 
@@ -26,9 +26,14 @@ def test_size_is_the_models_a_number_or_the_faces_own_resolution(animator, photo
     assert output_size("256", points, 64) == 256
     native = output_size("native", points, 64)
     assert native % 2 == 0 and abs(native - crop_box(points)[2]) <= 1
-    for bad in ("0", "huge", "-3", "9000"):
-        with pytest.raises(ConfigError, match="--size"):
-            check_options(AnimateOptions(size=bad))
+    from motiongan.inference.edit import EditOptions
+    from motiongan.speech.speak import SpeakOptions
+
+    for bad in ("0", "huge", "-3", "9000", "12.5", 5000):
+        for make in (AnimateOptions, SpeakOptions, lambda size: EditOptions(expression="happy", size=size)):
+            with pytest.raises(ConfigError, match="--size: expected a number of pixels from 32 to 4096"):
+                make(size=bad)  # when the options are made (every path's options), before anything is read
+    assert AnimateOptions(size=" Native").size == "native" and SpeakOptions(size="256").size == 256
 
 
 def test_a_warp_renders_at_256_px_by_default_and_the_papers_g_at_its_own_size(animator, photo):
@@ -92,3 +97,66 @@ def test_animate_writes_the_photos_resolution_when_pasted_at_a_larger_size(anima
     info = video_info(out)
     h, w = photo.shape[:2]
     assert res["frames"] == 5 and (info["height"], info["width"]) == (h + h % 2, w + w % 2)
+
+
+# ------------------------------------------------- --size and --paste on every path (edit, speak), checked once
+@pytest.fixture(scope="module")
+def paper_g():
+    """A tiny paper's G (a fixed-size network: 64 px and no other)."""
+    import torch
+
+    from motiongan.config import load_config
+    from motiongan.networks import Generator
+
+    cfg = load_config("small", ["image_size=64", "width=8", "n_res=2"])
+    torch.manual_seed(0)
+    return MotionGAN(Generator(**cfg.generator_kwargs()), cfg, name="tiny paper G")
+
+
+def test_edit_writes_the_size_asked_and_the_whole_photo_when_pasted(data_dir, photo, tmp_path):
+    from motiongan.cli import main
+
+    face, out, pasted = data_dir / "stills68" / "image_0001.png", tmp_path / "e.png", tmp_path / "p.png"
+    edit = ["edit", str(face), "--expression", "happy", "--checkpoint", "warp"]
+    assert main([*edit, "-o", str(out), "--size", "320"]) == 0  # not the warp's default (256)
+    assert read_image(out).shape == (320, 320, 3)
+    assert main([*edit, "-o", str(pasted), "--paste"]) == 0
+    assert read_image(pasted).shape == photo.shape
+
+
+def test_speak_from_a_photo_writes_the_size_asked(data_dir, tmp_path):
+    from motiongan.cli import main
+
+    out = tmp_path / "s.mp4"
+    assert main(["speak", str(data_dir / "stills68" / "image_0001.png"), str(data_dir / "grid" / "bbaf2n.mpg"),
+                 "-o", str(out), "--checkpoint", "warp", "--size", "320", "--fps", "2", "--quiet"]) == 0
+    info = video_info(out)
+    assert (info["width"], info["height"]) == (320, 320) and info["frames"] == 6
+
+
+def test_a_size_is_refused_for_a_dubbed_video_before_it_is_read(tmp_path):
+    from motiongan.speech.speak import SpeakOptions, speak
+
+    with pytest.raises(ConfigError, match="--size: a video is dubbed at its own"):
+        speak(tmp_path / "not_there.mp4", tmp_path / "not_there.wav", tmp_path / "o.mp4",
+              options=SpeakOptions(size=256))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("size", ["256", "native", "32"])
+def test_the_papers_g_refuses_another_size_before_the_source_is_read(paper_g, landmarker, data_dir, size, tmp_path):
+    from motiongan.inference.edit import EditOptions, edit_image
+    from motiongan.inference.output import check_size
+    from motiongan.speech.speak import SpeakOptions, speak
+
+    garbage = tmp_path / "garbage.png"  # not an image: reading it would be another error
+    garbage.write_bytes(b"not an image" * 20)
+    animator, said = Animator(paper_g, landmarker), r"--size: expected 64 \(or no size\), got .*tiny paper G"
+    with pytest.raises(ConfigError, match=said):
+        animator.animate(garbage, data_dir / "grid" / "bbaf2n.mpg", tmp_path / "o.mp4", AnimateOptions(size=size))
+    with pytest.raises(ConfigError, match=said):
+        edit_image(animator, garbage, tmp_path / "e.png", EditOptions(expression="happy", size=size))
+    with pytest.raises(ConfigError, match=said):
+        speak(garbage, tmp_path / "not_there.wav", tmp_path / "s.mp4", options=SpeakOptions(size=size), model=paper_g)
+    assert check_size("64", paper_g) == 64 and check_size(None, paper_g) is None  # its own size, or none, is fine
+    assert check_size("native", Animator(MotionGAN.landmark_warp(size=64)).model) == "native"  # a warp: any

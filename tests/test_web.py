@@ -327,7 +327,7 @@ def test_web_without_gradio_says_how_to_install_it(monkeypatch):
 def page_functions(tmp_path_factory, files):
     """The page's :class:`Page` on the landmark warp (no network), and the inputs as Gradio keeps uploads:
     under a temporary folder, each in a folder of its own."""
-    from motiongan.assets import load_generator
+    from motiongan.models import load_generator
     from motiongan.web import Page
 
     uploads = tmp_path_factory.mktemp("gradio_uploads")
@@ -399,7 +399,7 @@ def test_a_bad_output_size_is_refused_naming_it_before_anything_is_written(page_
 
 @pytest.mark.parametrize("driver", ["driver.mp4", "track8.npy"])
 def test_the_page_and_the_command_line_render_the_same_frames_pixel_for_pixel(driver, files, tmp_path):
-    from motiongan.assets import load_generator
+    from motiongan.models import load_generator
     from motiongan.web import Page
 
     page = Page(load_generator("warp", "cpu"), tmp_path / "results")
@@ -433,3 +433,40 @@ def test_the_page_refuses_out_of_range_numbers_with_the_command_lines_ranges(pag
         else:
             page.edit(up["astronaut.png"], "named expression", "happy", None, None, strength=value)
     assert len(message_of(caught.value).splitlines()) == 1
+
+
+def test_edit_and_speak_on_the_page_take_the_output_size_as_the_command_line_does(page_functions, data_dir):
+    from motiongan.errors import MotionGANError
+    from motiongan.web import message_of
+
+    page, up = page_functions
+    _, image, _ = page.edit(up["astronaut.png"], "named expression", "happy", None, None, size="320")
+    assert read_image(image).shape == (320, 320, 3)
+    _, video, _ = page.speak(up["astronaut.png"], up["speech.wav"], size="96")
+    assert (video_info(video)["width"], video_info(video)["height"]) == (96, 96)
+    with pytest.raises(MotionGANError) as caught:  # a dubbed video keeps its own resolution
+        page.speak(str(data_dir / "grid" / "bbaf2n.mpg"), up["speech.wav"], size="256")
+    assert message_of(caught.value).startswith("output size: a video is dubbed at its own frames' resolution")
+
+
+def test_the_page_refuses_a_size_the_papers_g_cannot_render_before_looking_for_a_face(files, tmp_path):
+    """The page's size check is the command line's: a fixed-size network takes its own size alone, refused
+    before the photo (here one without a face) is looked at."""
+    from motiongan.config import load_config
+    from motiongan.errors import MotionGANError
+    from motiongan.inference import MotionGAN
+    from motiongan.networks import Generator
+    from motiongan.web import Page, message_of, size_choices
+
+    cfg = load_config("small", ["image_size=64", "width=8", "n_res=2"])
+    page = Page(MotionGAN(Generator(**cfg.generator_kwargs()), cfg, name="tiny"), tmp_path / "results")
+    photo = str(files / "coffee.png")
+    calls = [lambda: page.animate(photo, str(files / "track6.npy"), size="256"),
+             lambda: page.edit(photo, "named expression", "happy", None, None, size="native"),
+             lambda: page.speak(photo, str(files / "speech.wav"), size="128")]
+    for call in calls:
+        with pytest.raises(MotionGANError) as caught:
+            call()
+        assert message_of(caught.value).startswith("output size: expected 64 (or no size), got ")
+    assert list(page.results.iterdir()) == []
+    assert size_choices(64, 64, warps=False) == ["default (64)"]  # the page offers no size it would refuse

@@ -22,7 +22,6 @@ from tqdm import tqdm
 from ..convention import to_image, to_tensor
 from ..crop import PasteBack, box_to_affine, crop_box, crop_face
 from ..draw import draw_landmarks
-from ..errors import ConfigError
 from ..face.landmarker import FaceLandmarker, fill_gaps
 from ..filtering import filter_track
 from ..landmarks import LandmarkFileError, apply_affine, invert_affine, read_pts, retarget, smooth
@@ -42,24 +41,21 @@ from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
 from .driver import Capture, Driven, follow_driver, is_live, until_interrupted
 from .mesh_driver import MOTIONS, MeshFollower, check_motion
 from .model import MotionGAN
+from .output import OutputOptions, check_size, output_size
 
 
 @dataclass
-class AnimateOptions(MouthOptions):
-    """How ``animate`` turns a driver into a video (the CLI's flags are made from these fields)."""
+class AnimateOptions(OutputOptions, MouthOptions):
+    """How ``animate`` turns a driver into a video (the CLI's flags are made from these fields; ``--size`` and
+    ``--paste``: :class:`~.output.OutputOptions`, shared with edit and speak)."""
 
     retarget: bool = option(True, "move the source face by the driver's motion, not its shape (relative motion)",
                             negative="use the driving landmarks as given (the paper's setting, for a driver who "
                                      "is the source person)")
     side_by_side: bool = option(False, "source | driving with landmarks | result")
     overlay: bool = option(False, "draw the target landmarks on the result")
-    paste: bool = option(False, "paste the generated crop back into the source image")
     fps: float | None = option(None, "frames per second (default: the driver's; 25 for landmark files)",
                                range=FPS)
-    size: str | None = option(None, "output face size in pixels (e.g. 256, 512) or native (the face's own "
-                              "resolution in the photo): the motion warps the source at that size, a "
-                              "network's paint is upsampled (default: 256 for a warp generator, whose motion "
-                              "renders at any size; the model's size for the paper's G)", metavar="N|native")
     filter: bool = option(True, "One Euro filter on a video driver's landmarks (causal: steady, little lag)",
                           negative="use a video driver's landmarks as detected, frame by frame")
     max_frames: int | None = option(None, "stop after this many driving frames (a camera: else at Ctrl-C)",
@@ -72,22 +68,22 @@ class AnimateOptions(MouthOptions):
 @dataclass
 class Source:
     """A source face: the full image, its crop at the model's size, landmarks in both, the crop matrix, and
-    (for a larger output) the same crop at the output size with its matrix."""
+    (for an output of another size) the same crop at the output size with its matrix."""
 
     image: np.ndarray
     crop: np.ndarray
     landmarks: np.ndarray  # in the crop
     matrix: np.ndarray  # image -> crop
-    detail: np.ndarray | None = None  # the crop at the output size, when larger than the model's
+    detail: np.ndarray | None = None  # the crop at the output size, when not the model's
     detail_matrix: np.ndarray | None = None  # image -> detail
     _paste: PasteBack | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_points(cls, image: np.ndarray, points: np.ndarray, size: int, out_size: int | None = None) -> "Source":
         """The face with landmarks ``points`` (image pixels) cropped at ``size`` as training data is, and at
-        ``out_size`` too when that is larger."""
+        ``out_size`` too when that is another (a warp generator renders at any size)."""
         crop, lms, m = crop_face(image, points, size)
-        if out_size is None or out_size <= size:
+        if out_size is None or out_size == size:
             return cls(image, crop, lms, m)
         detail, _, dm = crop_face(image, points, out_size)
         return cls(image, crop, lms, m, detail, dm)
@@ -116,31 +112,10 @@ class Source:
         return None if self.detail is None else to_tensor(self.detail)
 
 
-def output_size(size: str | int | None, points: np.ndarray, model_size: int, default: int | None = None) -> int:
-    """The output crop size of ``--size``: a number of pixels, ``native`` (the crop box's side in the
-    photo of a face with landmarks ``points``, even, at least the model's) or None (``default``, else the
-    model's: :attr:`MotionGAN.default_output`)."""
-    size = check_size(size)
-    if size is None:
-        return default or model_size
-    if size == "native":
-        return max(model_size, 2 * round(float(crop_box(points)[2]) / 2))
-    return size
-
-
-def check_size(size: str | int | None) -> int | str | None:
-    """``--size`` checked: None, ``native`` or a number of pixels from 32 to 4096."""
-    if size is None or str(size) == "native":
-        return size if size is None else "native"
-    if not str(size).isdigit() or not 32 <= int(size) <= 4096:
-        raise ConfigError(f"expected a number of pixels from 32 to 4096 or native, got {size!r}", path="--size")
-    return int(size)
-
-
 def check_options(options: AnimateOptions, video_driver: bool | None = None) -> None:
     """The options' values, checked before anything is written (``video_driver``: whether the driver is a
-    video, camera or stream; None: not known yet)."""
-    check_size(options.size)
+    video, camera or stream; None: not known yet; ``--size``: checked when the options are made, and
+    against the model by :meth:`Animator.source`)."""
     check_mouths(options.mouths, True if video_driver is None else video_driver)
     check_motion(options.motion, None, True if video_driver is None else video_driver)
 
@@ -279,9 +254,11 @@ class Animator:
 
     def source(self, image, name: str = "source", size: str | int | None = None) -> Source:
         """The source face: an image (path or RGB array) detected, landmarked and cropped at the model's
-        size and at the output ``size`` (:func:`output_size`), or a :class:`Source` as it is."""
+        size and at the output ``size`` (:func:`output_size`; checked against the model before the image is
+        read: :func:`check_size`), or a :class:`Source` as it is."""
         if isinstance(image, Source):
             return image
+        size = check_size(size, self.model)
         return load_source(image, self.model.size, self.landmarker, name, size, self.model.default_output)
 
     def frames(self, source: Source, targets: Iterable[np.ndarray],

@@ -22,6 +22,7 @@ from ..landmarks import EXPRESSION_STABLE, apply_affine, canonical_matrices, che
 from ..media import atomic_write_bytes
 from ..options import option
 from .donors import MouthOptions, check_mouths, filler, load_bank, resolve
+from .output import OutputOptions
 
 DEFAULT_FILE = asset("expressions.json")
 # where the stable points (motiongan.landmarks.EXPRESSION_STABLE: nose bridge, eye corners) sit in the
@@ -124,16 +125,15 @@ def landmarks_of(path: str | os.PathLike, landmarker) -> np.ndarray:
 
 
 @dataclass
-class EditOptions(MouthOptions):
+class EditOptions(OutputOptions, MouthOptions):
     """What ``edit`` puts on the source face: a named expression, or another face's (the CLI's flags are made
-    from these fields)."""
+    from these fields; ``--size`` and ``--paste``: :class:`~.output.OutputOptions`, as animate's)."""
 
     expression: str | None = option(None, "a named expression of the expressions file")
     target: str | None = option(None, "image or .pts whose expression to transfer")
     target_neutral: str | None = option(None, "the target person's neutral image or .pts")
     expressions: str | None = option(None, "expressions file (default: the shipped one)")
     strength: float = option(1.0, "how far to move towards the expression (0: unchanged)", range=(0.0, 2.0))
-    paste: bool = option(False, "paste the edited crop back into the source image")
 
     def __post_init__(self):
         super().__post_init__()
@@ -155,12 +155,13 @@ def target_shape(source_landmarks: np.ndarray, options: EditOptions, landmarker,
 def edit_image(animator, source, output, options: EditOptions, data: dict | None = None) -> np.ndarray:
     """Write ``source`` (an image, or a loaded :class:`~motiongan.inference.animate.Source`) edited as
     ``options`` say to the image ``output`` (:meth:`Animator.render`); returns the target landmarks (crop).
-    ``data``: the expressions, if already loaded (default: read ``options.expressions``)."""
+    ``data``: the expressions, if already loaded (default: read ``options.expressions``). The face is written
+    at ``options.size`` (checked against the model before the source is read), pasted back if ``options.paste``."""
     from .animate import RenderOptions
 
     check_mouths(options.mouths, None)
     data = data or load_expressions(options.expressions)
-    src = animator.source(source)
+    src = animator.source(source, size=options.size)
     shape = target_shape(src.landmarks, options, animator.landmarker, data)
     fill = filler(resolve(options.mouths, False), src, load_bank(options.mouths, animator.landmarker))
     animator.render(src, shape[None], output, RenderOptions(paste=options.paste, fill=fill))

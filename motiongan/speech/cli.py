@@ -14,11 +14,12 @@ def _speak(args):
     from ..media import check_output, read_image
     from ..models import resolve_device
     from .dub import check_source_video
-    from .speak import SpeakOptions, check_request, is_video, speak
+    from .speak import SpeakOptions, check_request, check_source, is_video, speak
 
     options, models = options_from(args, SpeakOptions), options_from(args, ModelOptions)
     generator = models.checkpoint is not None or (args.output is not None and not args.draw)
     video = is_video(args.source)  # a video is dubbed: its frames are warped, no generator
+    check_source(args.source, options)  # a video takes no --size; a photo's is checked against the model by speak
     if not video:
         check_request(args.output, args.landmarks_only, generator, options)
     check_mouths(options.mouths, None, source_video=video)

@@ -17,6 +17,7 @@ import numpy as np
 from ..draw import draw_landmarks
 from ..errors import ConfigError
 from ..inference.donors import MouthOptions, check_mouths, filler, load_bank, resolve
+from ..inference.output import SIZES, OutputOptions, check_size, output_size
 from ..landmarks import retarget
 from ..media import VIDEO_SUFFIXES, atomic_write_bytes, read_image, write_video
 from ..models import load_speech_model
@@ -29,12 +30,13 @@ DRAW_SIZE = 256
 
 
 @dataclass
-class SpeakOptions(MouthOptions):
-    """How ``speak`` makes its video (the CLI's flags are made from these fields)."""
+class SpeakOptions(OutputOptions, MouthOptions):
+    """How ``speak`` makes its video (the CLI's flags are made from these fields; ``--size`` and ``--paste``:
+    :class:`~motiongan.inference.output.OutputOptions`, as animate's, for a photo: a dubbed video keeps its own
+    frames, whole)."""
 
     fps: float = option(25.0, "frames per second of the video and the landmark track", range=FPS)
     draw: bool = option(False, "draw the landmarks over the face (no generator needed)")
-    paste: bool = option(False, "paste the generated crop back into the source image")
     max_seconds: float = option(MAX_SECONDS, "refuse longer recordings", range=(0.1, None))
     loop: str = option("pingpong", "a video source shorter than the speech: play it back and forth, or repeat it",
                        choices=["pingpong", "repeat"])
@@ -48,6 +50,19 @@ def check_request(out, landmarks_only, generator: bool, options: SpeakOptions) -
         raise ConfigError("give -o OUT.mp4, --landmarks-only OUT.npy, or both")
     if out is not None and not generator and not options.draw:
         raise ConfigError("a video needs a generator (--checkpoint) or --draw")
+
+
+def check_source(source, options: SpeakOptions, model=None) -> None:
+    """The output options against the source and the ``model`` that renders it, before anything is read: a
+    video is dubbed at its own resolution (``--size`` is a photo's); a photo's size is one the model renders at
+    (:func:`~motiongan.inference.output.check_size`)."""
+    if is_video(source):
+        if options.size is not None:
+            raise ConfigError("a video is dubbed at its own frames' resolution: the output size is for a photo "
+                              "(leave it out)", path="--size")
+        return
+    if model is not None and not options.draw:
+        check_size(options.size, model)
 
 
 def speech_track(speech_model: SpeechModel, speech: Speech, fps: float) -> np.ndarray:
@@ -68,6 +83,7 @@ def speak(source, audio, out=None, landmarks_only=None, options: SpeakOptions | 
     from ..face import FaceLandmarker
 
     o = options or SpeakOptions()
+    check_source(source, o, model)
     if is_video(source):  # dubbing: the video's own frames, motion and mouths
         return _dub(source, audio, out, landmarks_only, o, speech_model, landmarker, progress)
     check_request(out, landmarks_only, model is not None, o)
@@ -112,12 +128,13 @@ def _video(image, points, track, template, out, audio, o: SpeakOptions, model, l
     from ..inference.animate import Animator, RenderOptions, Source
 
     if model is not None and not o.draw:
-        src = Source.from_points(image, points, model.size, model.default_output)
+        src = Source.from_points(image, points, model.size, output_size(o.size, points, model.size,
+                                                                       model.default_output))
         fill = filler(resolve(o.mouths, False), src, load_bank(o.mouths, landmarker, progress))
         how = RenderOptions(fps=o.fps, paste=o.paste, audio=audio, require_audio=True, fill=fill)
         targets = retarget(src.landmarks, track, neutral=template)
         return Animator(model, landmarker).render(src, targets, out, how, progress, "speak")
-    src = Source.from_points(image, points, DRAW_SIZE)
+    src = Source.from_points(image, points, output_size(o.size, points, SIZES[0], DRAW_SIZE))
     dim = (src.crop * 0.5).astype(np.uint8)
     targets = retarget(src.landmarks, track, neutral=template)
     frames = (draw_landmarks(dim, t, radius=2) for t in targets)
