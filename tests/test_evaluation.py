@@ -21,7 +21,7 @@ from motiongan.evaluation.evaluate import COLUMNS, EvaluateOptions, evaluate
 from motiongan.evaluation.scoring import Scorer, image_scores
 from motiongan.inference import MotionGAN
 from motiongan.landmarks import grown_box, mouth_box, open_mouth
-from motiongan.networks import Generator
+from motiongan.networks import Generator, build_generator
 
 TINY = ["image_size=64", "width=8", "n_res=2"]
 
@@ -139,6 +139,19 @@ def test_a_checkpoint_at_another_resolution_is_refused(small_cache, tmp_path):
     save_generator(path, Generator(**cfg.generator_kwargs()), cfg.to_json(), 0)
     with pytest.raises(CheckpointError, match="generates 32 x 32 frames"):
         evaluate([str(path)], str(small_cache), str(tmp_path / "e"), EvaluateOptions(split="all"), progress=False)
+
+
+def test_a_warp_generator_checkpoint_gets_its_own_row_not_the_landmark_warps(small_cache, tmp_path):
+    """A warp generator is a LandmarkWarp subclass; evaluate must score its own frames in its own row."""
+    cfg = load_config("warp_cpu", TINY)
+    path = tmp_path / "painter.safetensors"
+    torch.manual_seed(0)
+    save_generator(path, build_generator(cfg.generator_kwargs()), cfg.to_json(), 0)
+    res = evaluate([str(path)], str(small_cache), str(tmp_path / "e"),
+                   EvaluateOptions(split="all", max_frames=2, score_cache="none", videos=False, workers=0),
+                   progress=False)
+    assert res["names"] == ["painter"] and list(res["table"]) == ["real video", "copy source", "landmark warp",
+                                                                  "painter"]
 
 
 @pytest.mark.slow

@@ -267,7 +267,7 @@ def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: boo
     names = []
     for c in checkpoints:
         m = load_generator(c, device, size=cache.size)
-        if isinstance(m.G, LandmarkWarp):
+        if type(m.G) is LandmarkWarp:  # the landmark warp itself (a warp generator is its subclass)
             names.append(WARP_ROW)
             continue
         if m.size != cache.size:
