@@ -37,9 +37,9 @@ REGIONS = ["G/forward", "G/loss_Df_features", "G/loss_Dv_features", "G/loss_V", 
 
 
 def batch_for(cfg, B, device):
-    S = cfg.image_size
-    pts = torch.rand(B, cfg.T + 1, 68, 2) * (S * 0.5) + S * 0.25
-    frames = torch.rand(B, cfg.T + 1, 3, S, S) * 2 - 1
+    S = cfg.model.image_size
+    pts = torch.rand(B, cfg.data.T + 1, 68, 2) * (S * 0.5) + S * 0.25
+    frames = torch.rand(B, cfg.data.T + 1, 3, S, S) * 2 - 1
     batch = {"source": frames[:, 0], "source_landmarks": pts[:, 0], "frames": frames[:, 1:], "landmarks": pts[:, 1:]}
     return {k: v.to(device) for k, v in batch.items()}
 
@@ -67,7 +67,7 @@ def per_frame(tr, cfg):
         if "Df" in tr.nets:
             out["Df"] = flops(lambda: tr.nets["Df"](s, sm, bt.real[:, 0], tm[:, 0]))
         if "Dv" in tr.nets:
-            out["Dv"] = flops(lambda: tr.nets["Dv"](bt.real)) / cfg.T
+            out["Dv"] = flops(lambda: tr.nets["Dv"](bt.real)) / cfg.data.T
         if "D" in tr.nets:
             out["D"] = flops(lambda: tr.nets["D"](bt.real[:, 0]))
         if V is not None:
@@ -85,7 +85,7 @@ def timed_run(cfg, device, B, steps):
     sync(tr.device)
     first, first_end = time.perf_counter() - t, time.monotonic()
     stats = {k: float(v) for k, v in stats.items()}
-    if cfg.compile:
+    if cfg.optimiser.compile:
         tr.step(batch)  # any recompilation happens here, not in the timed steps
         sync(tr.device)
     t = time.perf_counter()
@@ -124,8 +124,8 @@ def main():
     eager_cfg = load_config(args.config, overrides + ["compile=false"])
     compiled_cfg = load_config(args.config, overrides + ["compile=true"])
     out = {"config": eager_cfg.name, "device": args.device, "torch": torch.__version__,
-           "threads": torch.get_num_threads(), "size": eager_cfg.image_size, "T": eager_cfg.T,
-           "amp_bf16": eager_cfg.amp and args.device.startswith("cuda")}
+           "threads": torch.get_num_threads(), "size": eager_cfg.model.image_size, "T": eager_cfg.data.T,
+           "amp_bf16": eager_cfg.optimiser.amp and args.device.startswith("cuda")}
     runs = []
     if args.device == "meta":  # FLOPs only: the same counted step without arithmetic (any size, no GPU)
         for B in args.batch:

@@ -54,11 +54,14 @@ def test_every_configuration_trains_a_few_steps(name, one_clip, tmp_path):
 def test_configurations_switch_the_parts_of_the_objective():
     assert set(available()) >= {"paper", "img_only", "no_v", "no_df", "no_dv", "stargan", "small"}
     p = load_config("paper")
-    assert (p.use_df, p.use_dv, p.use_v, p.lambda_adv, p.lambda_lms, p.lambda_id, p.lambda_dv_lms) == \
+    w = p.loss
+    assert (w.use_df, w.use_dv, w.use_v, w.lambda_adv, w.lambda_lms, w.lambda_id, w.lambda_dv_lms) == \
         (True, True, True, 0.01, 10.0, 0.1, 100.0)
-    assert (p.lr, p.beta1, p.beta2, p.T, p.image_size) == (1e-4, 0.9, 0.999, 4, 128)
-    assert not any((load_config("img_only").use_df, load_config("img_only").use_dv, load_config("img_only").use_v))
-    assert load_config("paper", ["lr=0.001", "T=8"]).lr == 0.001
+    assert (p.optimiser.lr, p.optimiser.beta1, p.optimiser.beta2, p.data.T, p.model.image_size) == \
+        (1e-4, 0.9, 0.999, 4, 128)
+    ablation = load_config("img_only").loss
+    assert not any((ablation.use_df, ablation.use_dv, ablation.use_v))
+    assert load_config("paper", ["lr=0.001", "T=8"]).optimiser.lr == 0.001
     with pytest.raises(ValueError, match="unknown key"):
         load_config("paper", ["learning_rate=1"])
 

@@ -35,7 +35,7 @@ class GeneratorSpec:
 
     @classmethod
     def of(cls, config: Config) -> "GeneratorSpec":
-        return cls(config.image_size, config.sigma, config.to_json())
+        return cls(config.model.image_size, config.model.sigma, config.to_json())
 
 
 class MotionGAN:

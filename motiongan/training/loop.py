@@ -94,12 +94,12 @@ def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions 
     clock = _Clock(now() if started is None else started, o.time_budget, now)
     out = Path(out)
     rank, world, device = _setup_distributed(device)
-    stop = o.steps if o.steps is not None else cfg.steps
+    stop = o.steps if o.steps is not None else cfg.schedule.steps
     cache = Cache(data)  # inputs are checked before anything is built or written
     trainer, resumed_from = _start(cfg, out, device, world, o, stop)
     if rank == 0:
         _open_run(cfg, out, trainer.iteration, resumed_from)
-    batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.batch, rank, world))
+    batches = _batches(trainer, cache, StepBatches(trainer.iteration, stop, cfg.optimiser.batch, rank, world))
     writer = _tensorboard(out) if rank == 0 else None
     bar = tqdm(total=stop, initial=trainer.iteration, desc=f"train {cfg.name}", unit="step",
                disable=not progress or rank != 0)
@@ -109,7 +109,7 @@ def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions 
         bar.update(1)
         s = trainer.iteration
         first_step_at = first_step_at or clock.since_start()
-        logging = s % cfg.log_every == 0 or s == stop
+        logging = s % cfg.schedule.log_every == 0 or s == stop
         if logging:
             stats = {k: float(v) for k, v in stats.items()}  # the only host sync
         if rank == 0 and logging:
@@ -117,10 +117,10 @@ def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions 
             bar.set_postfix(loss=f"{stats.get('G/total', stats.get('D/wgan', 0)):.3f}", steps_per_s=f"{rate:.2f}")
             _log(out, writer, {"step": s, "steps_per_s": rate, "time": time.time(), "elapsed_s": clock.since_start(),
                                **stats})
-        if rank == 0 and (s % cfg.sample_every == 0 or s == stop):
+        if rank == 0 and (s % cfg.schedule.sample_every == 0 or s == stop):
             _write_samples(batch, fake, out / "samples", s, writer)
-        out_of_time = clock.out_of_time(trainer, s - n0, s, cfg.log_every, world)
-        if s % cfg.checkpoint_every == 0 or s == stop or out_of_time or clock.checkpoint_due(logging, cfg):
+        out_of_time = clock.out_of_time(trainer, s - n0, s, cfg.schedule.log_every, world)
+        if s % cfg.schedule.checkpoint_every == 0 or s == stop or out_of_time or clock.checkpoint_due(logging, cfg):
             clock.timed_save(lambda: _checkpoint(trainer, cfg, out, rank))
         if out_of_time:
             break
@@ -131,7 +131,7 @@ def train(cfg: Config, data: str | Path, out: str | Path, options: TrainOptions 
         _log(out, None, {"event": "end", "step": trainer.iteration, "steps_this_run": trainer.iteration - n0,
                          "time_budget_s": o.time_budget, "elapsed_s": clock.since_start(),
                          "first_step_s": first_step_at, "device": str(trainer.device),
-                         "data_on_device": trainer.cuda and cfg.device_data, "world": world,
+                         "data_on_device": trainer.cuda and cfg.data.device_data, "world": world,
                          "init_generator": str(o.init_generator) if o.init_generator else None})
     if writer:
         writer.close()
@@ -181,8 +181,8 @@ class _Clock:
                          trainer.device, world)
 
     def checkpoint_due(self, logging: bool, cfg: Config) -> bool:
-        """At a logging step, ``cfg.checkpoint_minutes`` after the last checkpoint."""
-        minutes = cfg.checkpoint_minutes
+        """At a logging step, ``cfg.schedule.checkpoint_minutes`` after the last checkpoint."""
+        minutes = cfg.schedule.checkpoint_minutes
         return logging and minutes > 0 and self.now() - self.last_save >= 60 * minutes
 
     def timed_save(self, save) -> None:
@@ -219,16 +219,16 @@ def _start(cfg: Config, out: Path, device: str, world: int, o: TrainOptions,
 
 def _batches(trainer: Trainer, cache: Cache, sampler: StepBatches):
     """The training batches of the sampler's steps: from GPU-resident clips, or a DataLoader."""
-    cfg = trainer.cfg
-    dataset = TrainingClips(cache, "train", T=cfg.T, min_gap=cfg.min_gap, mirror=cfg.mirror, size=cfg.image_size,
-                            seed=cfg.seed, people=cfg.people, person_power=cfg.person_power,
-                            closed_source=cfg.closed_source)
-    if trainer.cuda and cfg.device_data:
+    cfg, d = trainer.cfg, trainer.cfg.data
+    dataset = TrainingClips(cache, "train", T=d.T, min_gap=d.min_gap, mirror=d.mirror, size=cfg.model.image_size,
+                            seed=cfg.seed, people=cfg.people, person_power=d.person_power,
+                            closed_source=d.closed_source)
+    if trainer.cuda and d.device_data:
         resident = ResidentClips(dataset, trainer.device)
         return (resident.batch(idx) for idx in sampler)
     # its own generator: starting an iterator draws a seed, which must not come from the global generator
     # that a checkpoint restores (WGAN-GP draws its interpolates from it, so a resumed run would diverge)
-    return DataLoader(dataset, batch_sampler=sampler, num_workers=cfg.workers, pin_memory=trainer.cuda,
+    return DataLoader(dataset, batch_sampler=sampler, num_workers=d.workers, pin_memory=trainer.cuda,
                       persistent_workers=False, generator=torch.Generator())
 
 

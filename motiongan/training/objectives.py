@@ -61,25 +61,24 @@ def _update(engine, name: str, loss: torch.Tensor) -> None:
 class MotionGANObjective:
     """The paper's objective: G, and Df, Dv and the frozen V as the configuration switches them on."""
 
-    compiled = ("G", "Df", "Dv")  # what ``cfg.compile`` compiles (V is frozen and cheap)
+    compiled = ("G", "Df", "Dv")  # what ``cfg.optimiser.compile`` compiles (V is frozen and cheap)
 
     @staticmethod
     def networks(cfg: Config) -> dict[str, nn.Module]:
-        nets = {"G": build_generator(cfg.generator_kwargs())}
-        if cfg.use_df:
-            nets["Df"] = FrameDiscriminator(cfg.d_width, cfg.n_down, cfg.d_res)
-        if cfg.use_dv:
-            nets["Dv"] = VideoDiscriminator(cfg.dv_width, cfg.n_down, cfg.dv_res,
-                                            landmark_kernel=cfg.dv_landmark_kernel)
+        m, nets = cfg.model, {"G": build_generator(cfg.generator_kwargs())}
+        if cfg.loss.use_df:
+            nets["Df"] = FrameDiscriminator(m.d_width, m.n_down, m.d_res)
+        if cfg.loss.use_dv:
+            nets["Dv"] = VideoDiscriminator(m.dv_width, m.n_down, m.dv_res, landmark_kernel=m.dv_landmark_kernel)
         return nets
 
     def __init__(self, engine, verification: Verification | None = None):
         self.e, self.cfg = engine, engine.cfg
-        self.V = (verification or Verification()).to(engine.device) if self.cfg.use_v else None
+        self.V = (verification or Verification()).to(engine.device) if self.cfg.loss.use_v else None
 
     def step(self, b: Batch, iteration: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """One iteration: G (after the warm-up), Df, Dv. Returns the statistics and the generated clip."""
-        warmup = iteration < self.cfg.d_warmup  # discriminators alone against the frozen G
+        warmup = iteration < self.cfg.optimiser.d_warmup  # discriminators alone against the frozen G
         with record_function("G/forward"), torch.set_grad_enabled(not warmup), self.e.autocast():
             fake, _ = self.e.wrapped["G"](b.source, b.source_maps, b.target_maps, **b.points(self.e.nets["G"]))
         st = {} if warmup else self.generator_step(b, fake)
@@ -98,14 +97,14 @@ class MotionGANObjective:
         s_f, sm_f, tm_f = b.repeat(b.source), b.repeat(b.source_maps), b.frames(b.target_maps)
         with self.e.autocast():
             st["G/img"] = losses.image_loss(fake, b.real)
-            total = cfg.lambda_img * st["G/img"]
+            total = cfg.loss.lambda_img * st["G/img"]
             if "Df" in nets:
                 with record_function("G/loss_Df_features"), torch.no_grad():
                     _, real_feats = nets["Df"](s_f, sm_f, real_f, tm_f, score=False)
                 with record_function("G/loss_Df_features"):
                     _, fake_feats = nets["Df"](s_f, sm_f, fake_f, tm_f, score=False)
                 st["G/adv_df"] = losses.feature_matching_loss(fake_feats, real_feats)
-                total = total + cfg.lambda_adv * st["G/adv_df"]
+                total = total + cfg.loss.lambda_adv * st["G/adv_df"]
             if "Dv" in nets:
                 with record_function("G/loss_Dv_features"), torch.no_grad():
                     _, _, real_feats = nets["Dv"](b.real, score=False, maps=False)
@@ -113,10 +112,10 @@ class MotionGANObjective:
                     _, fake_maps, fake_feats = nets["Dv"](fake, score=False)
                 st["G/adv_dv"] = losses.feature_matching_loss(fake_feats, real_feats)
                 st["G/lms"] = losses.landmark_loss(fake_maps, b.target_maps)
-                total = total + cfg.lambda_adv * st["G/adv_dv"] + cfg.lambda_lms * st["G/lms"]
+                total = total + cfg.loss.lambda_adv * st["G/adv_dv"] + cfg.loss.lambda_lms * st["G/lms"]
         if self.V is not None:
             st["G/id"] = self.identity(b, fake_f)
-            total = total + cfg.lambda_id * st["G/id"]
+            total = total + cfg.loss.lambda_id * st["G/id"]
         st["G/total"] = total
         with record_function("G/backward_and_step"):
             _update(self.e, "G", total)
@@ -151,7 +150,7 @@ class MotionGANObjective:
             scores, maps, _ = self.e.wrapped["Dv"](torch.cat([b.real, fake], 0), maps=n)
             adv = losses.discriminator_loss(scores[:n].float(), scores[n:].float())
             lms = losses.landmark_loss(maps[:n], b.target_maps)
-            _update(self.e, "Dv", adv + self.cfg.lambda_dv_lms * lms)
+            _update(self.e, "Dv", adv + self.cfg.loss.lambda_dv_lms * lms)
         return {"Dv/adv": adv, "Dv/lms": lms}
 
 
@@ -164,19 +163,19 @@ class StarGANObjective:
     @staticmethod
     def networks(cfg: Config) -> dict[str, nn.Module]:
         return {"G": Generator(**cfg.generator_kwargs()),
-                "D": StarGANDiscriminator(cfg.image_size, cfg.d_width, cfg.stargan_d_layers)}
+                "D": StarGANDiscriminator(cfg.model.image_size, cfg.model.d_width, cfg.model.stargan_d_layers)}
 
     def __init__(self, engine, verification: Verification | None = None):
         self.e, self.cfg = engine, engine.cfg
 
     def step(self, b: Batch, iteration: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         real, src = b.frames(b.real), b.repeat(b.source)
-        lm = b.frames(b.lms) / self.cfg.image_size
+        lm = b.frames(b.lms) / self.cfg.model.image_size
         with self.e.autocast():
             fake, _ = self.e.wrapped["G"](src, None, b.frames(b.target_maps).unsqueeze(1))
             fake = fake[:, 0]
         st = self.critic_step(real, fake.detach(), lm)
-        if iteration % self.cfg.n_critic == 0:
+        if iteration % self.cfg.optimiser.n_critic == 0:
             st.update(self.generator_step(b, fake, src, lm))
         return st, fake.detach().reshape(b.real.shape)
 
@@ -188,7 +187,7 @@ class StarGANObjective:
             d_cls = F.mse_loss(r_lms.float(), lm)
         gp = losses.gradient_penalty(self.e.nets["D"], real.float(), fake.float())
         wgan = f_score.float().mean() - r_score.float().mean()
-        _update(self.e, "D", wgan + cfg.lambda_gp * gp + cfg.lambda_cls * d_cls)
+        _update(self.e, "D", wgan + cfg.loss.lambda_gp * gp + cfg.loss.lambda_cls * d_cls)
         return {"D/wgan": wgan.detach(), "D/gp": gp.detach(), "D/lms": d_cls.detach()}
 
     def generator_step(self, b: Batch, fake, src, lm) -> dict[str, torch.Tensor]:
@@ -199,5 +198,5 @@ class StarGANObjective:
             rec = losses.image_loss(back[:, 0], src)
             g_cls = F.mse_loss(f_lms.float(), lm)
             adv = -f_score.float().mean()
-        _update(self.e, "G", adv + cfg.lambda_cls * g_cls + cfg.lambda_rec * rec)
+        _update(self.e, "G", adv + cfg.loss.lambda_cls * g_cls + cfg.loss.lambda_rec * rec)
         return {"G/adv": adv.detach(), "G/lms": g_cls.detach(), "G/rec": rec.detach()}

@@ -29,7 +29,7 @@ from ..face.verification import Verification
 from .objectives import Batch, MotionGANObjective, StarGANObjective
 
 OBJECTIVES = {"motiongan": MotionGANObjective, "stargan": StarGANObjective}
-COMPILE = {"dynamic": False}  # torch.compile's arguments when ``cfg.compile``
+COMPILE = {"dynamic": False}  # torch.compile's arguments when ``cfg.optimiser.compile``
 
 
 class Trainer:
@@ -37,21 +37,21 @@ class Trainer:
                  verification: Verification | None = None):
         self.cfg, self.device = cfg, torch.device(device)
         self.cuda = self.device.type == "cuda"
-        self.encoder = LandmarkEncoder(cfg.image_size, cfg.sigma)
+        self.encoder = LandmarkEncoder(cfg.model.image_size, cfg.model.sigma)
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
-        kind = OBJECTIVES[cfg.model]
+        kind = OBJECTIVES[cfg.model.model]
         self.nets: dict[str, nn.Module] = kind.networks(cfg)
-        fmt = torch.channels_last if (self.cuda and cfg.channels_last) else torch.contiguous_format
+        fmt = torch.channels_last if (self.cuda and cfg.optimiser.channels_last) else torch.contiguous_format
         for name, net in self.nets.items():
             net.to(self.device)
             if name != "Dv":
                 net.to(memory_format=fmt)
         self.objective = kind(self, verification)
-        self.opts = {n: torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                         fused=self.cuda or None)
+        o = cfg.optimiser
+        self.opts = {n: torch.optim.Adam(m.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), fused=self.cuda or None)
                      for n, m in self.nets.items()}
-        self.G_ema = copy.deepcopy(self.nets["G"]).requires_grad_(False) if cfg.ema_kimg > 0 else None
-        if cfg.compile:
+        self.G_ema = copy.deepcopy(self.nets["G"]).requires_grad_(False) if o.ema_kimg > 0 else None
+        if o.compile:
             for name in kind.compiled:
                 if name in self.nets:
                     self.nets[name].compile(**COMPILE)
@@ -61,7 +61,7 @@ class Trainer:
         self.iteration = 0
 
     def autocast(self):
-        if self.cuda and self.cfg.amp:
+        if self.cuda and self.cfg.optimiser.amp:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -88,10 +88,10 @@ class Trainer:
         """G_ema <- beta G_ema + (1 - beta) G, beta = 0.5 ** (batch / half-life in clips) (StyleGAN2-ADA)."""
         if self.G_ema is None:
             return
-        cfg = self.cfg
-        seen = (self.iteration + 1) * cfg.batch * self.world
-        half_life = min(cfg.ema_kimg * 1000, seen * cfg.ema_rampup) if cfg.ema_rampup else cfg.ema_kimg * 1000
-        beta = 0.5 ** (cfg.batch * self.world / max(half_life, 1e-8))
+        o = self.cfg.optimiser
+        seen = (self.iteration + 1) * o.batch * self.world
+        half_life = min(o.ema_kimg * 1000, seen * o.ema_rampup) if o.ema_rampup else o.ema_kimg * 1000
+        beta = 0.5 ** (o.batch * self.world / max(half_life, 1e-8))
         ema, cur = list(self.G_ema.parameters()), list(self.nets["G"].parameters())
         torch._foreach_lerp_(ema, cur, 1.0 - beta)
 
