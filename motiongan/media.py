@@ -230,6 +230,37 @@ def has_audio(path: str | os.PathLike) -> bool:
     return "Audio:" in out.stderr
 
 
+def variable_rate(path: str | os.PathLike, spread: float = 0.2, share: float = 0.01) -> float | None:
+    """The nominal frame rate (that of the median interval between frames) of a variable-frame-rate video,
+    else None: more than ``share`` of its intervals differ from the median by more than ``spread`` of it. The
+    packets' timestamps are read without decoding (ffmpeg's ``framemd5`` of a stream copy)."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+           "-f", "framemd5", "-"]
+    out = subprocess.run(cmd, capture_output=True, text=True).stdout
+    base = re.search(r"#tb 0: (\d+)/(\d+)", out)
+    pts = sorted(int(line.split(",")[2]) for line in out.splitlines() if line.strip() and line[0] != "#")
+    steps = np.diff(pts)
+    steps = steps[steps > 0]
+    if base is None or len(steps) < 2:
+        return None
+    median = float(np.median(steps))
+    if np.mean(np.abs(steps - median) > spread * median) <= share:
+        return None
+    rate = int(base[2]) / (int(base[1]) * median)
+    return round(rate, 3) if 1 <= rate <= 120 else None
+
+
+def to_constant_rate(path: str | os.PathLike, out: str | os.PathLike, fps: float) -> Path:
+    """``path``'s video (no audio) at a constant ``fps``: each output time shows the frame on screen then
+    (frames repeated or dropped by their timestamps), nearly lossless H.264."""
+    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(path), "-an", "-vf", f"fps={fps:g}", "-c:v",
+           "libx264", "-crf", "10", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise MediaError(f"could not be resampled to a constant frame rate ({done.stderr.strip()[-200:]})", path=path)
+    return Path(out)
+
+
 class VideoWriter:
     """Write RGB frames to an H.264 MP4 as they come; the file appears only when closed without error.
 

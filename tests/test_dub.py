@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from motiongan.cli import main
-from motiongan.media import VideoWriter, ffmpeg_exe, has_audio, iter_video, video_info
+from motiongan.media import VideoWriter, ffmpeg_exe, has_audio, iter_video, variable_rate, video_info
 from motiongan.speech.dub import schedule, window
 
 
@@ -27,6 +27,10 @@ def media(tmp_path_factory, data_dir):
     run("-i", other, "-vn", "-ac", "1", "-t", "1.2", d / "short.wav")
     run("-i", other, "-vn", "-ac", "1", "-t", "2.4", d / "speech.wav")
     run("-i", other, "-vn", "-t", "1.2", "-c:a", "aac", d / "audio_only.mp4")  # an .mp4 whose one stream is sound
+    run("-i", other, "-t", "1.2", "-r", "30", d / "speech30.mp4")  # the new speech from a 30 fps video
+    # a variable frame rate: 40 frames 1/25 s apart, then 1/12.5 s apart (as a phone writes a still scene)
+    run("-i", data_dir / "grid" / "bbaf2n.mpg", "-t", "3", "-an", "-fps_mode", "vfr",
+        "-vf", "setpts='if(lt(N,40),N/25/TB,(40/25+(N-40)/12.5)/TB)'", d / "vfr.mp4")
     frames = list(iter_video(data_dir / "grid" / "bbaf2n.mpg", 40))
     with VideoWriter(d / "gaps.mp4", 25) as vw:  # frames 10-14 have no face
         for i, f in enumerate(frames):
@@ -72,6 +76,19 @@ def test_a_longer_speech_ping_pongs_the_video_and_frames_without_a_face_stay_as_
         assert np.abs(dubbed[k].astype(int) - src[order[k]]).mean() < 2.0
     k = int(np.flatnonzero(order == 30)[-1])  # on the way back
     assert np.abs(dubbed[k].astype(int) - src[30]).mean() < np.abs(dubbed[k].astype(int) - src[39]).mean()
+
+
+def test_speech_from_a_video_of_another_frame_rate_and_a_variable_rate_source_are_dubbed_at_a_constant_rate(
+        media, data_dir, tmp_path, capsys):
+    assert variable_rate(media / "vfr.mp4") == 25.0 and variable_rate(data_dir / "grid" / "bbaf2n.mpg") is None
+    for source, speech in ((data_dir / "grid" / "bbaf2n.mpg", "speech30.mp4"), (media / "vfr.mp4", "short.wav")):
+        out = tmp_path / f"{speech}.mp4"
+        assert main(["speak", str(source), str(media / speech), "-o", str(out), "--quiet"]) == 0
+        info = video_info(out)  # the source's (nominal) rate, 1.2 s of speech
+        assert (info["fps"], info["frames"]) == (25.0, 30) and has_audio(out), source
+    err = capsys.readouterr().err
+    assert "vfr.mp4: a variable frame rate; dubbed at a constant 25 fps" in err and "bbaf2n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.wav.mp4", "speech30.mp4.mp4"]  # no temporary left
 
 
 @pytest.mark.parametrize("source, said", [("grey.mp4", "no face was found"), ("short.mp4", "at least 1 s"),

@@ -35,7 +35,7 @@ import torch
 
 from ..convention import to_image, to_tensor
 from ..crop import crop_box
-from ..errors import ConfigError
+from ..errors import ConfigError, note
 from ..face.landmarker import FaceLandmarker, NoFaceError
 from ..landmarks import (
     MOUTH,
@@ -45,7 +45,7 @@ from ..landmarks import (
     smooth,
     to_canonical,
 )
-from ..media import MediaError, iter_video, video_info, write_video
+from ..media import MediaError, iter_video, to_constant_rate, variable_rate, video_info, write_video
 from ..motion import warp
 from ..mouths import PARTS, MouthBank, RealMouths, side_for
 from .canonical import MOUTH_AND_JAW, neutral
@@ -195,7 +195,23 @@ def dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | N
         progress: bool = False) -> dict:
     """Write ``out``: ``video`` with its person saying ``audio`` (its sound muxed in), at the video's size and
     frame rate. ``options``: :class:`~motiongan.speech.speak.SpeakOptions` (``loop``, ``mouth_only``,
-    ``mouths``: ``own`` (the default for a video: its own frames), ``none``, or a bank or video path)."""
+    ``mouths``: ``own`` (the default for a video: its own frames), ``none``, or a bank or video path).
+    A variable-frame-rate video (a phone's) is first resampled to its nominal constant rate, so its head
+    motion keeps its timing."""
+    check_source_video(video)
+    rate = variable_rate(video)
+    if rate is None:
+        return _dub(video, audio, out, speech_model, options, landmarker, progress)
+    with tempfile.TemporaryDirectory(prefix=".motiongan-dub-", dir=Path(out).parent) as tmp:
+        note(f"{video}: a variable frame rate; dubbed at a constant {rate:g} fps (each frame held for as long "
+             "as it was shown)")
+        fixed = to_constant_rate(video, Path(tmp) / "constant.mp4", rate)
+        return {**_dub(fixed, audio, out, speech_model, options, landmarker, progress), "resampled_to": rate}
+
+
+def _dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | None = None,
+         progress: bool = False) -> dict:
+    """:func:`dub` of a constant-frame-rate video."""
     from ..inference.donors import load_bank
     from .audio import Speech
 
