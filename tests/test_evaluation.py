@@ -154,6 +154,16 @@ def test_a_warp_generator_checkpoint_gets_its_own_row_not_the_landmark_warps(sma
                                                                   "painter"]
 
 
+def test_compare_with_own_mouths_gives_new_old_and_the_warp_the_same_donors(small_cache, tmp_path):
+    cfg = load_config("warp_cpu", TINY)
+    path = tmp_path / "painter.safetensors"
+    save_generator(path, build_generator(cfg.generator_kwargs()), cfg.to_json(), 0)
+    o = CompareOptions(max_frames=2, score_cache="none", workers=0, mouths="own", test_list="none", test_persons=1)
+    report = compare(str(path), "warp", str(small_cache), str(tmp_path / "c"), o, progress=False)
+    assert report["rows"] == {"new": "painter + own mouths", "old": "landmark warp + own mouths"}
+    assert list(report["comparisons"]) == ["OLD"]  # OLD is the warp: one comparison
+
+
 @pytest.mark.slow
 def test_the_landmark_warp_row_scores_the_warps_own_frames_and_checkpoint_warp_is_that_row(small_cache, tmp_path):
     res = evaluate(["warp"], str(small_cache), str(tmp_path / "e"),  # dlib in 2 worker processes
