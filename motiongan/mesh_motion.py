@@ -1,6 +1,7 @@
 """Dense motion from a face mesh: the source's triangles moved onto the target's mesh (piecewise affine), drawn
 far to near by the target's depth, and the 68-point thin-plate spline (:mod:`motiongan.motion`) outside the
-mesh and in its holes (the mouth), blended across the outline so that there is no seam.
+mesh and in its holes (the eyes; the mouth's is filled: :data:`motiongan.face.mesh.MOUTH_FILL`), blended across
+the outline so that there is no seam.
 
 68 points say little about cheeks, lids and lip shape, and between them the spline interpolates smoothly
 with no notion of what is in front of what. The mesh's 468 points (:mod:`motiongan.face.mesh`) move every

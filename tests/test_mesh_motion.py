@@ -94,3 +94,40 @@ def test_the_core_install_has_no_mediapipe_jax_or_second_opencv():
     assert "opencv-python-headless" in names
     assert not names & {"opencv-python", "opencv-contrib-python", "opencv-contrib-python-headless"}
     assert cv2.getBuildInformation().split("GUI:")[1].split()[0] == "NONE"  # the cv2 imported is the headless one
+
+
+def test_the_mouth_is_filled_and_only_the_oval_and_the_eyes_stay_open():
+    from collections import Counter
+
+    from motiongan.face.mesh import MOUTH_FILL
+
+    tris, oval = topology()
+    assert len(tris) == len(topology(mouth=False)[0]) + len(MOUTH_FILL) == 872
+    edges = Counter(tuple(sorted(e)) for t in tris.tolist() for e in ((t[0], t[1]), (t[1], t[2]), (t[0], t[2])))
+    open_vertices = {v for e, n in edges.items() if n == 1 for v in e}
+    assert set(oval.tolist()) <= open_vertices and len(open_vertices) == 36 + 16 + 16  # the oval, two eyes
+    assert not open_vertices & {13, 14, 78, 308}  # the inner lips are closed over
+
+
+def test_the_crop_stays_upright_for_small_rolls_and_turns_by_the_excess(face):
+    from motiongan.face.mesh import UPRIGHT
+
+    _, lms, _ = face
+    own = np.degrees(np.arctan2(*(lms[45] - lms[36])[::-1]))  # the photo's own roll
+    for degrees in (-8, 8, 40):
+        r = cv2.getRotationMatrix2D((128, 128), -degrees, 1.0)  # the face rolled by +degrees (image y down)
+        m = MeshLandmarker.crop_matrix(lms @ r[:, :2].T + r[:, 2])
+        turned, roll = np.degrees(np.arctan2(m[0, 1], m[0, 0])), own + degrees
+        assert abs(turned - np.sign(roll) * max(abs(roll) - np.degrees(UPRIGHT), 0)) < 1e-3, (degrees, turned)
+    assert abs(own) + 8 < np.degrees(UPRIGHT)  # so -8 and 8 stayed upright
+
+
+def test_the_mesh_lands_on_a_rolled_face(face):
+    from motiongan.face.mesh import IBUG_FROM_MESH
+    from motiongan.landmarks import interocular
+
+    crop, lms, _ = face
+    r = cv2.getRotationMatrix2D((127.5, 127.5), 45, 0.8)
+    rolled, pts = cv2.warpAffine(crop, r, (256, 256)), lms @ r[:, :2].T + r[:, 2]
+    mesh = MeshLandmarker()(rolled, pts)
+    assert np.linalg.norm(mesh[list(IBUG_FROM_MESH), :2] - pts, axis=1).mean() / interocular(pts) < 0.08
