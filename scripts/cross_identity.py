@@ -2,7 +2,7 @@
 real mouths (``--mouths``): does the face stay itself, does its mouth follow the driver's, and how sharp is it?
 
     python scripts/cross_identity.py [--generators warp] [--mouths none driver BANK ...] \
-        [--sources PHOTO ...] [--drivers VIDEO ...] [--size 256] [--pictures out.png]
+        [--sources PHOTO ...] [--drivers VIDEO ...] [--size 256] [--motion tps|mesh] [--pictures out.png]
 
 Defaults: the astronaut (scikit-image) and a stills68 photo, each driven by a GRID test speaker and a
 talking-head clip, at 256 px, with mouths none and driver. Per row (pooled over every source x driver):
@@ -34,10 +34,10 @@ from motiongan.models import load_generator
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def run(animator, photo, driver, mouths, size, tmp):
+def run(animator, photo, driver, mouths, size, tmp, motion="tps"):
     """The generated crops (T, S, S, 3), their target landmarks there and the driver's tracked landmarks."""
     out = Path(tmp) / "o.mp4"
-    animator.animate(photo, driver, out, AnimateOptions(mouths=mouths, size=str(size)))
+    animator.animate(photo, driver, out, AnimateOptions(mouths=mouths, size=str(size), motion=motion))
     frames = np.stack(list(iter_video(out)))
     source = animator.source(photo, size=str(size))
     track = [p for _, p in animator.landmarker.follow(iter_video(driver))]
@@ -52,6 +52,7 @@ def main() -> None:
     ap.add_argument("--drivers", nargs="+", default=[str(DATA / "grid" / "pwij3p.mpg"),
                                                       str(DATA / "talking" / "d6.mp4")])
     ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--motion", default="tps", choices=["tps", "mesh"], help="animate --motion")
     ap.add_argument("--pictures", default=None)
     args = ap.parse_args()
     judge = FaceJudge()
@@ -66,7 +67,7 @@ def main() -> None:
                 with tempfile.TemporaryDirectory() as tmp:
                     path = Path(tmp) / "source.png"
                     write_image(path, photo)
-                    frames, source, track = run(animator, path, driver, mouths, args.size, tmp)
+                    frames, source, track = run(animator, path, driver, mouths, args.size, tmp, args.motion)
                 face = source.crop if source.detail is None else source.detail
                 ref = judge.descriptor(face, source.to_output(source.landmarks))
                 gaps, dist, boxes = [], [], []
@@ -92,9 +93,10 @@ def main() -> None:
                 cells.setdefault(key, {})[f"{name} {mouths}"] = cv2.resize(frames[wide][b], (160, 112))
         for m, s in stats.items():
             d = np.array(s["dist"])
-            print(f"{name} --mouths {m}: identity distance {d.mean():.3f} (same person {np.mean(d < 0.6) * 100:.0f} "
-                  f"%), mouth-opening correlation {np.mean(s['corr']):.3f}, mouth sharpness over the first "
-                  f"row's {np.nanmedian(s['sharp']):.2f} ({len(s['corr'])} source x driver pairs)")
+            print(f"{name} --motion {args.motion} --mouths {m}: identity distance {d.mean():.3f} (same person "
+                  f"{np.mean(d < 0.6) * 100:.0f} %), mouth-opening correlation {np.mean(s['corr']):.3f}, mouth "
+                  f"sharpness over the first row's {np.nanmedian(s['sharp']):.2f} ({len(s['corr'])} source x driver "
+                  "pairs)")
     if args.pictures:
         write_image(args.pictures, np.concatenate([np.concatenate(list(c.values()), 1) for c in cells.values()]))
 
