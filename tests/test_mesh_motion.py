@@ -7,7 +7,7 @@ import pytest
 from motiongan.mesh_motion import front_triangle, mesh_warp, retarget_mesh, triangle_maps
 
 pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
-from motiongan.face.mesh import MeshLandmarker, topology  # noqa: E402
+from motiongan.face.mesh import MIRROR, MeshLandmarker, topology  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,9 @@ def test_the_mesh_lands_on_a_rolled_face(face):
     rolled, pts = cv2.warpAffine(crop, r, (256, 256)), lms @ r[:, :2].T + r[:, 2]
     mesh = MeshLandmarker()(rolled, pts)
     assert np.linalg.norm(mesh[list(IBUG_FROM_MESH), :2] - pts, axis=1).mean() / interocular(pts) < 0.08
+
+
+def test_the_mesh_mirror_map_is_an_involution_that_keeps_the_midline_and_swaps_the_sides():
+    mirror = np.array(MIRROR)
+    assert sorted(mirror.tolist()) == list(range(468)) and (mirror[mirror] == np.arange(468)).all()
+    assert (mirror == np.arange(468)).sum() == 28  # the vertices on the face's midline

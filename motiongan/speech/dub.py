@@ -198,31 +198,32 @@ def dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | N
     ``mouths``: ``own`` (the default for a video: its own frames), ``none``, or a bank or video path).
     A variable-frame-rate video (a phone's) is first resampled to its nominal constant rate, so its head
     motion keeps its timing."""
-    check_source_video(video)
+    info = check_source_video(video)
     rate = variable_rate(video)
     if rate is None:
-        return _dub(video, audio, out, speech_model, options, landmarker, progress)
+        return _dub(video, info, audio, out, speech_model, options, landmarker, progress)
     with tempfile.TemporaryDirectory(prefix=".motiongan-dub-", dir=Path(out).parent) as tmp:
         note(f"{video}: a variable frame rate; dubbed at a constant {rate:g} fps (each frame held for as long "
              "as it was shown)")
         fixed = to_constant_rate(video, Path(tmp) / "constant.mp4", rate)
-        return {**_dub(fixed, audio, out, speech_model, options, landmarker, progress), "resampled_to": rate}
+        res = _dub(fixed, video_info(fixed), audio, out, speech_model, options, landmarker, progress, name=video)
+        return {**res, "resampled_to": rate}
 
 
-def _dub(video, audio, out, speech_model, options, landmarker: FaceLandmarker | None = None,
-         progress: bool = False) -> dict:
-    """:func:`dub` of a constant-frame-rate video."""
+def _dub(video, info: dict, audio, out, speech_model, options, landmarker: FaceLandmarker | None = None,
+         progress: bool = False, name=None) -> dict:
+    """:func:`dub` of a constant-frame-rate video whose :func:`check_source_video` figures are ``info``;
+    ``name``: the file the user gave (for messages), when ``video`` is its resampled copy."""
     from ..inference.donors import load_bank
     from .audio import Speech
 
     o = options
-    info = check_source_video(video)
     speech = Speech.from_file(audio, o.max_seconds)
     landmarker = landmarker or FaceLandmarker()
     track = track_video(video, landmarker)
     n_source = len(track)
     if not any(p is not None for p in track):
-        raise NoFaceError(f"no face was found in any of its {n_source} frames", path=video)
+        raise NoFaceError(f"no face was found in any of its {n_source} frames", path=name or video)
     fps = info["fps"]
     n_out = speech.n_frames(fps)
     order = schedule(n_source, n_out, o.loop)
