@@ -338,3 +338,27 @@ def test_evaluate_mesh_adds_a_mesh_warp_row_on_the_same_frames_and_a_face_psnr_c
     assert lost < 4 and meshed.shape == warped.shape and not np.array_equal(meshed[1:], warped[1:])
     assert rows[MESH_ROW][0]["psnr"][1:] != rows[WARP_ROW][0]["psnr"][1:]
     assert rows[MESH_ROW][0]["face_psnr"] == pytest.approx(face_psnr(meshed, real, lms))
+
+
+def test_with_own_mouths_the_mesh_row_has_a_twin_filled_from_the_same_donors(one_clip, tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
+    from motiongan.evaluation.evaluate import MESH_ROW, _images, _own_bank, _rows
+    from motiongan.mouths import RealMouths
+
+    res = evaluate(["warp"], str(one_clip), str(tmp_path / "e"),
+                   EvaluateOptions(split="all", max_frames=6, mesh=True, mouths="own", score_cache="none",
+                                   videos=False, workers=0, test_list="none"), progress=False)
+    assert list(res["table"])[-2:] == [MESH_ROW, MESH_ROW + " + own mouths"]
+    assert {r["frames"] for r in res["table"].values()} == {6}
+    # the twin's frames: the mesh row's, filled by RealMouths from the clip's frames after the scored window
+    rows, _ = _rows([], Cache(one_clip), "cpu", own_mouths=True, mesh=True)
+    plain_row, twin = rows[-2:]
+    assert twin.name == MESH_ROW + " + own mouths" and twin.identity != plain_row.identity
+    clips = EvalClips(Cache(one_clip), "all", max_frames=40, people=None)
+    clip = clips[0]
+    real, lms, bank = _images(clip["frames"]), clip["landmarks"].numpy(), _own_bank(clips, 0)
+    plain = plain_row.frames(clip, real, lms)
+    filled = twin.frames(clip, real, lms, bank, plain)
+    fill = RealMouths(real[0], lms[0], bank)
+    assert np.array_equal(filled, np.stack([fill(f, t) for f, t in zip(plain, lms)]))
+    assert not np.array_equal(filled[open_mouth(lms, lms[0])], plain[open_mouth(lms, lms[0])])

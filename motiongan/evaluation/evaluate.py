@@ -16,7 +16,9 @@ With ``--mesh``, a fourth reference row "mesh warp": the source's pixels moved b
 and on each real target frame (in the box of its target landmarks, as the other rows' landmarks come from
 the real frames), the 68-point spline outside the mesh; a frame whose mesh is not found keeps the landmark
 warp's frame (counted in the metadata as ``mesh_fallback_frames``). Scored by the same registry as every
-row. The table then also has a column "face PSNR" (:data:`FACE_PSNR`): PSNR inside the target's 68-point
+row; with ``--mouths own`` as well, its twin "mesh warp + own mouths" (the same donors, put on the target's 68
+points: ``python benchmarks/mesh_tradeoffs.py`` measures where the mesh put the lips as worse). The table then
+also has a column "face PSNR" (:data:`FACE_PSNR`): PSNR inside the target's 68-point
 face hull (the convex hull of its landmarks), where dense motion differs from the spline, for every row
 with pixels.
 
@@ -92,13 +94,14 @@ class Row:
         too few, the plain frames as they are)."""
         if self.name == REAL:
             return real
-        if self.mesher is not None:
-            return mesh_frames(real, lms, self.mesher)[0]
-        if self.model is None:
-            return np.repeat(real[:1], len(real), 0)
         targets = filter_track(lms) if self.filter_targets else lms
-        frames = plain if plain is not None else \
-            _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
+        if self.mesher is not None:
+            frames = plain if plain is not None else mesh_frames(real, lms, self.mesher)[0]
+        elif self.model is None:
+            return np.repeat(real[:1], len(real), 0)
+        else:
+            frames = plain if plain is not None else \
+                _images(torch.stack(list(self.model.generate(clip["frames"][0], lms[0], targets))))
         if not self.own_mouths or bank is None:
             return frames
         fill = RealMouths(real[0], lms[0], bank)
@@ -263,7 +266,11 @@ def _rows(checkpoints: list[str], cache: Cache, device: str, filter_targets: boo
         from ..face.mesh import MODEL, MeshLandmarker
 
         identity = f"{MESH_ROW} {file_digest(MODEL)} {source_digest(MESH_SOURCES)}"
-        rows.append(Row(MESH_ROW, identity, mesher=MeshLandmarker(threads=1)))
+        mesher = MeshLandmarker(threads=1)
+        rows.append(Row(MESH_ROW, identity, mesher=mesher))
+        if own_mouths:  # the mesh's pixels with the same donors as the landmark warp's twin
+            rows.append(Row(MESH_ROW + OWN_MOUTHS, identity + f":own-mouths:{MIN_DONORS}:" +
+                            source_digest(("mouths.py",)), mesher=mesher, own_mouths=True))
     names = []
     for c in checkpoints:
         m = load_generator(c, device, size=cache.size)
@@ -306,12 +313,12 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
     frames = {}
     for r in todo_rows:  # a twin with own mouths fills its plain row's frames (rows come plain first)
         plain = frames.get(r.name[:-len(OWN_MOUTHS)]) if r.own_mouths else None
-        if r.mesher is not None:
+        if r.name == MESH_ROW:
             frames[r.name], mesh_lost = mesh_frames(real, lms, r.mesher)
         else:
             frames[r.name] = r.frames(clip, real, lms, bank, plain)
     extra = {name: {"face_psnr": face_psnr(f, real, lms)} for name, f in frames.items() if face and name != REAL}
-    if face and any(r.mesher is not None for r in todo_rows):
+    if face and any(r.name == MESH_ROW for r in todo_rows):
         extra[MESH_ROW]["mesh_lost"] = mesh_lost
     for name in faceless:
         result[name] = {**result[name], **extra[name]}
