@@ -5,20 +5,21 @@ and where the mouth opens, and the time per frame.
         [--every 2] [--feather F] [--pictures DIR] [--readme PATH]
 
 ``--split train`` scores people the test list leaves out (held out from any choice made on the test people;
-``--max-clips`` takes that many clips spread over the split). Rows: the 68-point spline, the mesh before issue
-34's second look (the mean of the model on five crops turned to level the eyes, the mouth a hole left to the
-spline) and the mesh now (three crops upright to 15 degrees of roll, each also mirrored, the mouth filled:
-:mod:`motiongan.face.mesh`). Frame 0 of each clip is the source; every ``--every``-th frame of the first
-``--frames`` is a target, with the real frame's own 68 points and mesh (self-reenactment). Each motion warps
-the source crop; each is scored against the real frame inside the target's 68-point face hull (its convex
-hull), on all frames, on frames whose head turned (the nose tip's sideways offset from the eyes' midpoint,
-over the inter-ocular distance, moved by more than 0.1 from the source's), and in the mouth box on frames
-whose mouth opens wider than the source's by 0.05 inter-ocular distances. The seam, per frame: the mean
-gradient magnitude in a 3 px band across the target mesh's outline over the same in the face's core (the mesh
-eroded by 4 px), on the warped image, divided by the same ratio on the real target frame (the face's own
-outline is sharper than its inside: about 1.6 on real frames, printed too); averaged over the frames, for the
-68-point spline and the mesh in the same bands (1: the outline, against the face's inside, no sharper than
-the real face's own; above 1, a seam; the spline, which has no mesh outline, gives the scale).
+``--max-clips`` takes that many clips spread over the split). Rows: the 68-point spline, the mesh before issue 34's
+second look (the mean of the model on five crops turned to level the eyes, the mouth a hole left to the spline),
+the mesh now (three crops upright to 15 degrees of roll, each also mirrored, the mouth filled:
+:mod:`motiongan.face.mesh`) without and with the far side of a turned head drawn from the near side mirrored
+(``mesh_warp(..., mirror=MIRROR)``, as ``animate --motion mesh`` and ``evaluate --mesh`` draw it). Frame 0 of each
+clip is the source; every ``--every``-th frame of the first ``--frames`` is a target, with the real frame's own 68
+points and mesh (self-reenactment). Each motion warps the source crop; each is scored against the real frame inside
+the target's 68-point face hull (its convex hull), on all frames, on frames whose head turned (the nose tip's
+sideways offset from the eyes' midpoint, over the inter-ocular distance, moved by more than 0.1 from the source's),
+and in the mouth box on frames whose mouth opens wider than the source's by 0.05 inter-ocular distances. The seam,
+per frame: the mean gradient magnitude in a 3 px band across the target mesh's outline over the same in the face's
+core (the mesh eroded by 4 px), on the warped image, divided by the same ratio on the real target frame (the face's
+own outline is sharper than its inside: about 1.6 on real frames, printed too); averaged over the frames, for the
+68-point spline and the mesh in the same bands (1: the outline, against the face's inside, no sharper than the real
+face's own; above 1, a seam; the spline, which has no mesh outline, gives the scale).
 
 ``--readme PATH`` draws one picture (columns real | 68-point warp | mesh warp | mesh warp with real mouths
 from the clip's own frames after the scored ones, as ``evaluate --mouths own``; each 128 px crop upscaled to
@@ -41,7 +42,7 @@ from motiongan.convention import to_image, to_tensor
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
 from motiongan.evaluation.evaluate import MIN_DONORS
-from motiongan.face.mesh import CROP_SCALE, MeshError, MeshLandmarker, topology
+from motiongan.face.mesh import CROP_SCALE, MIRROR, MeshError, MeshLandmarker, topology
 from motiongan.landmarks import (
     EXPRESSION_STABLE,
     LEFT_BROW,
@@ -144,8 +145,8 @@ def main() -> None:
     first_mesh = MeshLandmarker(jitter=((0, 0), (a, 0), (-a, 0), (0, a), (0, -a)), upright=0, mirror=False)
     holed = topology(mouth=False)[0]
 
-    MESH, FIRST = "mesh, depth order", "mesh before (5 level)"
-    rows = {k: {"all": [], "turn": [], "open": [], "ms": []} for k in ("68-point TPS", FIRST, MESH)}
+    MESH, FIRST, UNMIRRORED = "mesh, far side mirrored", "mesh before (5 level)", "mesh, depth order"
+    rows = {k: {"all": [], "turn": [], "open": [], "ms": []} for k in ("68-point TPS", FIRST, UNMIRRORED, MESH)}
     seams, frames, lost, mesh_ms = {"68-point TPS": [], MESH: [], "real": []}, [], 0, []
     ids = range(len(clips))
     if args.max_clips and args.max_clips < len(clips):
@@ -175,13 +176,16 @@ def main() -> None:
             tps = to_image(warp(to_tensor(real[0])[None], torch.from_numpy(lms[:1]), torch.from_numpy(lms[t:t + 1]),
                                 real.shape[1])[0].clamp(-1, 1))
             t1 = time.perf_counter()
-            mesh = mesh_warp(real[0], src_mesh, tgt_mesh, lms[0], lms[t], triangles, args.feather)
+            mesh = mesh_warp(real[0], src_mesh, tgt_mesh, lms[0], lms[t], triangles, args.feather, MIRROR)
             t2 = time.perf_counter()
+            unmirrored = mesh_warp(real[0], src_mesh, tgt_mesh, lms[0], lms[t], triangles, args.feather)
+            t2u = time.perf_counter()
             before = mesh_warp(real[0], src_first, tgt_first, lms[0], lms[t], holed, args.feather)
             t3 = time.perf_counter()
             turned = abs(yaw(lms[t]) - yaw(lms[0])) > 0.1
             box = mouth_box(lms[t], real[t].shape)
-            for name, gen, dt in (("68-point TPS", tps, t1 - t0), (FIRST, before, t3 - t2), (MESH, mesh, t2 - t1)):
+            for name, gen, dt in (("68-point TPS", tps, t1 - t0), (FIRST, before, t3 - t2u),
+                                  (UNMIRRORED, unmirrored, t2u - t2), (MESH, mesh, t2 - t1)):
                 r = rows[name]
                 r["all"].append(hull_psnr(gen, real[t], lms[t]))
                 r["ms"].append(1000 * dt)
@@ -207,7 +211,7 @@ def main() -> None:
     for name, r in rows.items():
         print(f"{name:22} {mean(r['all']):6.2f} {mean(r['turn']):7.2f} {mean(r['open']):10.2f} "
               f"{np.median(r['ms']):8.2f}   ({len(r['turn'])} turned, {len(r['open'])} open-mouth frames)")
-    for name in (FIRST, MESH):
+    for name in (FIRST, UNMIRRORED, MESH):
         d = np.array(rows[name]["all"]) - np.array(rows["68-point TPS"]["all"])
         print(f"{name} - TPS per frame: mean {d.mean():+.2f} dB, frames better {np.mean(d > 0) * 100:.0f} %")
     print(f"seam (outline band over face core, warped over real; 1: none added): 68-point TPS "

@@ -13,6 +13,12 @@ filled far to near by its mean target depth); the sampling grid there from its t
 spline's grid elsewhere; the two grids blended by a weight that rises from 0 on the mesh's outline to 1 at
 ``feather`` of the face's size inside (so the sampled coordinates, not two images, are blended: no double
 edges), then one bilinear sampling of the source.
+
+Where the head turns towards the side the source hides, the source has no pixels for the far cheek and eye:
+their triangles are squashed in the source, and stretching them smears a fold across the face. Faces are
+near symmetric, so with the mesh's left-right map (``mirror``) such a triangle is drawn from its mirror
+triangle on the side the source shows, flipped (:func:`mirror_share`; the person's own pixels, as in
+Hassner et al.'s "soft symmetry" for frontalisation, CVPR 2015); a frontal source lends nothing.
 """
 from __future__ import annotations
 
@@ -20,10 +26,15 @@ import cv2
 import numpy as np
 import torch
 
-from .landmarks import similarity
+from .landmarks import similarity, smoothstep
 from .motion import TPS, default_coarse, denormalise, normalise
 
 FEATHER = 0.06  # the blend ramp's width inside the mesh's outline, a share of the face's size (its mesh extent)
+# a triangle's area in the source over its area in the target: from SEEN[0] (turned away, its pixels squashed) to
+# SEEN[1] (seen well) the source shows it; where it does not and its mirror triangle is seen, the mirror lends
+SEEN = (0.3, 0.6)
+BETTER = (0.1, 0.3)
+MIRROR_BLUR = 0.04  # the mirror's weight map blurred by this share of the face's size
 
 
 def triangle_maps(target: np.ndarray, source: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -51,10 +62,30 @@ def front_triangle(target: np.ndarray, depth: np.ndarray, triangles: np.ndarray,
     return ids
 
 
+def signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
+    """(K,) the triangles' signed areas (pixels^2) at ``points`` (N, 2+)."""
+    a, b, c = (points[triangles[:, k], :2].astype(np.float64) for k in range(3))
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]))
+
+
+def mirror_share(source_mesh: np.ndarray, target_mesh: np.ndarray, triangles: np.ndarray, mirror) -> np.ndarray:
+    """(K,) how much of each target triangle comes from its mirror image on the source's face: where the source
+    shows the triangle turned away (its area over the target's below :data:`SEEN`) and shows its mirror
+    triangle (the other side of the face, :data:`motiongan.face.mesh.MIRROR`) larger by :data:`BETTER` of the
+    target's area."""
+    target = signed_areas(target_mesh, triangles)
+    target = np.where(np.abs(target) > 1e-6, target, 1e-6)
+    direct = signed_areas(source_mesh, triangles) / target
+    mirrored = -signed_areas(source_mesh[list(mirror)], triangles) / target  # a mirror turns a triangle over
+    return ((1 - smoothstep(direct, *SEEN)) * smoothstep(mirrored - direct, *BETTER)).astype(np.float32)
+
+
 def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarray, source68: np.ndarray,
-              target68: np.ndarray, triangles: np.ndarray, feather: float = FEATHER) -> np.ndarray:
+              target68: np.ndarray, triangles: np.ndarray, feather: float = FEATHER, mirror=None) -> np.ndarray:
     """``image`` (H, W, 3) uint8, a source crop, moved so that its mesh (468, 3) lands on ``target_mesh`` and,
-    outside the mesh, its 68 points on ``target68`` (all in the crop's pixels)."""
+    outside the mesh, its 68 points on ``target68`` (all in the crop's pixels). ``mirror``: the mesh's
+    left-right vertex map; with it, the face's far side, turned away in the source, is drawn from its near
+    side mirrored (:func:`mirror_share`)."""
     h, w = image.shape[:2]
     side = max(h, w)
     tps = TPS(normalise(torch.from_numpy(np.asarray(target68, np.float32))[None], side),
@@ -63,16 +94,40 @@ def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarra
         grid = denormalise(tps.grid(h, w, coarse=default_coarse(side))[0], side).numpy()  # (H, W, 2) pixels
     ids = front_triangle(target_mesh[:, :2], target_mesh[:, 2], triangles, (h, w))
     inside = ids >= 0
-    if inside.any():
-        maps = triangle_maps(target_mesh[:, :2], source_mesh[:, :2], triangles)
-        ys, xs = np.nonzero(inside)
-        m = maps[ids[inside]]  # (P, 2, 3)
-        mesh_xy = m[:, :, 0] * xs[:, None] + m[:, :, 1] * ys[:, None] + m[:, :, 2]
-        extent = float(np.ptp(target_mesh[:, :2], 0).max())
-        ramp = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5) / max(1.0, feather * extent)
-        weight = np.clip(ramp[inside], 0, 1)[:, None]
-        weight = weight * weight * (3 - 2 * weight)
-        grid[ys, xs] = weight * mesh_xy + (1 - weight) * grid[ys, xs]
+    if not inside.any():
+        return _sample(image, grid)
+    extent = float(np.ptp(target_mesh[:, :2], 0).max())
+    ramp = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5) / max(1.0, feather * extent)
+    weight = np.clip(ramp, 0, 1)
+    weight = (weight * weight * (3 - 2 * weight))[..., None]  # (H, W, 1): 0 on the outline, 1 inside
+
+    def mesh_grid(source: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """The sampling grid at the pixels ``where`` (P,) of ``inside``'s: the triangles' maps onto ``source``,
+        blended into the spline's across the outline."""
+        ys, xs = np.nonzero(where)
+        m = triangle_maps(target_mesh[:, :2], source[:, :2], triangles)[ids[ys, xs]]  # (P, 2, 3)
+        w = weight[ys, xs]
+        return w * (m[:, :, 0] * xs[:, None] + m[:, :, 1] * ys[:, None] + m[:, :, 2]) + (1 - w) * grid[ys, xs]
+
+    grid[inside] = mesh_grid(source_mesh, inside)
+    out = _sample(image, grid)
+    share = None if mirror is None else mirror_share(source_mesh, target_mesh, triangles, mirror)
+    if share is None or share.max() <= 0:
+        return out
+    alpha = np.zeros((h, w), np.float32)
+    alpha[inside] = share[ids[inside]]
+    alpha = cv2.GaussianBlur(alpha, (0, 0), MIRROR_BLUR * extent) * inside  # no seam between triangles
+    lent = alpha > 0.5 / 255
+    if not lent.any():
+        return out
+    xy = mesh_grid(source_mesh[list(mirror)], lent).astype(np.float32)  # only where the mirror lends
+    flipped = cv2.remap(image, xy[None, :, 0], xy[None, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    a = alpha[lent][:, None]
+    out[lent] = np.clip(out[lent] + a * (flipped[0].astype(np.float32) - out[lent]), 0, 255).round().astype(np.uint8)
+    return out
+
+
+def _sample(image: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return cv2.remap(image, grid[..., 0].astype(np.float32), grid[..., 1].astype(np.float32), cv2.INTER_LINEAR,
                      borderMode=cv2.BORDER_REPLICATE)
 

@@ -1,10 +1,10 @@
 """Mesh motion (motiongan.mesh_motion, animate --motion mesh): piecewise affine in depth order, the spline
-outside, no seam, any size."""
+outside, no seam, any size, the far side of a turned head drawn from its near side mirrored."""
 import cv2
 import numpy as np
 import pytest
 
-from motiongan.mesh_motion import front_triangle, mesh_warp, retarget_mesh, triangle_maps
+from motiongan.mesh_motion import front_triangle, mesh_warp, mirror_share, retarget_mesh, triangle_maps
 
 pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
 from motiongan.face.mesh import MIRROR, MeshLandmarker, topology  # noqa: E402
@@ -137,3 +137,40 @@ def test_the_mesh_mirror_map_is_an_involution_that_keeps_the_midline_and_swaps_t
     mirror = np.array(MIRROR)
     assert sorted(mirror.tolist()) == list(range(468)) and (mirror[mirror] == np.arange(468)).all()
     assert (mirror == np.arange(468)).sum() == 28  # the vertices on the face's midline
+
+
+def test_a_source_that_shows_the_whole_face_lends_nothing_from_its_mirror(face):
+    crop, lms, mesh = face
+    moved = retarget_mesh(mesh, mesh + np.array([2.0, -1.0, 0.0], np.float32), mesh)
+    assert mirror_share(mesh, moved, topology()[0], MIRROR).max() == 0
+    assert np.array_equal(mesh_warp(crop, mesh, moved, lms, lms + [2.0, -1.0], topology()[0], mirror=MIRROR),
+                          mesh_warp(crop, mesh, moved, lms, lms + [2.0, -1.0], topology()[0]))
+
+
+def test_the_side_a_turned_source_hides_is_drawn_from_the_side_it_shows(face):
+    """On a symmetric face (the photo's one half and its mirror image, the mesh made symmetric alike), a source
+    whose mesh says one cheek is turned away (squashed towards the midline) has no pixels for it: stretching takes
+    the wrong ones, the mirror takes the other cheek's, which here are the truth."""
+    crop, lms, mesh = face
+    tris, mirror = topology()[0], np.array(MIRROR)
+    mid = float(mesh[mirror == np.arange(468), 0].mean())
+    reflect = np.array([-1.0, 1.0, 1.0], np.float32)
+    sym = ((mesh + mesh[mirror] * reflect + [2 * mid, 0, 0]) / 2).astype(np.float32)  # sym[mirror] mirrors sym
+    xs = np.arange(256, dtype=np.float32)
+    image = cv2.remap(crop, np.tile(np.where(xs > mid, 2 * mid - xs, xs), (256, 1)),
+                      np.tile(xs[:, None], (1, 256)), cv2.INTER_LINEAR)  # its right half the left one's mirror
+    far = sym[:, 0] > mid + 2
+    turned = sym.copy()
+    turned[far, 0] = mid + 0.2 * (sym[far, 0] - mid)  # the far side seen edge-on
+    share = mirror_share(turned, sym, tris, MIRROR)
+    hidden = far[tris].all(1)
+    assert hidden.sum() > 100 and share[hidden].min() > 0.99 and share[~far[tris].any(1)].max() == 0
+    region = np.zeros((256, 256), np.uint8)
+    for t in tris[hidden]:
+        cv2.fillConvexPoly(region, np.round(sym[t, :2]).astype(np.int32), 1)
+    region = cv2.erode(region, np.ones((9, 9))).astype(bool)
+
+    def error(mirrored):
+        out = mesh_warp(image, turned, sym, lms, lms, tris, mirror=MIRROR if mirrored else None)
+        return np.abs(out[region].astype(int) - image[region]).mean()
+    assert error(True) < 0.3 * error(False), (error(True), error(False))  # the blend ramps keep it from 0

@@ -112,7 +112,7 @@ def mesh_frames(real: np.ndarray, lms: np.ndarray, mesher) -> tuple[np.ndarray, 
     """The mesh warp of a clip: ``real[0]`` moved by its mesh onto each real frame's (self-reenactment, the
     meshes found in the boxes of the frames' landmarks), the 68-point spline outside the mesh; and how many
     frames kept the landmark warp because a mesh was not found (all of them when the source's was not)."""
-    from ..face.mesh import MeshError, topology
+    from ..face.mesh import MIRROR, MeshError, topology
     from ..mesh_motion import mesh_warp
 
     triangles, out, lost = topology()[0], [], 0
@@ -130,7 +130,7 @@ def mesh_frames(real: np.ndarray, lms: np.ndarray, mesher) -> tuple[np.ndarray, 
             out.append(_images(warp(to_tensor(real[0])[None], torch.from_numpy(lms[:1]).float(),
                                     torch.from_numpy(target[None]).float(), real.shape[1]))[0])
         else:
-            out.append(mesh_warp(real[0], source, mesh, lms[0], target, triangles))
+            out.append(mesh_warp(real[0], source, mesh, lms[0], target, triangles, mirror=MIRROR))
     return np.stack(out), lost
 
 

@@ -4,14 +4,15 @@ frame by frame, in place of the landmark warp's 68-point spline.
 The source's mesh is found once on the photo; each driving frame's mesh is found on the frame in the box
 of its tracked 68 points, One Euro filtered as the 68 points are, and its motion from the driver's first
 mesh is put on the source's (:func:`motiongan.mesh_motion.retarget_mesh`). Where the driver's mesh is lost
-(the face not found, or the mesh model not sure of it) the last target mesh holds.
+(the face not found, or the mesh model not sure of it) the last target mesh holds. Where the photo hides the
+side of the face the driver turns to, that side is drawn from the side the photo shows, mirrored.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ConfigError
-from ..face.mesh import MeshError, MeshLandmarker, topology
+from ..face.mesh import MIRROR, MeshError, MeshLandmarker, topology
 from ..filtering import OneEuroFilter
 from ..landmarks import apply_affine, interocular, invert_affine
 from ..mesh_motion import mesh_warp, retarget_mesh
@@ -62,4 +63,5 @@ class MeshFollower:
                 if self.smooth is None:
                     self.smooth, self.neutral = OneEuroFilter(scale=float(interocular(driven.landmarks))), mesh
                 self.target = retarget_mesh(self.source_mesh, self.smooth(mesh), self.neutral)
-        return mesh_warp(self.face, self.source_mesh, self.target, self.source68, target68, self.triangles)
+        return mesh_warp(self.face, self.source_mesh, self.target, self.source68, target68, self.triangles,
+                         mirror=MIRROR)
