@@ -3,7 +3,8 @@
     python benchmarks/mesh_tradeoffs.py --data cache/all
 
 On the fixed test people (frames 0-39 of each clip, frame 0 the source, as ``motiongan evaluate --split test
---max-frames 40 --mesh``), the mesh warp (:mod:`motiongan.mesh_motion`) with its meshes pulled onto the 68
+--max-frames 40 --mesh``), the mesh warp (:mod:`motiongan.mesh_motion`, as evaluate's row: the far side
+mirrored) with its meshes pulled onto the 68
 points by a thin-plate spline of their differences at the mesh's iBUG vertices
 (:data:`motiongan.face.mesh.IBUG_FROM_MESH`), exactly (lambda 0) or smoothed (lambda > 0), or by one similarity,
 or only the target's mesh moved so that its motion from the source's at those vertices is the 68 points' (their
@@ -28,7 +29,7 @@ from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
 from motiongan.evaluation.evaluate import MIN_DONORS, face_psnr
 from motiongan.evaluation.scoring import DlibScores, pixel_series
-from motiongan.face.mesh import IBUG_FROM_MESH, MeshLandmarker, topology
+from motiongan.face.mesh import IBUG_FROM_MESH, MIRROR, MeshLandmarker, topology
 from motiongan.landmarks import apply_affine, normalised_error, similarity
 from motiongan.mesh_motion import mesh_warp
 from motiongan.motion import TPS, denormalise, normalise
@@ -94,11 +95,11 @@ def main() -> None:
         for name, lam in pulls.items():
             if lam == "motion":
                 frames[name] = np.stack([mesh_warp(real[0], meshes[0], pulled(m, t - offset, side, 1e-1), lms[0], t,
-                                                   triangles) for m, t in zip(meshes, lms)])
+                                                   triangles, mirror=MIRROR) for m, t in zip(meshes, lms)])
                 continue
             move = (lambda m, t: m) if lam == "none" else (lambda m, t, lam=lam, side=side: pulled(m, t, side, lam))
             source = move(meshes[0], lms[0])
-            frames[name] = np.stack([mesh_warp(real[0], source, move(m, t), lms[0], t, triangles)
+            frames[name] = np.stack([mesh_warp(real[0], source, move(m, t), lms[0], t, triangles, mirror=MIRROR)
                                      for m, t in zip(meshes, lms)])
         for name, f in frames.items():
             detected = np.stack([dlib.detect(*dlib.upscale(x, t)) for x, t in zip(f, lms)])

@@ -98,32 +98,47 @@ def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarra
         return _sample(image, grid)
     extent = float(np.ptp(target_mesh[:, :2], 0).max())
     ramp = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 5) / max(1.0, feather * extent)
-    weight = np.clip(ramp, 0, 1)
-    weight = (weight * weight * (3 - 2 * weight))[..., None]  # (H, W, 1): 0 on the outline, 1 inside
+    ys, xs = np.nonzero(inside)
+    at = ids[ys, xs]  # each inside pixel's triangle
+    weight = smoothstep(ramp[ys, xs], 0.0, 1.0)[:, None]  # 0 on the outline, 1 from ``feather`` inside
+    xs, ys = xs.astype(np.float32)[:, None], ys.astype(np.float32)[:, None]
 
-    def mesh_grid(source: np.ndarray, where: np.ndarray) -> np.ndarray:
-        """The sampling grid at the pixels ``where`` (P,) of ``inside``'s: the triangles' maps onto ``source``,
-        blended into the spline's across the outline."""
-        ys, xs = np.nonzero(where)
-        m = triangle_maps(target_mesh[:, :2], source[:, :2], triangles)[ids[ys, xs]]  # (P, 2, 3)
-        w = weight[ys, xs]
-        return w * (m[:, :, 0] * xs[:, None] + m[:, :, 1] * ys[:, None] + m[:, :, 2]) + (1 - w) * grid[ys, xs]
+    def mesh_grid(source: np.ndarray, sel=slice(None)) -> np.ndarray:
+        """The sampling grid at the inside pixels ``sel``: their triangles' maps onto ``source``, blended into
+        the spline's across the outline."""
+        m = triangle_maps(target_mesh[:, :2], source[:, :2], triangles)[at[sel]]  # (P, 2, 3)
+        w = weight[sel]
+        return w * (m[:, :, 0] * xs[sel] + m[:, :, 1] * ys[sel] + m[:, :, 2]) + (1 - w) * spline[sel]
 
-    grid[inside] = mesh_grid(source_mesh, inside)
+    spline = grid[inside]
+    grid[inside] = mesh_grid(source_mesh)
     out = _sample(image, grid)
     share = None if mirror is None else mirror_share(source_mesh, target_mesh, triangles, mirror)
     if share is None or share.max() <= 0:
         return out
-    alpha = np.zeros((h, w), np.float32)
-    alpha[inside] = share[ids[inside]]
-    alpha = cv2.GaussianBlur(alpha, (0, 0), MIRROR_BLUR * extent) * inside  # no seam between triangles
-    lent = alpha > 0.5 / 255
-    if not lent.any():
+    lend = np.zeros((h, w), np.float32)
+    lend[inside] = share[at]
+    sigma = MIRROR_BLUR * extent
+    ly, lx = np.nonzero(lend)
+    if not len(ly):
         return out
-    xy = mesh_grid(source_mesh[list(mirror)], lent).astype(np.float32)  # only where the mirror lends
-    flipped = cv2.remap(image, xy[None, :, 0], xy[None, :, 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    a = alpha[lent][:, None]
-    out[lent] = np.clip(out[lent] + a * (flipped[0].astype(np.float32) - out[lent]), 0, 255).round().astype(np.uint8)
+    pad = int(np.ceil(3 * sigma)) + 1  # the blur's reach: the mirror's pixels lie in this box, and only there
+    y0, y1 = max(ly.min() - pad, 0), min(ly.max() + pad + 1, h)
+    x0, x1 = max(lx.min() - pad, 0), min(lx.max() + pad + 1, w)
+    box = (slice(y0, y1), slice(x0, x1))
+    alpha = np.zeros((h, w), np.float32)
+    alpha[box] = cv2.GaussianBlur(lend[box], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)  # no seam between
+    a = alpha[inside]  # triangles; none outside the mesh
+    sel = np.flatnonzero(a > 0.5 / 255)  # no work where the mirror lends nothing
+    if not len(sel):
+        return out
+    xy = np.zeros((y1 - y0, x1 - x0, 2), np.float32)
+    py, px = ys[sel, 0].astype(np.int64) - y0, xs[sel, 0].astype(np.int64) - x0
+    xy[py, px] = mesh_grid(source_mesh[list(mirror)], sel)
+    flipped = _sample(image, xy)[py, px].astype(np.float32)
+    gy, gx = py + y0, px + x0
+    here = out[gy, gx].astype(np.float32)
+    out[gy, gx] = np.clip(here + a[sel, None] * (flipped - here), 0, 255).round().astype(np.uint8)
     return out
 
 
