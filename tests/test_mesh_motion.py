@@ -147,28 +147,34 @@ def test_a_source_that_shows_the_whole_face_lends_nothing_from_its_mirror(face):
                           mesh_warp(crop, mesh, moved, lms, lms + [2.0, -1.0], topology()[0]))
 
 
-def test_the_side_a_turned_source_hides_is_drawn_from_the_side_it_shows(face):
+@pytest.mark.parametrize("size", [256, 640])  # at 640 px the far side holds more pixels than OpenCV maps in a row
+def test_the_side_a_turned_source_hides_is_drawn_from_the_side_it_shows(face, size):
     """On a symmetric face (the photo's one half and its mirror image, the mesh made symmetric alike), a source
     whose mesh says one cheek is turned away (squashed towards the midline) has no pixels for it: stretching takes
     the wrong ones, the mirror takes the other cheek's, which here are the truth."""
     crop, lms, mesh = face
+    k = size / 256
+    crop = cv2.resize(crop, (size, size), interpolation=cv2.INTER_CUBIC)
+    lms, mesh = (lms + 0.5) * k - 0.5, (mesh * k).astype(np.float32)
+    mesh[:, :2] += 0.5 * k - 0.5
     tris, mirror = topology()[0], np.array(MIRROR)
     mid = float(mesh[mirror == np.arange(468), 0].mean())
     reflect = np.array([-1.0, 1.0, 1.0], np.float32)
     sym = ((mesh + mesh[mirror] * reflect + [2 * mid, 0, 0]) / 2).astype(np.float32)  # sym[mirror] mirrors sym
-    xs = np.arange(256, dtype=np.float32)
-    image = cv2.remap(crop, np.tile(np.where(xs > mid, 2 * mid - xs, xs), (256, 1)),
-                      np.tile(xs[:, None], (1, 256)), cv2.INTER_LINEAR)  # its right half the left one's mirror
+    xs = np.arange(size, dtype=np.float32)
+    image = cv2.remap(crop, np.tile(np.where(xs > mid, 2 * mid - xs, xs), (size, 1)),
+                      np.tile(xs[:, None], (1, size)), cv2.INTER_LINEAR)  # its right half the left one's mirror
     far = sym[:, 0] > mid + 2
     turned = sym.copy()
     turned[far, 0] = mid + 0.2 * (sym[far, 0] - mid)  # the far side seen edge-on
     share = mirror_share(turned, sym, tris, MIRROR)
     hidden = far[tris].all(1)
     assert hidden.sum() > 100 and share[hidden].min() > 0.99 and share[~far[tris].any(1)].max() == 0
-    region = np.zeros((256, 256), np.uint8)
+    region = np.zeros((size, size), np.uint8)
     for t in tris[hidden]:
         cv2.fillConvexPoly(region, np.round(sym[t, :2]).astype(np.int32), 1)
-    region = cv2.erode(region, np.ones((9, 9))).astype(bool)
+    region = cv2.erode(region, np.ones((round(9 * k),) * 2)).astype(bool)  # clear of the blend ramps
+    assert region.sum() > (35000 if size > 512 else 5000)
 
     def error(mirrored):
         out = mesh_warp(image, turned, sym, lms, lms, tris, mirror=MIRROR if mirrored else None)
