@@ -102,6 +102,7 @@ def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarra
     at = ids[ys, xs]  # each inside pixel's triangle
     weight = smoothstep(ramp[ys, xs], 0.0, 1.0)[:, None]  # 0 on the outline, 1 from ``feather`` inside
     xs, ys = xs.astype(np.float32)[:, None], ys.astype(np.float32)[:, None]
+    spline = grid[inside]
 
     def mesh_grid(source: np.ndarray, sel=slice(None)) -> np.ndarray:
         """The sampling grid at the inside pixels ``sel``: their triangles' maps onto ``source``, blended into
@@ -110,7 +111,6 @@ def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarra
         w = weight[sel]
         return w * (m[:, :, 0] * xs[sel] + m[:, :, 1] * ys[sel] + m[:, :, 2]) + (1 - w) * spline[sel]
 
-    spline = grid[inside]
     grid[inside] = mesh_grid(source_mesh)
     out = _sample(image, grid)
     share = None if mirror is None else mirror_share(source_mesh, target_mesh, triangles, mirror)
@@ -127,8 +127,8 @@ def mesh_warp(image: np.ndarray, source_mesh: np.ndarray, target_mesh: np.ndarra
     x0, x1 = max(lx.min() - pad, 0), min(lx.max() + pad + 1, w)
     box = (slice(y0, y1), slice(x0, x1))
     alpha = np.zeros((h, w), np.float32)
-    alpha[box] = cv2.GaussianBlur(lend[box], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)  # no seam between
-    a = alpha[inside]  # triangles; none outside the mesh
+    alpha[box] = cv2.GaussianBlur(lend[box], (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)  # no seam at its edge
+    a = alpha[inside]  # the mirror's weight at the inside pixels (none outside the mesh)
     sel = np.flatnonzero(a > 0.5 / 255)  # no work where the mirror lends nothing
     if not len(sel):
         return out
