@@ -37,7 +37,7 @@ INSTALL_HINT = "the web page needs Gradio: pip install 'motiongan[web]' (or: pip
 IMAGE_TYPES = sorted(IMAGE_SUFFIXES)  # what the upload fields offer: what the commands read
 DRIVER_TYPES = sorted(VIDEO_SUFFIXES) + [TRACK_SUFFIX]
 KEEP_RESULTS_S = 3600
-PAGE_NAMES = {"--size": "output size", "--mouths": "mouths"}  # settings as the page names them, by their flags
+PAGE_NAMES = {"--size": "output size", "--mouths": "mouths", "--motion": "motion"}  # settings as the page names them
 
 
 @dataclass
@@ -207,13 +207,14 @@ class Page:
 
     # ------------------------------------------------------------------------------------------ actions
     def animate(self, photo, driving, retarget=True, side_by_side=False, paste=False, progress=None, size=None,
-                mouths="auto"):
+                mouths="auto", motion="tps"):
         """Animate ``photo`` from ``driving`` as ``motiongan animate`` does (the same call: a video driver is
         followed frame by frame, a track read whole), with the output face ``size`` of ``--size`` (None: the
-        model's, a number of pixels, or ``native``) and the real mouths of ``--mouths`` (``auto``, ``none``,
-        ``driver`` or a file: a video or image of the person, or a bank); returns (overlay, video path,
-        status text)."""
+        model's, a number of pixels, or ``native``), the real mouths of ``--mouths`` (``auto``, ``none``,
+        ``driver`` or a file: a video or image of the person, or a bank) and the ``--motion`` (``tps`` or
+        ``mesh``); returns (overlay, video path, status text)."""
         from .inference.animate import AnimateOptions, check_options
+        from .inference.mesh_driver import check_motion
         from .inference.output import check_size
 
         if not photo:
@@ -222,8 +223,10 @@ class Page:
             raise MotionGANError("upload a driving video or a .npy landmark track (N x 68 x 2) first")
         with page_names():  # the command line's checks, before anything is read
             options = AnimateOptions(retarget=retarget, side_by_side=side_by_side, paste=paste, size=_size(size),
-                                     mouths=str(mouths or "auto"))
-            check_options(options, Path(driving).suffix.lower() != TRACK_SUFFIX)
+                                     mouths=str(mouths or "auto"), motion=str(motion or "tps"))
+            video = Path(driving).suffix.lower() != TRACK_SUFFIX
+            check_options(options, video)
+            check_motion(options.motion, self.model, video)
             check_size(options.size, self.model)
         self.driver_frames(driving)
         size = options.size
@@ -391,13 +394,17 @@ def _size_field(gr, model, tab: str):
 OWN_CHOICE = "own (the file below)"
 # --mouths as the page offers it; "own" takes the uploaded file (a video of the person, or a bank)
 MOUTH_CHOICES = ["auto (the driver's, for a video)", "none", "driver", OWN_CHOICE]
+# --motion as the page offers it
+MOTION_CHOICES = {"68 landmarks (any driver)": "tps", "face mesh (a driving video; the landmark warp)": "mesh"}
 
 
 def _animate_tab(gr, h: Handlers) -> None:
-    def animate(photo, driving, retarget, side_by_side, paste, size, mouths, own, progress=gr.Progress(track_tqdm=True)):  # noqa: B008,E501 (Gradio's idiom)
+    def animate(photo, driving, retarget, side_by_side, paste, size, mouths, own, motion,
+                progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
         size = chosen_size(size)
         mouths = (own or "own") if mouths == OWN_CHOICE else mouths.split(" ")[0]  # "own" alone: refused
-        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size, mouths)
+        return h.run(h.page.animate, photo, driving, retarget, side_by_side, paste, progress, size, mouths,
+                     MOTION_CHOICES[motion])
 
     with gr.Row():
         with gr.Column():
@@ -413,11 +420,14 @@ def _animate_tab(gr, h: Handlers) -> None:
                               label="Real mouths and eyes where the warp has no pixels")
             own = gr.File(label="A video or image of the photo's person (for their own mouths)",
                           file_types=DRIVER_TYPES + IMAGE_TYPES + [".safetensors"], elem_id="animate-own")
+            motion = gr.Radio(list(MOTION_CHOICES), value=next(iter(MOTION_CHOICES)), elem_id="animate-motion",
+                              label="Motion")
             button = gr.Button("Animate", variant="primary", elem_id="animate-run")
         with gr.Column():
             outputs = _video_outputs(gr, "animate")
     photo.change(h.preview, photo, [outputs[0], outputs[3]], **PREVIEW)
-    button.click(animate, [photo, driving, retarget, sbs, paste, size, mouths, own], list(outputs), **QUEUED)
+    button.click(animate, [photo, driving, retarget, sbs, paste, size, mouths, own, motion], list(outputs),
+                 **QUEUED)
 
 
 def _edit_tab(gr, h: Handlers) -> None:

@@ -257,6 +257,14 @@ def test_a_photo_with_two_faces_warns_as_the_command_line_does_and_still_animate
 
 
 @pytest.mark.slow
+def test_the_motion_chosen_on_the_page_reaches_the_command_lines_check(page, files):
+    page.get_by_label("face mesh", exact=False).check()  # the page's model is a trained G, not the landmark warp
+    _animate(page, files / "astronaut.png", files / "driver.mp4")
+    page.get_by_text("motion: mesh motion moves the photo's own pixels").first.wait_for()
+    assert not page.query_selector("#animate-video video")
+
+
+@pytest.mark.slow
 def test_a_driver_longer_than_the_limit_is_refused_naming_the_limit(page, files):
     _animate(page, files / "astronaut.png", files / "track30.npy")
     page.get_by_text(f"track30.npy: 30 frames, more than this page's limit of {MAX_FRAMES}").first.wait_for()
@@ -410,6 +418,31 @@ def test_the_page_and_the_command_line_render_the_same_frames_pixel_for_pixel(dr
     on_page, on_cli = (np.stack(list(iter_video(v))) for v in (video, out))
     assert on_page.shape == on_cli.shape and on_page.shape[1] == 256  # the warp's default output size
     assert np.array_equal(on_page, on_cli)
+
+
+def test_the_page_moves_the_face_by_the_drivers_mesh_as_animate_motion_mesh_does(files, tmp_path):
+    pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
+    from motiongan.models import load_generator
+    from motiongan.web import MOTION_CHOICES, Page
+
+    assert "mesh" in MOTION_CHOICES.values()
+    page = Page(load_generator("warp", "cpu"), tmp_path / "results")
+    _, video, _ = page.animate(str(files / "astronaut.png"), str(files / "driver.mp4"), motion="mesh")
+    out = tmp_path / "cli.mp4"
+    assert main(["animate", str(files / "astronaut.png"), str(files / "driver.mp4"), "-o", str(out),
+                 "--checkpoint", "warp", "--motion", "mesh"]) == 0
+    on_page, on_cli = (np.stack(list(iter_video(v))) for v in (video, out))
+    assert on_page.shape == on_cli.shape and np.array_equal(on_page, on_cli)
+
+
+def test_the_page_refuses_mesh_motion_for_a_landmark_track_naming_the_setting(page_functions):
+    from motiongan.errors import MotionGANError
+    from motiongan.web import message_of
+
+    page, up = page_functions
+    with pytest.raises(MotionGANError) as caught:
+        page.animate(up["astronaut.png"], up["track6.npy"], motion="mesh")
+    assert message_of(caught.value).startswith("motion: mesh motion follows a driving video")
 
 
 def test_the_speak_tab_dubs_a_video_as_the_command_line_does(page_functions, data_dir):
