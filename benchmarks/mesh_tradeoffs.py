@@ -9,8 +9,9 @@ points by a thin-plate spline of their differences at the mesh's iBUG vertices
 (:data:`motiongan.face.mesh.IBUG_FROM_MESH`), exactly (lambda 0) or smoothed (lambda > 0), or by one similarity,
 or only the target's mesh moved so that its motion from the source's at those vertices is the 68 points' (their
 differences from the source frame's differences);
-each row's landmark AUC@0.1 (dlib's 68 points fitted on the frame against the target's, as ``evaluate``) and
-PSNR inside the target's face hull (frames 1-39). The real frames are a row of their own: they score the AUC
+each row's landmark AUC@0.1 (dlib's 68 points fitted on the frame against the target's, as ``evaluate``), the
+same against dlib's points fitted on the real frame (the same detector on the frame the row should look like)
+and PSNR inside the target's face hull (frames 1-39). The real frames are a row of their own: they score the AUC
 too.
 
 Then real mouths (:class:`motiongan.mouths.RealMouths`, the clip's own frames after the scored window as
@@ -101,9 +102,11 @@ def main() -> None:
             source = move(meshes[0], lms[0])
             frames[name] = np.stack([mesh_warp(real[0], source, move(m, t), lms[0], t, triangles, mirror=MIRROR)
                                      for m, t in zip(meshes, lms)])
+        found = {name: np.stack([dlib.detect(*dlib.upscale(x, t)) for x, t in zip(f, lms)])
+                 for name, f in frames.items()}
         for name, f in frames.items():
-            detected = np.stack([dlib.detect(*dlib.upscale(x, t)) for x, t in zip(f, lms)])
-            rows[name].append((normalised_error(detected, lms), face_psnr(f, real, lms)[1:]))
+            rows[name].append((normalised_error(found[name], lms), normalised_error(found[name], found["real frames"]),
+                               face_psnr(f, real, lms)[1:]))
         donors, donor_lms, idx = clips.after_window(i)
         if len(donors) < MIN_DONORS:
             continue
@@ -114,11 +117,11 @@ def main() -> None:
             fill = RealMouths(real[0], lms[0], bank)
             mouths[name].append(pixel_series(np.stack([fill(x, p) for x, p in zip(frames["mesh"], points)]),
                                              real, lms))
-    print(f"{'row':36s} AUC@0.1  face PSNR")
+    print(f"{'row':40s} AUC@0.1  against the real frame's  face PSNR")
     for name, per in rows.items():
-        auc = M.auc(np.concatenate([e for e, _ in per]))
-        face = "" if name == "real frames" else f"{np.mean(np.concatenate([p for _, p in per])):9.2f}"
-        print(f"{name:36s} {auc:7.2f}  {face}")
+        auc, own = (M.auc(np.concatenate([p[k] for p in per])) for k in (0, 1))
+        face = "" if name == "real frames" else f"{np.mean(np.concatenate([p[2] for p in per])):9.2f}"
+        print(f"{name:40s} {auc:7.2f}  {own:23.2f}  {face}")
     print(f"\n{'row':44s} open-mouth PSNR  SSIM   sharpness")
     for name, per in mouths.items():
         def pooled(key, per=per):
