@@ -41,7 +41,7 @@ import torch
 from motiongan.convention import to_image, to_tensor
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.evaluate import MIN_DONORS
+from motiongan.evaluation.evaluate import own_bank
 from motiongan.face.mesh import CROP_SCALE, MIRROR, MeshError, MeshLandmarker, topology
 from motiongan.landmarks import (
     EXPRESSION_STABLE,
@@ -57,7 +57,7 @@ from motiongan.landmarks import (
 from motiongan.media import write_image
 from motiongan.mesh_motion import FEATHER, front_triangle, mesh_warp
 from motiongan.motion import warp
-from motiongan.mouths import MouthBank, RealMouths
+from motiongan.mouths import RealMouths
 
 
 def yaw(points: np.ndarray) -> float:
@@ -160,9 +160,8 @@ def main() -> None:
         except MeshError:
             continue
         om, ce = open_mouth(lms, lms[0]), closing_eye(lms, lms[0])
-        donors, donor_lms, idx = clips.after_window(i)
-        fill = RealMouths(real[0], lms[0], MouthBank.build(zip(donors, donor_lms), indices=idx)) \
-            if len(donors) >= MIN_DONORS else None
+        bank = own_bank(clips, i)
+        fill = None if bank is None else RealMouths(real[0], lms[0], bank)
         for t in range(args.every, len(real), args.every):
             try:
                 t0 = time.perf_counter()

@@ -28,13 +28,13 @@ from tqdm import tqdm
 from motiongan.convention import to_image
 from motiongan.data import Cache, EvalClips
 from motiongan.evaluation import metrics as M
-from motiongan.evaluation.evaluate import MIN_DONORS, face_psnr
+from motiongan.evaluation.evaluate import face_psnr, own_bank
 from motiongan.evaluation.scoring import DlibScores, pixel_series
 from motiongan.face.mesh import IBUG_FROM_MESH, MIRROR, MeshLandmarker, topology
 from motiongan.landmarks import apply_affine, normalised_error, similarity
 from motiongan.mesh_motion import mesh_warp
 from motiongan.motion import TPS, denormalise, normalise
-from motiongan.mouths import MouthBank, RealMouths
+from motiongan.mouths import RealMouths
 
 IBUG = list(IBUG_FROM_MESH)
 
@@ -107,10 +107,9 @@ def main() -> None:
         for name, f in frames.items():
             rows[name].append((normalised_error(found[name], lms), normalised_error(found[name], found["real frames"]),
                                face_psnr(f, real, lms)[1:]))
-        donors, donor_lms, idx = clips.after_window(i)
-        if len(donors) < MIN_DONORS:
+        bank = own_bank(clips, i)
+        if bank is None:
             continue
-        bank = MouthBank.build(zip(donors, donor_lms), indices=idx)
         carried = [carry(lms[0], meshes[0], m, triangles) for m in meshes]
         carried = [np.where(np.isfinite(c), c, t) for c, t in zip(carried, lms)]
         for name, points in zip(mouths, (lms, carried)):

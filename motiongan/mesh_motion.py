@@ -33,8 +33,7 @@ FEATHER = 0.06  # the blend ramp's width inside the mesh's outline, a share of t
 # a triangle's area in the source over its area in the target: from SEEN[0] (turned away, its pixels squashed) to
 # SEEN[1] (seen well) the source shows it; where it does not, its mirror triangle lends as much as its own ratio
 # exceeds the triangle's by BETTER[0] (nothing) to BETTER[1] (all). Head-turn frames of the test people 20.56 ->
-# 20.75 dB (benchmarks/mesh_motion.py); a first version's SEEN (0.2, 0.5), (0.3, 0.6) and (0.4, 0.8) gave face
-# PSNRs within 0.01 dB of each other
+# 20.75 dB (benchmarks/mesh_motion.py)
 SEEN = (0.3, 0.6)
 BETTER = (0.1, 0.3)
 MIRROR_BLUR = 0.04  # the mirror's weight map blurred by this share of the face's size

@@ -342,7 +342,7 @@ def test_evaluate_mesh_adds_a_mesh_warp_row_on_the_same_frames_and_a_face_psnr_c
 
 def test_with_own_mouths_the_mesh_row_has_a_twin_filled_from_the_same_donors(one_clip, tmp_path):
     pytest.importorskip("ai_edge_litert", reason="the mesh extra (ai-edge-litert) is not installed")
-    from motiongan.evaluation.evaluate import MESH_ROW, _images, _own_bank, _rows
+    from motiongan.evaluation.evaluate import MESH_ROW, _images, _rows, own_bank
     from motiongan.mouths import RealMouths
 
     res = evaluate(["warp"], str(one_clip), str(tmp_path / "e"),
@@ -356,7 +356,7 @@ def test_with_own_mouths_the_mesh_row_has_a_twin_filled_from_the_same_donors(one
     assert twin.name == MESH_ROW + " + own mouths" and twin.identity != plain_row.identity
     clips = EvalClips(Cache(one_clip), "all", max_frames=40, people=None)
     clip = clips[0]
-    real, lms, bank = _images(clip["frames"]), clip["landmarks"].numpy(), _own_bank(clips, 0)
+    real, lms, bank = _images(clip["frames"]), clip["landmarks"].numpy(), own_bank(clips, 0)
     plain = plain_row.frames(clip, real, lms)
     filled = twin.frames(clip, real, lms, bank, plain)
     fill = RealMouths(real[0], lms[0], bank)

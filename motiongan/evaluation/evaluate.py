@@ -309,7 +309,7 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
     faceless = {r.name for r in rows if face and r.name != REAL and result[r.name] is not None
                 and "face_psnr" not in result[r.name]}
     todo_rows = [r for r in rows if result[r.name] is None or (videos and r.model is not None) or r.name in faceless]
-    bank = _own_bank(clips, i) if any(r.own_mouths for r in todo_rows) else None
+    bank = own_bank(clips, i) if any(r.own_mouths for r in todo_rows) else None
     frames = {}
     for r in todo_rows:  # a twin with own mouths fills its plain row's frames (rows come plain first)
         plain = frames.get(r.name[:-len(OWN_MOUTHS)]) if r.own_mouths else None
@@ -341,7 +341,7 @@ def _start_clip(clips: EvalClips, i: int, rows: list[Row], scorer: Scorer, store
     return finish
 
 
-def _own_bank(clips: EvalClips, i: int) -> MouthBank | None:
+def own_bank(clips: EvalClips, i: int) -> MouthBank | None:
     """Clip ``i``'s own mouths: a bank of its frames after the scored window (None: fewer than MIN_DONORS)."""
     frames, lms, idx = clips.after_window(i)
     if len(frames) < MIN_DONORS:
